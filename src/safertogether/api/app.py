@@ -1,0 +1,50 @@
+"""The FastAPI application: the project's own API, the public page and (mounted) the police.uk API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.routing import APIRoute
+
+from safertogether.api.errors import install_error_handlers
+from safertogether.api.routes import areas, meta
+from safertogether.settings import Settings
+from safertogether.store.warehouse import Warehouse, open_warehouse
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0] if route.tags else 'api'}-{route.name}"
+
+
+def create_app(warehouse: Warehouse | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app over a warehouse (opened read-only from settings when not given)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Safer Together",
+        version="0.1.0",
+        description="Crime, outcomes and stop-and-search by neighbourhood, from police.uk open data.",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.warehouse = warehouse or open_warehouse(settings.db, read_only=True)
+    install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["*"])
+    app.include_router(areas.router)
+    app.include_router(meta.router)
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    from safertogether.web.pages import install_pages
+
+    install_pages(app)
+
+
+def static_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "web" / "static"

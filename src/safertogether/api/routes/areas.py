@@ -1,0 +1,63 @@
+"""Areas: search, summary, map GeoJSON and CSV extracts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from safertogether.api.deps import WarehouseDep
+from safertogether.api.errors import ERROR_RESPONSES
+from safertogether.areas.hierarchy import area, search_areas
+from safertogether.measures.extracts import crimes_csv
+from safertogether.measures.maps import rate_map_geojson
+from safertogether.measures.period import resolve_period
+from safertogether.measures.summary import area_summary
+
+router = APIRouter(prefix="/api", tags=["areas"], responses=ERROR_RESPONSES)
+
+MonthFrom = Annotated[str | None, Query(alias="from", description="First month, YYYY-MM", max_length=20)]
+MonthTo = Annotated[str | None, Query(alias="to", description="Last month, YYYY-MM (default: latest loaded)",
+                                      max_length=20)]
+AreaCode = Annotated[str, "LSOA/MSOA/local authority code or police.uk force id"]
+
+
+@router.get("/areas", summary="Find areas by code, name, local authority or street")
+def find_areas(
+    warehouse: WarehouseDep,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Code, name or street")],
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    return {"query": q, "results": search_areas(warehouse, q, limit)}
+
+
+@router.get("/areas/{code}", summary="One area with its parents and population")
+def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
+    return area(warehouse, code)
+
+
+@router.get("/areas/{code}/summary", summary="Counts, rate, trend, force comparison, outcomes, stop-and-search")
+def get_summary(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
+                month_to: MonthTo = None) -> dict[str, Any]:
+    return area_summary(warehouse, code, month_from, month_to)
+
+
+@router.get("/areas/{code}/crimes.csv", summary="Every street crime of the area and period as CSV (streamed)",
+            response_class=StreamingResponse)
+def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
+                   month_to: MonthTo = None) -> StreamingResponse:
+    period = resolve_period(warehouse, month_from, month_to)
+    area(warehouse, code)  # fail with 404 before the stream starts
+    filename = f"crimes-{code}-{period.start:%Y-%m}-{period.end:%Y-%m}.csv"
+    return StreamingResponse(crimes_csv(warehouse, code, period), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/map/{force}.geojson", summary="Choropleth GeoJSON: crime rate per 1,000 residents per LSOA",
+            response_class=Response)
+def get_map(warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
+            month_to: MonthTo = None) -> Response:
+    period = resolve_period(warehouse, month_from, month_to)
+    body = rate_map_geojson(warehouse, force, period)
+    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,137 @@
+"""The area hierarchy (LSOA -> MSOA -> local authority -> force) and finding areas as residents name them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from safertogether.errors import BadRequestError, NotFoundError
+from safertogether.model.forces import force_name
+from safertogether.store.warehouse import Warehouse
+
+LEVELS: Final = ("lsoa", "msoa", "lad", "force")
+LEVEL_NAMES: Final = {"lsoa": "neighbourhood (LSOA)", "msoa": "MSOA", "lad": "local authority", "force": "police force"}
+
+# One row per area at every level; LSOAs outside the lookup (Wales, or boundaries-only) come from the shapes.
+AREAS_SQL: Final = """
+    SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
+    UNION ALL
+    SELECT code, name, 'lsoa', NULL, NULL FROM area_shapes
+        WHERE level = 'lsoa' AND code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
+    UNION ALL
+    SELECT msoa_code, any_value(msoa_name), 'msoa', any_value(lad_code), any_value(force_id) FROM lsoa_lookup
+        WHERE msoa_code <> '' GROUP BY msoa_code
+    UNION ALL
+    SELECT lad_code, any_value(lad_name), 'lad', mode(force_id), mode(force_id) FROM lsoa_lookup
+        WHERE lad_code <> '' GROUP BY lad_code
+    UNION ALL
+    SELECT DISTINCT force_id, force_id, 'force', NULL, force_id FROM monthly_counts
+"""
+
+#: For an area at each level, the condition on ``monthly_counts`` (alias m) that selects its crimes.
+MEMBER_CONDITION: Final = {
+    "lsoa": "m.lsoa = $code",
+    "msoa": "m.lsoa IN (SELECT lsoa_code FROM lsoa_lookup WHERE msoa_code = $code)",
+    "lad": "m.lsoa IN (SELECT lsoa_code FROM lsoa_lookup WHERE lad_code = $code)",
+    "force": "m.force_id = $code",
+}
+
+#: The LSOAs whose residents make up each level's population.
+POPULATION_LSOAS: Final = {
+    "lsoa": "SELECT $code",
+    "msoa": "SELECT lsoa_code FROM lsoa_lookup WHERE msoa_code = $code",
+    "lad": "SELECT lsoa_code FROM lsoa_lookup WHERE lad_code = $code",
+    "force": "SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $code",
+}
+
+_CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+
+
+def area(warehouse: Warehouse, code: str) -> dict[str, Any]:
+    """An area with its level, its parents up to the force, and its resident population."""
+    if not _CODE.match(code):
+        raise BadRequestError(f"'{code[:60]}' is not an area code; use an ONS code such as E01025631 or a force id")
+    rows = warehouse.query(f"SELECT * FROM ({AREAS_SQL}) WHERE code = $code ORDER BY level = 'force'", {"code": code})
+    if not rows:
+        raise NotFoundError(f"no area with code '{code}'; search with /api/areas?q=... or `safer areas NAME`")
+    found = rows[0]
+    if found["level"] == "force":
+        found["name"] = force_name(found["code"])
+    found["parents"] = _parents(warehouse, found)
+    found["population"] = population(warehouse, found["level"], code)
+    found["level_name"] = LEVEL_NAMES[found["level"]]
+    return found
+
+
+def _parents(warehouse: Warehouse, found: dict[str, Any]) -> list[dict[str, str]]:
+    parents: list[dict[str, str]] = []
+    if found["level"] == "lsoa":
+        rows = warehouse.query(
+            "SELECT msoa_code, msoa_name, lad_code, lad_name FROM lsoa_lookup WHERE lsoa_code = $code",
+            {"code": found["code"]},
+        )
+        if rows:
+            parents += [
+                {"code": rows[0]["msoa_code"], "name": rows[0]["msoa_name"], "level": "msoa"},
+                {"code": rows[0]["lad_code"], "name": rows[0]["lad_name"], "level": "lad"},
+            ]
+    elif found["level"] == "msoa":
+        rows = warehouse.query("SELECT any_value(lad_code) c, any_value(lad_name) n FROM lsoa_lookup "
+                               "WHERE msoa_code = $code", {"code": found["code"]})
+        parents.append({"code": rows[0]["c"], "name": rows[0]["n"], "level": "lad"})
+    if found["level"] != "force" and found.get("force_id"):
+        parents.append({"code": found["force_id"], "name": force_name(found["force_id"]), "level": "force"})
+    return parents
+
+
+def population(warehouse: Warehouse, level: str, code: str) -> int | None:
+    """Usual residents (Census) of an area, or None when no population has been imported for it."""
+    value = warehouse.scalar(
+        f"SELECT sum(persons) FROM population WHERE lsoa_code IN ({POPULATION_LSOAS[level]})", {"code": code}
+    )
+    return int(value) if value is not None else None
+
+
+def search_areas(warehouse: Warehouse, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Areas matching a code, an area or local-authority name, or a street named in police.uk locations.
+
+    Exact codes come first, then names that start with the text, then other name matches, then
+    neighbourhoods containing a matching street.
+    """
+    query = text.strip()
+    if not query:
+        return []
+    return warehouse.query(
+        f"""WITH areas AS ({AREAS_SQL}),
+            by_name AS (
+                SELECT code, name, level, force_id, NULL AS matched,
+                       CASE WHEN lower(code) = lower($q) THEN 0
+                            WHEN lower(name) = lower($q) THEN 1
+                            WHEN starts_with(lower(name), lower($q)) THEN 2 ELSE 3 END AS rank
+                FROM areas WHERE lower(code) = lower($q) OR contains(lower(name), lower($q))),
+            by_street AS (
+                SELECT s.lsoa AS code, a.name, 'lsoa' AS level, a.force_id, s.street AS matched,
+                       4 + (NOT starts_with(lower(s.street), lower($q)))::INT AS rank
+                FROM street_index s JOIN areas a ON a.code = s.lsoa AND a.level = 'lsoa'
+                WHERE contains(lower(s.street), lower($q)))
+            SELECT code, name, level, force_id, matched FROM (
+                SELECT *, row_number() OVER (PARTITION BY code, level ORDER BY rank) AS nth
+                FROM (SELECT * FROM by_name UNION ALL SELECT * FROM by_street))
+            WHERE nth = 1
+            ORDER BY rank, CASE level WHEN 'force' THEN 0 WHEN 'lad' THEN 1 WHEN 'msoa' THEN 2 ELSE 3 END, name, matched
+            LIMIT $limit""",
+        {"q": query, "limit": limit},
+    )
+
+
+def refresh_street_index(warehouse: Warehouse) -> None:
+    """Street names per LSOA from police.uk's ``Location`` ("On or near Hobill Close" -> "Hobill Close")."""
+    warehouse.execute("CREATE OR REPLACE TABLE street_index AS "
+                      "SELECT lsoa, regexp_replace(location, '^On or near ', '') AS street, count(*) AS crimes "
+                      "FROM street_crimes WHERE lsoa IS NOT NULL AND location LIKE 'On or near %' "
+                      "AND location NOT IN ('On or near ', 'On or near Parking Area', 'On or near Supermarket', "
+                      "'On or near Petrol Station', 'On or near Sports/recreation Area', 'On or near Shopping Area', "
+                      "'On or near Nightclub', 'On or near Hospital', 'On or near Further/higher Educational Building', "
+                      "'On or near Police Station', 'On or near Conference/exhibition Centre', "
+                      "'On or near Theatre/concert Hall', 'On or near Park/open Space', 'On or near Pedestrian Subway') "
+                      "GROUP BY ALL")

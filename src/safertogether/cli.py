@@ -1,0 +1,288 @@
+"""The ``safer`` command: a thin face over the library (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from safertogether.errors import SaferError
+from safertogether.store.imports import FileReport, ImportFailed, ImportReport
+from safertogether.store.warehouse import Warehouse, default_db_path, open_warehouse
+
+app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+import_app = typer.Typer(help="Bring data into the warehouse (atomic and idempotent).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+console = Console()
+errors = Console(stderr=True)
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file [default: $SAFER_DB or safer.duckdb]")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+@contextmanager
+def _warehouse(db: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
+    warehouse = open_warehouse(db or default_db_path(), read_only=read_only)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+def _fail(exc: SaferError) -> None:
+    problems = exc.problems if isinstance(exc, ImportFailed) else [str(exc)]
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    if isinstance(exc, ImportFailed):
+        errors.print("Nothing was stored: fix or remove the files above and run the import again.")
+    raise typer.Exit(code=2)
+
+
+def _report_table(report: ImportReport) -> Table:
+    table = Table(title=f"Import {report.import_id or '(nothing new)'}")
+    for column in ("file", "kind", "status", "read", "stored", "quarantined"):
+        table.add_column(column, justify="right" if column in ("read", "stored", "quarantined") else "left")
+    for f in report.files:
+        table.add_row(Path(f.name.split("!")[-1]).name, f.kind, f.status, f"{f.rows_read:,}",
+                      f"{f.rows_stored:,}", f"{f.rows_quarantined:,}")
+    totals = report.totals()
+    table.add_row("[b]total", "", f"{len(report.files)} files", f"{totals['rows_read']:,}",
+                  f"{totals['rows_stored']:,}", f"{totals['rows_quarantined']:,}")
+    return table
+
+
+def _show(report: ImportReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        console.print(_report_table(report))
+
+
+@import_app.command("police-uk")
+def import_police_uk(
+    paths: Annotated[list[Path], typer.Argument(help="police.uk CSV files, folders of them, or archive zips")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    force: Annotated[list[str] | None, typer.Option("--force", help="Only these forces (from folders/zips)")] = None,
+    month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM (folders/zips)")] = None,
+    month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM (folders/zips)")] = None,
+) -> None:
+    """Import street, outcomes and stop-and-search files; the kind is read from each header."""
+    from safertogether.ingest import find_police_uk_files
+    from safertogether.ingest import import_police_uk as run
+    from safertogether.measures.period import parse_month
+
+    try:
+        for text, name in ((month_from, "--from"), (month_to, "--to")):
+            if text:
+                parse_month(text, name)
+        sources = find_police_uk_files(paths, force or (), month_from, month_to)
+        if not sources:
+            errors.print("[bold red]error:[/] no police.uk CSV files found there (or none match --force/--from/--to)")
+            raise typer.Exit(code=2)
+        with _warehouse(db) as warehouse, _progress(as_json) as progress:
+            task = progress.add_task("importing", total=len(sources))
+
+            def advance(report: FileReport) -> None:
+                progress.update(task, advance=1, description=Path(report.name.split("!")[-1]).name[:40])
+
+            report = run(warehouse, sources, on_file=advance)
+    except SaferError as exc:
+        _fail(exc)
+    _show(report, as_json)
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Progress]:
+    progress = Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=errors, disable=quiet or not errors.is_terminal)
+    with progress:
+        yield progress
+
+
+def _reference_import(kind: str, path: Path, db: Path | None, as_json: bool, **options: Any) -> None:
+    from safertogether.areas import load
+
+    importer = {"boundaries": load.import_boundaries, "lookup": load.import_area_lookup,
+                "population": load.import_population}[kind]
+    try:
+        with _warehouse(db) as warehouse, errors.status(f"importing {kind} from {path.name}"):
+            report = importer(warehouse, path, **options)
+    except SaferError as exc:
+        _fail(exc)
+    _show(report, as_json)
+
+
+@import_app.command("boundaries")
+def import_boundaries(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, shapefile or GeoPackage of LSOA polygons")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    code_field: Annotated[str | None, typer.Option(help="Field holding the area code (default: found)")] = None,
+) -> None:
+    """Import area polygons (EPSG:4326 or any CRS GDAL knows) and place every stored point in them."""
+    _reference_import("boundaries", path, db, as_json, code_field=code_field)
+
+
+@import_app.command("lookup")
+def import_lookup(path: Annotated[Path, typer.Argument(help="LSOA -> MSOA -> LA -> force lookup CSV")],
+                  db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Import the area hierarchy: LSOA -> MSOA -> local authority -> region -> police force."""
+    _reference_import("lookup", path, db, as_json)
+
+
+@import_app.command("population")
+def import_population(path: Annotated[Path, typer.Argument(help="Residents per LSOA CSV (Census)")],
+                      db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Import residents per LSOA, the denominator of rates per 1,000."""
+    _reference_import("population", path, db, as_json)
+
+
+@app.command()
+def quality(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as an HTML page")] = None,
+    quarantine: Annotated[bool, typer.Option("--quarantine", help="List quarantined rows too")] = False,
+) -> None:
+    """Data quality per force and month: missing locations, points outside the force, disagreeing LSOAs..."""
+    from safertogether.measures.quality import CHECKS, quality_report, quarantined_rows
+    from safertogether.web.pages import quality_html
+
+    with _warehouse(db, read_only=True) as warehouse:
+        report = quality_report(warehouse)
+        if quarantine:
+            report["quarantined_rows"] = quarantined_rows(warehouse)
+    if html:
+        html.write_text(quality_html(report), encoding="utf-8")
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    table = Table(title="Data quality per force and month")
+    table.add_column("force")
+    table.add_column("month")
+    for key in CHECKS:
+        table.add_column(key.replace("_", " "), justify="right")
+    for row in report["months"]:
+        table.add_row(row["force_id"], row["month"], *(f"{row[k]:,}" for k in CHECKS))
+    console.print(table)
+    gaps = ", ".join(f"{m['force_id']} {m['month']}" for m in report["missing_months"]) or "none"
+    console.print(f"Missing months: {gaps}")
+    for row in report.get("quarantined_rows", []):
+        console.print(f"{row['file']}:{row['row_number']}: {row['reason']}\n  {row['raw_text']}", highlight=False)
+
+
+@app.command()
+def areas(query: Annotated[str, typer.Argument(help="Code, area or local authority name, or street")],
+          db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Find areas as residents name them: street, town/local authority, area name or code."""
+    from safertogether.areas.hierarchy import search_areas
+
+    with _warehouse(db, read_only=True) as warehouse:
+        results = search_areas(warehouse, query)
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    table = Table(title=f"Areas matching '{query}'")
+    for column in ("code", "name", "level", "matched street"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r["code"], r["name"], r["level"], r["matched"] or "")
+    console.print(table)
+
+
+@app.command()
+def summary(
+    code: Annotated[str, typer.Argument(help="LSOA/MSOA/local authority code or force id")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM")] = None,
+    month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM")] = None,
+) -> None:
+    """Crime in an area: counts by category, rate per 1,000, trend, force comparison, outcomes."""
+    from safertogether.measures.summary import area_summary
+
+    try:
+        with _warehouse(db, read_only=True) as warehouse:
+            result = area_summary(warehouse, code, month_from, month_to)
+    except SaferError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+        return
+    _print_summary(result)
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    place, period = result["area"], result["period"]
+    console.print(f"[b]{place['name']}[/] ({place['code']}, {place['level_name']}) — {period['from']} to {period['to']}")
+    rate = result["rate_per_1000"]
+    console.print(f"{result['crimes']:,} crimes; {result['population'] or '?'} residents; "
+                  f"{rate if rate is not None else 'n/a'} per 1,000")
+    table = Table()
+    for column in ("category", "crimes", "per 1,000", "force per 1,000"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    for c in result["categories"]:
+        table.add_row(c["crime_type"], f"{c['crimes']:,}", str(c["rate_per_1000"]), str(c["force_rate_per_1000"]))
+    console.print(table)
+    trend = result["trend"]
+    if trend["available"]:
+        console.print(f"Last 12 months {trend['current_crimes']:,} vs previous 12 {trend['previous_crimes']:,} "
+                      f"({trend['change_pct']}%): {trend['direction']} (p={trend['p_value']})")
+    comparison = result["force_comparison"]
+    if comparison and "verdict" in comparison:
+        console.print(f"Against the force: {comparison['ratio_to_force']}x its rate — {comparison['verdict']}")
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
+    import uvicorn
+
+    os.environ["SAFER_DB"] = str(db or default_db_path())
+    console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the page and API")] = 8000,
+    data: Annotated[Path, typer.Option(help="The shared data folder", envvar="SAFER_DATA")] = Path("../shared/data"),
+    db: DbOption = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Import only; do not start the server")] = False,
+) -> None:
+    """Import the Leicestershire data with boundaries and population, then serve the page and API."""
+    steps = [
+        ("boundaries", data / "boundaries" / "lsoa-2011-ew.geojson"),
+        ("lookup", data / "boundaries" / "lsoa-2011-police-force-lookup.csv"),
+        ("population", data / "boundaries" / "lsoa-2011-census-population.csv"),
+    ]
+    for kind, path in steps:
+        _reference_import(kind, path, db, False)
+    import_police_uk([data / "police-uk" / "leicestershire"], db=db)
+    if not no_serve:
+        serve(db=db, port=port)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

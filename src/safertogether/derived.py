@@ -1,0 +1,12 @@
+"""Tables derived from imported rows, rebuilt inside the importing transaction."""
+
+from __future__ import annotations
+
+from safertogether.areas.hierarchy import refresh_street_index
+from safertogether.measures.counts import refresh_monthly_counts
+from safertogether.store.warehouse import Warehouse
+
+
+def refresh_derived_tables(warehouse: Warehouse) -> None:
+    refresh_monthly_counts(warehouse)
+    refresh_street_index(warehouse)

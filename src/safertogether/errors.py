@@ -1,0 +1,38 @@
+"""Errors raised by Safer Together.
+
+Every error says what went wrong and what to do next. Each also inherits the builtin a caller
+would naturally catch::
+
+    SaferError
+     ├── InputFormatError(ValueError)   a file is not what it claims to be (wrong kind, binary, truncated)
+     ├── NotFoundError(LookupError)     an area, force or crime that the warehouse does not hold
+     ├── BadRequestError(ValueError)    a query parameter that cannot be answered as given
+     ├── MissingDataError(LookupError)  the answer needs data no import has provided yet
+     └── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
+"""
+
+from __future__ import annotations
+
+
+class SaferError(Exception):
+    """Root of all Safer Together errors."""
+
+
+class InputFormatError(SaferError, ValueError):
+    """A source file cannot be read as the kind of file it should be."""
+
+
+class NotFoundError(SaferError, LookupError):
+    """The requested thing is not in the warehouse."""
+
+
+class BadRequestError(SaferError, ValueError):
+    """A parameter is malformed or out of range."""
+
+
+class MissingDataError(SaferError, LookupError):
+    """The question needs data that has not been imported."""
+
+
+class WarehouseBusyError(SaferError, RuntimeError):
+    """The warehouse file is locked by another process."""

@@ -1,0 +1,66 @@
+"""Importing police.uk files: read (sources) -> place (areas) -> store atomically (store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from safertogether.areas.assign import PointAssigner
+from safertogether.derived import refresh_derived_tables
+from safertogether.model.forces import force_id
+from safertogether.sources.files import SourceFile, expand_paths
+from safertogether.sources.parsed import ParsedFile
+from safertogether.sources.police_uk import read_police_uk
+from safertogether.store.imports import FileReport, ImportReport, run_import
+from safertogether.store.warehouse import Warehouse
+
+
+def police_uk_filter(
+    forces: Sequence[str] = (), month_from: str | None = None, month_to: str | None = None
+) -> Callable[[SourceFile], bool]:
+    """Keep files of the given forces and months (by police.uk's file names) found in folders and zips."""
+    wanted = {force_id(f) for f in forces}
+
+    def keep(source: SourceFile) -> bool:
+        named = source.police_uk_name
+        if named is None:
+            return not wanted and month_from is None and month_to is None
+        month, force, _kind = named
+        return (
+            (not wanted or force in wanted)
+            and (month_from is None or month >= month_from)
+            and (month_to is None or month <= month_to)
+        )
+
+    return keep
+
+
+def find_police_uk_files(
+    paths: Sequence[str | Path],
+    forces: Sequence[str] = (),
+    month_from: str | None = None,
+    month_to: str | None = None,
+) -> list[SourceFile]:
+    return expand_paths(paths, police_uk_filter(forces, month_from, month_to))
+
+
+def import_police_uk(
+    warehouse: Warehouse,
+    sources: Sequence[SourceFile],
+    *,
+    on_file: Callable[[FileReport], None] | None = None,
+) -> ImportReport:
+    """Import police.uk street, outcomes and stop-and-search files in one atomic batch."""
+    assigner = PointAssigner(warehouse)
+
+    def read(source: SourceFile) -> ParsedFile:
+        parsed = read_police_uk(source)
+        parsed.rows = assigner.with_lsoa(parsed.rows)
+        return parsed
+
+    def finish(w: Warehouse, _import_id: int) -> None:
+        assigner.save()
+        refresh_derived_tables(w)
+
+    label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
+    return run_import(warehouse, sources, read, label=label, finish=finish, on_file=on_file)

@@ -1,0 +1,41 @@
+"""Row-level extracts of an area's crimes, streamed in batches (no cap on size)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pyarrow.csv as pacsv
+
+from safertogether.areas.hierarchy import MEMBER_CONDITION, area
+from safertogether.measures.period import Period
+from safertogether.store.warehouse import Warehouse
+
+EXTRACT_COLUMNS = (
+    "crime_id", "month", "reported_by", "falls_within", "longitude", "latitude", "location", "lsoa_code",
+    "lsoa_name", "crime_type", "last_outcome_category", "context", "lsoa",
+)
+
+
+def crimes_csv(warehouse: Warehouse, code: str, period: Period, batch_rows: int = 50_000) -> Iterator[bytes]:
+    """CSV of every street crime in an area and period, header first, in batches of ``batch_rows``."""
+    level = area(warehouse, code)["level"]
+    cursor = warehouse.new_cursor()
+    reader = cursor.sql(
+        f"""SELECT {", ".join(EXTRACT_COLUMNS[:1])}, strftime(month, '%Y-%m') AS month,
+                   {", ".join(EXTRACT_COLUMNS[2:])}
+            FROM street_crimes m WHERE {MEMBER_CONDITION[level]} AND month BETWEEN $start AND $end
+            ORDER BY month, file_id, row_number""",
+        params={"code": code, "start": period.start, "end": period.end},
+    ).to_arrow_reader(batch_rows)
+    first = True
+    try:
+        for batch in reader:
+            out = io.BytesIO()
+            pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=first))
+            first = False
+            yield out.getvalue()
+        if first:
+            yield (",".join(EXTRACT_COLUMNS) + "\n").encode()
+    finally:
+        cursor.close()

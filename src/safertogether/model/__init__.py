@@ -1,0 +1,1 @@
+"""The common records of Safer Together: reference lists and typed record shapes."""

@@ -1,0 +1,25 @@
+"""Deployment settings, read from the environment (``SAFER_*``) with safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """How a Safer Together server runs. Every field can be set as ``SAFER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFER_")
+
+    db: Path = Field(Path("safer.duckdb"), description="Warehouse file (DuckDB).")
+    host: str = Field("127.0.0.1", description="Address to serve on; loopback unless you mean to publish.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to serve on.")
+    tile_url: str | None = Field(
+        None, description="Optional raster tile URL template for the map's background (needs internet)."
+    )
+    cors_origins: list[str] = Field(["*"], description="Origins allowed to call the APIs from a browser.")
+    rate_limit_per_second: float | None = Field(
+        None, description="Per-client request limit for public deployments; unlimited when unset."
+    )

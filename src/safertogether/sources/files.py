@@ -1,0 +1,98 @@
+"""Where source files come from: single files, folders, and zip archives read in place."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safertogether.errors import InputFormatError
+
+_POLICE_UK_NAME = re.compile(
+    r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z0-9-]+?)-(?P<kind>street|outcomes|stop-and-search)\.csv$"
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to import: a name for people and provenance, and a way to read its bytes."""
+
+    name: str
+    size: int
+    _read: Callable[[], bytes] = field(repr=False, compare=False)
+
+    def read_bytes(self) -> bytes:
+        return self._read()
+
+    @property
+    def police_uk_name(self) -> tuple[str, str, str] | None:
+        """(month, force id, kind) when the file is named as police.uk names its bulk files."""
+        match = _POLICE_UK_NAME.search(self.name.rsplit("/", 1)[-1])
+        return (match["month"], match["force"], match["kind"]) if match else None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _from_path(path: Path) -> SourceFile:
+    return SourceFile(str(path), path.stat().st_size, path.read_bytes)
+
+
+def _from_zip(path: Path, keep: Callable[[SourceFile], bool]) -> list[SourceFile]:
+    try:
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(".csv")]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InputFormatError(
+            f"{path}: not a readable zip archive ({exc}); download the archive again or unzip it and import the folder"
+        ) from exc
+
+    def reader(member: zipfile.ZipInfo) -> Callable[[], bytes]:
+        def read() -> bytes:
+            try:
+                with zipfile.ZipFile(path) as again:
+                    return again.read(member)
+            except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+                raise InputFormatError(
+                    f"{path}!{member.filename}: corrupt member in zip archive ({exc}); download the archive again"
+                ) from exc
+
+        return read
+
+    files = [SourceFile(f"{path}!{m.filename}", m.file_size, reader(m)) for m in members]
+    return sorted((f for f in files if keep(f)), key=lambda f: f.name)
+
+
+def expand_paths(
+    paths: Sequence[str | Path], keep: Callable[[SourceFile], bool] = lambda _f: True
+) -> list[SourceFile]:
+    """Every importable file under ``paths``: files as given, ``*.csv`` in folders, CSV members of zips.
+
+    ``keep`` filters files found in folders and archives (for example by force and month); files named
+    one by one are always kept. A path that does not exist raises :class:`InputFormatError`.
+    """
+    found: list[SourceFile] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += [f for f in map(_from_path, sorted(path.rglob("*.csv"))) if keep(f)]
+            for archive in sorted(path.rglob("*.zip")):
+                found += _from_zip(archive, keep)
+        elif path.is_file() and zipfile.is_zipfile(path):
+            found += _from_zip(path, keep)
+        elif path.is_file():
+            found.append(_from_path(path))
+        elif path.suffix.lower() == ".zip" and not path.exists():
+            raise InputFormatError(f"{path}: no such file; check the path to the downloaded archive")
+        else:
+            raise InputFormatError(f"{path}: no such file or folder; give a police.uk CSV, a folder or a zip")
+    return _unique(found)
+
+
+def _unique(files: Iterable[SourceFile]) -> list[SourceFile]:
+    seen: set[str] = set()
+    return [f for f in files if not (f.name in seen or seen.add(f.name))]  # type: ignore[func-returns-value]

@@ -1,0 +1,252 @@
+"""police.uk bulk files: street crimes, outcomes and stop-and-search, told apart by their header.
+
+Each row is validated in one vectorised DuckDB query. A row that cannot be used (no month, bad
+coordinates, a missing mandatory field) goes to quarantine with its reason; everything else is
+kept as published, typed. ``Crime type`` values police.uk does not use are kept and reported by
+``safer quality`` rather than dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from safertogether.errors import InputFormatError
+from safertogether.model.forces import force_id
+from safertogether.sources.csv_table import CsvTable, read_csv_text
+from safertogether.sources.files import SourceFile, sha256_hex
+from safertogether.sources.parsed import QUARANTINE_SCHEMA, ParsedFile
+from safertogether.sources.text import decode_csv_bytes, header_fields, normalise_column
+
+Kind = Literal["street", "outcomes", "stop-and-search"]
+
+EXPECTED = "a police.uk street, outcomes or stop-and-search CSV file"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    columns: tuple[str, ...]
+    mandatory: tuple[str, ...]
+
+
+SPECS: Final[tuple[KindSpec, ...]] = (
+    KindSpec(
+        "street",
+        ("crime_id", "month", "reported_by", "falls_within", "longitude", "latitude", "location",
+         "lsoa_code", "lsoa_name", "crime_type", "last_outcome_category", "context"),
+        ("month", "reported_by", "crime_type"),
+    ),
+    KindSpec(
+        "outcomes",
+        ("crime_id", "month", "reported_by", "falls_within", "longitude", "latitude", "location",
+         "lsoa_code", "lsoa_name", "outcome_type"),
+        ("crime_id", "month", "reported_by", "outcome_type"),
+    ),
+    KindSpec(
+        "stop-and-search",
+        ("type", "date", "part_of_a_policing_operation", "policing_operation", "latitude", "longitude",
+         "gender", "age_range", "self_defined_ethnicity", "officer_defined_ethnicity", "legislation",
+         "object_of_search", "outcome", "outcome_linked_to_object_of_search",
+         "removal_of_more_than_just_outer_clothing"),
+        ("type", "date"),
+    ),
+)
+
+# Optional in real copies: older stop-and-search files lack the policing-operation columns.
+_OPTIONAL: Final[frozenset[str]] = frozenset({"context", "policing_operation", "part_of_a_policing_operation"})
+
+# Generous box around the UK, Channel Islands and Northern Ireland: police.uk snap points lie inside it.
+UK_BOX: Final = {"lon_min": -8.75, "lon_max": 1.95, "lat_min": 49.1, "lat_max": 60.95}
+
+
+def detect_kind(columns: list[str], name: str) -> KindSpec:
+    """The police.uk file kind whose columns the header carries, or a clear error."""
+    present = set(columns)
+    for spec in SPECS:
+        required = set(spec.columns) - _OPTIONAL
+        if required <= present:
+            return spec
+    best = max(SPECS, key=lambda s: len(set(s.columns) & present))
+    missing = sorted(set(best.columns) - _OPTIONAL - present)
+    if len(set(best.columns) & present) < 3:
+        raise InputFormatError(
+            f"{name}: not a police.uk file (header {columns[:6]}...); expected {EXPECTED}"
+        )
+    raise InputFormatError(
+        f"{name}: looks like a police.uk {best.kind} file but lacks columns {missing}; expected {EXPECTED}"
+    )
+
+
+def read_police_uk(source: SourceFile) -> ParsedFile:
+    """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine."""
+    data = source.read_bytes()
+    decoded = decode_csv_bytes(data, source.name, EXPECTED)
+    header = [normalise_column(c) for c in header_fields(decoded.text)]
+    spec = detect_kind(header, source.name)
+    parsed = read_csv_text(decoded, header, source.name)
+    _refuse_truncated(parsed, data, source.name)
+    rows, quarantine = _validate(spec, parsed, source)
+    notes = [f"decoded as {decoded.encoding}"] if decoded.encoding != "utf-8" else []
+    return ParsedFile(
+        name=source.name,
+        sha256=sha256_hex(data),
+        kind=spec.kind,
+        size=len(data),
+        encoding=decoded.encoding,
+        rows=rows,
+        quarantine=quarantine,
+        partitions=_partitions(rows, source),
+        notes=notes,
+    )
+
+
+def _refuse_truncated(parsed: CsvTable, data: bytes, name: str) -> None:
+    total = parsed.table.num_rows + len(parsed.unparseable)
+    last_is_short = bool(parsed.unparseable) and parsed.unparseable[-1][0] == total
+    if last_is_short and not data.rstrip(b" \t").endswith(b"\n"):
+        raise InputFormatError(
+            f"{name}: the file is truncated (its last line stops part-way); download it again"
+        )
+
+
+def _validate(spec: KindSpec, parsed: CsvTable, source: SourceFile) -> tuple[pa.Table, pa.Table]:
+    table = _with_all_columns(parsed.table, spec)
+    named = source.police_uk_name
+    db = _engine().cursor()
+    db.register("raw", table)
+    sql = _STREET_SQL if spec.kind == "street" else _OUTCOMES_SQL if spec.kind == "outcomes" else _STOPS_SQL
+    params = {"file_force": named[1] if named else None, "file_month": named[0] if named else None}
+    sql = sql.format(**UK_BOX, max_year=dt.date.today().year + 1)
+    checked = db.sql(sql, params=params if spec.kind == "stop-and-search" else None).to_arrow_table()
+    db.close()
+    bad_mask = pc.is_valid(checked.column("reason"))
+    good = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"])
+    bad = checked.filter(bad_mask)
+    good = _with_force_ids(good)
+    numbers = bad.column("row_number").to_pylist()
+    quarantine = pa.table(
+        {
+            "row_number": [n for n, _t, _r in parsed.unparseable] + numbers,
+            "raw_text": [t for _n, t, _r in parsed.unparseable] + parsed.record_text(numbers),
+            "reason": [r for _n, _t, r in parsed.unparseable] + bad.column("reason").to_pylist(),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    return good, quarantine
+
+
+def _with_all_columns(table: pa.Table, spec: KindSpec) -> pa.Table:
+    for column in spec.columns:
+        if column not in table.column_names:
+            table = table.append_column(column, pa.array([""] * table.num_rows, pa.string()))
+    return table
+
+
+@functools.cache
+def _engine() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB for validation; each call takes its own cursor, so threads may share it."""
+    return duckdb.connect()
+
+
+def _with_force_ids(table: pa.Table) -> pa.Table:
+    names = pc.dictionary_encode(table.column("reported_by")).combine_chunks()
+    ids = pa.array([force_id(n) for n in names.dictionary.to_pylist()], pa.string())
+    return table.append_column("force_id", pc.take(ids, names.indices))
+
+
+def _partitions(rows: pa.Table, source: SourceFile) -> list[tuple[str, str]]:
+    """The (force id, month) pairs this file publishes; a revised file replaces these."""
+    distinct = rows.select(["force_id", "month"]).group_by(["force_id", "month"]).aggregate([]).to_pylist()
+    pairs = {(p["force_id"], p["month"].strftime("%Y-%m")) for p in distinct}
+    named = source.police_uk_name
+    if named and not pairs:
+        pairs = {(named[1], named[0])}
+    return sorted(pairs)
+
+
+_COORDS = """
+    try_cast(nullif(trim(longitude), '') AS DOUBLE) AS longitude,
+    try_cast(nullif(trim(latitude), '') AS DOUBLE) AS latitude"""
+
+_COORD_REASON = """
+        WHEN (trim(longitude) = '') <> (trim(latitude) = '')
+            THEN 'bad coordinates: only one of longitude and latitude is given'
+        WHEN trim(longitude) <> '' AND (try_cast(trim(longitude) AS DOUBLE) IS NULL
+                                         OR try_cast(trim(latitude) AS DOUBLE) IS NULL)
+            THEN 'bad coordinates: not numbers (' || longitude || ', ' || latitude || ')'
+        WHEN trim(longitude) <> '' AND NOT (
+                try_cast(trim(longitude) AS DOUBLE) BETWEEN {lon_min} AND {lon_max}
+            AND try_cast(trim(latitude) AS DOUBLE) BETWEEN {lat_min} AND {lat_max})
+            THEN 'bad coordinates: outside the United Kingdom (' || longitude || ', ' || latitude || ')'"""
+
+_MONTH = "try_strptime(trim(month), '%Y-%m')"
+_MONTH_REASON = """
+        WHEN {month} IS NULL OR year({month}) NOT BETWEEN 2008 AND {{max_year}}
+            THEN 'unknown month: ''' || month || ''''""".format(month=_MONTH)
+
+
+def _mandatory_reasons(fields: dict[str, str]) -> str:
+    return "".join(
+        f"\n        WHEN trim({col}) = '' THEN 'missing mandatory field: {label}'" for col, label in fields.items()
+    )
+
+
+_STREET_SQL = f"""
+SELECT row_number,
+    nullif(trim(crime_id), '') AS crime_id,
+    CAST({_MONTH} AS DATE) AS month,
+    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, {_COORDS},
+    location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
+    trim(crime_type) AS crime_type, nullif(trim(last_outcome_category), '') AS last_outcome_category,
+    nullif(context, '') AS context,
+    CASE {_MONTH_REASON}{_mandatory_reasons({"reported_by": "Reported by", "crime_type": "Crime type"})}{_COORD_REASON}
+    END AS reason
+FROM raw
+"""
+
+_OUTCOMES_SQL = f"""
+SELECT row_number,
+    trim(crime_id) AS crime_id,
+    CAST({_MONTH} AS DATE) AS month,
+    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, {_COORDS},
+    location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
+    trim(outcome_type) AS outcome_type,
+    CASE {_MONTH_REASON}{_mandatory_reasons(
+        {"crime_id": "Crime ID", "reported_by": "Reported by", "outcome_type": "Outcome type"})}{_COORD_REASON}
+    END AS reason
+FROM raw
+"""
+
+_STOP_TIME = "try_strptime(trim(date), ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S'])"
+
+_STOPS_SQL = f"""
+SELECT row_number,
+    trim(type) AS type,
+    CAST({_STOP_TIME} AS TIMESTAMP) AS datetime,
+    CAST(coalesce(try_strptime($file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
+    coalesce($file_force, 'unknown') AS reported_by,
+    try_cast(nullif(trim(part_of_a_policing_operation), '') AS BOOLEAN) AS part_of_a_policing_operation,
+    nullif(trim(policing_operation), '') AS policing_operation, {_COORDS},
+    nullif(trim(gender), '') AS gender, nullif(trim(age_range), '') AS age_range,
+    nullif(trim(self_defined_ethnicity), '') AS self_defined_ethnicity,
+    nullif(trim(officer_defined_ethnicity), '') AS officer_defined_ethnicity,
+    nullif(trim(legislation), '') AS legislation, nullif(trim(object_of_search), '') AS object_of_search,
+    nullif(trim(outcome), '') AS outcome,
+    try_cast(nullif(trim(outcome_linked_to_object_of_search), '') AS BOOLEAN) AS outcome_linked_to_object_of_search,
+    try_cast(nullif(trim(removal_of_more_than_just_outer_clothing), '') AS BOOLEAN)
+        AS removal_of_more_than_just_outer_clothing,
+    CASE
+        WHEN {_STOP_TIME} IS NULL THEN 'unknown date: ''' || date || ''''
+        WHEN year({_STOP_TIME}) NOT BETWEEN 2008 AND {{max_year}} THEN 'unknown date: ''' || date || ''''
+        WHEN $file_force IS NULL THEN 'unknown force: name the file YYYY-MM-<force>-stop-and-search.csv'
+        {_mandatory_reasons({"type": "Type"})}{_COORD_REASON}
+    END AS reason
+FROM raw
+"""

@@ -1,0 +1,60 @@
+"""Turning bytes into CSV text: encodings, byte-order marks, binary and empty files."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+from safertogether.errors import InputFormatError
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """CSV text, its UTF-8 bytes (without BOM) for vectorised parsers, and the encoding it came in."""
+
+    text: str
+    utf8: bytes
+    encoding: str
+
+
+def decode_csv_bytes(data: bytes, name: str, expected: str) -> DecodedText:
+    """Decode a CSV file's bytes; UTF-8 (with or without BOM) first, then Windows-1252.
+
+    Spreadsheet exports are often Windows-1252; decoding them as such keeps every row rather than
+    failing the file. Binary and empty files raise :class:`InputFormatError` naming what was expected.
+    """
+    if not data.strip():
+        raise InputFormatError(f"{name}: the file is empty; expected {expected}")
+    if b"\x00" in data[:65536]:
+        raise InputFormatError(f"{name}: this is a binary file, not CSV text; expected {expected}")
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        return DecodedText(data.decode("utf-8"), data, "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+        return DecodedText(text, text.encode("utf-8"), "cp1252")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(
+            f"{name}: not UTF-8 or Windows-1252 text (byte {exc.start}); expected {expected}"
+        ) from exc
+
+
+def normalise_column(name: str) -> str:
+    """'LSOA code', 'lsoa_code' and ' LsoaCode' all become 'lsoa_code'.
+
+    >>> normalise_column("Crime ID"), normalise_column("crime_id"), normalise_column("Self-defined ethnicity")
+    ('crime_id', 'crime_id', 'self_defined_ethnicity')
+    """
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+def header_fields(text: str) -> list[str]:
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    return next(csv.reader([first_line]), [])

@@ -1,0 +1,179 @@
+"""Atomic, idempotent, reconciled imports of parsed files, with provenance and quarantine.
+
+The rules, for any partner format:
+
+* the same bytes again (same SHA-256) add nothing;
+* a file publishing a (force, month) partition that is already loaded replaces that partition,
+  and the replaced file stays in ``source_files`` marked ``superseded`` with its provenance;
+* for every file, rows read = rows stored + rows quarantined;
+* the whole batch commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from safertogether.errors import InputFormatError
+from safertogether.sources.parsed import ParsedFile
+from safertogether.store.schema import KIND_TABLES
+from safertogether.store.warehouse import Warehouse
+
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    name: str
+    kind: str
+    status: str
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_quarantined: int = 0
+    sha256: str = ""
+    file_id: int | None = None
+    replaced_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """A whole import: per-file reports and totals, as shown by the CLI and returned as JSON."""
+
+    import_id: int | None
+    files: list[FileReport]
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "rows_read": sum(f.rows_read for f in self.files),
+            "rows_stored": sum(f.rows_stored for f in self.files),
+            "rows_quarantined": sum(f.rows_quarantined for f in self.files),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {"import_id": self.import_id, "files": [asdict(f) for f in self.files], **self.totals()}
+
+
+class ImportFailed(InputFormatError):
+    """One or more files could not be read; nothing from the batch was stored."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def run_import(
+    warehouse: Warehouse,
+    items: Iterable[Any],
+    read: Callable[[Any], ParsedFile],
+    *,
+    label: str,
+    finish: Callable[[Warehouse, int], None] | None = None,
+    on_file: Callable[[FileReport], None] | None = None,
+) -> ImportReport:
+    """Read each item with ``read`` and store the results in one transaction.
+
+    Every item is tried even after a failure, so that all problems are reported together; any
+    failure rolls the whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the
+    transaction after the last file (area assignment, derived tables).
+    """
+    reports: list[FileReport] = []
+    problems: list[str] = []
+    started = dt.datetime.now()
+    with warehouse.transaction():
+        import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
+        for item in items:
+            try:
+                parsed = read(item)
+            except InputFormatError as exc:
+                problems.append(str(exc))
+                continue
+            report = _store_file(warehouse, import_id, parsed) if not problems else _unstored(parsed)
+            reports.append(report)
+            if on_file:
+                on_file(report)
+        if problems:
+            raise ImportFailed(problems)
+        if finish:
+            finish(warehouse, import_id)
+        result = ImportReport(import_id, reports)
+        totals = result.totals()
+        warehouse.execute(
+            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [import_id, started, dt.datetime.now(), label, len(reports),
+             totals["rows_read"], totals["rows_stored"], totals["rows_quarantined"]],
+        )
+    return result
+
+
+def _unstored(parsed: ParsedFile) -> FileReport:
+    return FileReport(parsed.name, parsed.kind, "not stored: another file failed", parsed.rows_read)
+
+
+def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile) -> FileReport:
+    earlier = warehouse.query(
+        "SELECT file_id, name, status FROM source_files WHERE sha256 = ? ORDER BY file_id LIMIT 1",
+        [parsed.sha256],
+    )
+    if earlier:
+        return FileReport(
+            parsed.name, parsed.kind, "unchanged", parsed.rows_read, 0, 0, parsed.sha256,
+            earlier[0]["file_id"], notes=[f"identical to {earlier[0]['name']} ({earlier[0]['status']})"],
+        )
+    file_id = int(warehouse.scalar("SELECT nextval('file_ids')"))
+    partitions = [f"{force}:{month}" for force, month in parsed.partitions]
+    warehouse.execute(
+        "INSERT INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', NULL, now())",
+        [file_id, import_id, parsed.name, parsed.sha256, parsed.kind, parsed.size, parsed.encoding,
+         parsed.rows_read, parsed.rows.num_rows, parsed.quarantine.num_rows, partitions],
+    )
+    table = KIND_TABLES[parsed.kind]
+    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions)
+    provenance = {"file_id": file_id, "import_id": import_id}
+    warehouse.insert_arrow(table, _with_constants(parsed.rows, provenance))
+    warehouse.insert_arrow("quarantine", _with_constants(parsed.quarantine, provenance))
+    status = "replaced an earlier version" if replaced else "stored"
+    return FileReport(
+        parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows.num_rows,
+        parsed.quarantine.num_rows, parsed.sha256, file_id, replaced, parsed.notes,
+    )
+
+
+def _with_constants(rows: pa.Table, constants: dict[str, int]) -> pa.Table:
+    for name, value in constants.items():
+        rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.int64()), rows.num_rows))
+    return rows
+
+
+def _replace_partitions(
+    warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str]
+) -> list[str]:
+    """Delete earlier rows of the partitions this file publishes; mark emptied files superseded."""
+    if not partitions:
+        return []
+    older = warehouse.query(
+        "SELECT file_id, name FROM source_files WHERE kind = ? AND status <> 'superseded' AND file_id <> ? "
+        "AND list_has_any(partitions, ?::VARCHAR[])",
+        [kind, file_id, partitions],
+    )
+    if not older:
+        return []
+    older_ids = [o["file_id"] for o in older]
+    warehouse.execute(
+        f"DELETE FROM {table} WHERE list_contains(?::BIGINT[], file_id) "
+        "AND list_contains(?::VARCHAR[], force_id || ':' || strftime(month, '%Y-%m'))",
+        [older_ids, partitions],
+    )
+    warehouse.execute(
+        f"""UPDATE source_files SET
+                status = CASE WHEN EXISTS (SELECT 1 FROM {table} t WHERE t.file_id = source_files.file_id)
+                              THEN 'partly superseded' ELSE 'superseded' END,
+                superseded_by = ?
+            WHERE list_contains(?::BIGINT[], file_id)""",
+        [file_id, older_ids],
+    )
+    return [o["name"] for o in older]

@@ -1,0 +1,69 @@
+"""Table definitions of the warehouse. Every imported row carries its provenance (file, row, import)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+_PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
+
+DDL: Final[tuple[str, ...]] = (
+    "CREATE SEQUENCE IF NOT EXISTS import_ids START 1",
+    "CREATE SEQUENCE IF NOT EXISTS file_ids START 1",
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS imports (
+        import_id BIGINT PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP, source VARCHAR,
+        files INTEGER, rows_read BIGINT, rows_stored BIGINT, rows_quarantined BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS source_files (
+        file_id BIGINT PRIMARY KEY, import_id BIGINT NOT NULL, name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, kind VARCHAR NOT NULL, bytes BIGINT, encoding VARCHAR,
+        rows_read BIGINT, rows_stored BIGINT, rows_quarantined BIGINT,
+        partitions VARCHAR[], status VARCHAR NOT NULL, superseded_by BIGINT, loaded_at TIMESTAMP)""",
+    f"""CREATE TABLE IF NOT EXISTS street_crimes (
+        crime_id VARCHAR, month DATE NOT NULL, reported_by VARCHAR, falls_within VARCHAR,
+        force_id VARCHAR NOT NULL, longitude DOUBLE, latitude DOUBLE, location VARCHAR,
+        lsoa_code VARCHAR, lsoa_name VARCHAR, crime_type VARCHAR NOT NULL,
+        last_outcome_category VARCHAR, context VARCHAR,
+        lsoa_polygon VARCHAR, lsoa VARCHAR, {_PROVENANCE})""",
+    f"""CREATE TABLE IF NOT EXISTS crime_outcomes (
+        crime_id VARCHAR NOT NULL, month DATE NOT NULL, reported_by VARCHAR, falls_within VARCHAR,
+        force_id VARCHAR NOT NULL, longitude DOUBLE, latitude DOUBLE, location VARCHAR,
+        lsoa_code VARCHAR, lsoa_name VARCHAR, outcome_type VARCHAR NOT NULL,
+        lsoa_polygon VARCHAR, lsoa VARCHAR, {_PROVENANCE})""",
+    f"""CREATE TABLE IF NOT EXISTS stop_searches (
+        type VARCHAR, datetime TIMESTAMP, month DATE NOT NULL, force_id VARCHAR NOT NULL,
+        part_of_a_policing_operation BOOLEAN, policing_operation VARCHAR, longitude DOUBLE, latitude DOUBLE,
+        gender VARCHAR, age_range VARCHAR, self_defined_ethnicity VARCHAR, officer_defined_ethnicity VARCHAR,
+        legislation VARCHAR, object_of_search VARCHAR, outcome VARCHAR,
+        outcome_linked_to_object_of_search BOOLEAN, removal_of_more_than_just_outer_clothing BOOLEAN,
+        lsoa_polygon VARCHAR, lsoa VARCHAR, {_PROVENANCE})""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        file_id BIGINT NOT NULL, import_id BIGINT NOT NULL, row_number BIGINT NOT NULL,
+        raw_text VARCHAR, reason VARCHAR NOT NULL)""",
+    # Area assignment of each distinct snap point, so a point is matched to its polygon once.
+    """CREATE TABLE IF NOT EXISTS snap_points (
+        longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL, lsoa_code VARCHAR,
+        PRIMARY KEY (longitude, latitude))""",
+    """CREATE TABLE IF NOT EXISTS area_shapes (
+        code VARCHAR PRIMARY KEY, name VARCHAR, level VARCHAR NOT NULL,
+        xmin DOUBLE, ymin DOUBLE, xmax DOUBLE, ymax DOUBLE, wkb BLOB NOT NULL, map_geojson VARCHAR,
+        source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS lsoa_lookup (
+        lsoa_code VARCHAR PRIMARY KEY, lsoa_name VARCHAR, msoa_code VARCHAR, msoa_name VARCHAR,
+        lad_code VARCHAR, lad_name VARCHAR, region_code VARCHAR, region_name VARCHAR,
+        force_id VARCHAR, force_inferred BOOLEAN, source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS population (
+        lsoa_code VARCHAR PRIMARY KEY, persons BIGINT, households BIGINT, hectares DOUBLE, source VARCHAR)""",
+    # Monthly counts per LSOA and category: every area question is answered from here.
+    "CREATE TABLE IF NOT EXISTS street_index (lsoa VARCHAR, street VARCHAR, crimes BIGINT)",
+    """CREATE TABLE IF NOT EXISTS monthly_counts (
+        lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
+)
+
+#: Kind of police.uk file -> the table its rows go to.
+KIND_TABLES: Final[dict[str, str]] = {
+    "street": "street_crimes",
+    "outcomes": "crime_outcomes",
+    "stop-and-search": "stop_searches",
+}

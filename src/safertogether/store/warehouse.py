@@ -1,0 +1,134 @@
+"""The DuckDB warehouse: one file, opened by one writer (imports) or many readers (serving)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from safertogether.errors import MissingDataError, WarehouseBusyError
+from safertogether.store.schema import DDL, SCHEMA_VERSION
+
+DEFAULT_DB = "safer.duckdb"
+
+
+def default_db_path() -> Path:
+    """``SAFER_DB`` when set, else ``safer.duckdb`` in the working directory."""
+    return Path(os.environ.get("SAFER_DB") or DEFAULT_DB)
+
+
+class Warehouse:
+    """A DuckDB warehouse file.
+
+    Queries may come from many threads: each thread gets its own cursor on the shared connection.
+    Writes happen inside :meth:`transaction`, which commits everything or nothing.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None, read_only: bool) -> None:
+        self._connection = connection
+        self.path = path
+        self.read_only = read_only
+        self._local = threading.local()
+        self._version = 0
+
+    @property
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._connection.cursor()
+        return cursor
+
+    def new_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of one's own, for work that outlives a call (streaming); close it when done."""
+        return self._connection.cursor()
+
+    def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of a query as dictionaries."""
+        result = self.cursor.execute(sql, params)
+        names = [d[0] for d in result.description or []]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pa.Table:
+        return self.cursor.sql(sql, params=params).to_arrow_table()
+
+    def scalar(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> Any:
+        rows = self.cursor.execute(sql, params).fetchall()
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> None:
+        self.cursor.execute(sql, params).fetchall()
+
+    def insert_arrow(self, table: str, rows: pa.Table, columns: list[str] | None = None) -> None:
+        """Append an Arrow table's columns (by name) to a warehouse table."""
+        names = columns or rows.column_names
+        self.cursor.register("_incoming", rows)
+        try:
+            column_list = ", ".join(names)
+            self.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _incoming")
+        finally:
+            self.cursor.unregister("_incoming")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """All writes inside commit together, or none do (also when the process is killed)."""
+        self.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+        self._version += 1
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the warehouse's contents may have changed (for response caches)."""
+        return f"{self.path}:{self._version}:{self.scalar('SELECT max(import_id) FROM imports')}"
+
+    def has_rows(self, table: str) -> bool:
+        return bool(self.scalar(f"SELECT EXISTS (SELECT 1 FROM {table})"))
+
+    def require(self, table: str, what: str, how: str) -> None:
+        """Raise :class:`MissingDataError` naming the import that provides ``what`` if ``table`` is empty."""
+        if not self.has_rows(table):
+            raise MissingDataError(f"no {what} in the warehouse; {how}")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def open_warehouse(path: str | Path | None = None, *, read_only: bool = False) -> Warehouse:
+    """Open (creating if needed) the warehouse file; ``":memory:"`` gives a throwaway one."""
+    target = Path(path) if path not in (None, ":memory:") else (None if path == ":memory:" else default_db_path())
+    try:
+        if target is None:
+            connection = duckdb.connect(":memory:")
+        elif read_only and target.exists():
+            connection = duckdb.connect(str(target), read_only=True)
+        else:
+            connection = duckdb.connect(str(target))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusyError(
+                f"{target} is in use by another process (is `safer serve` running?); stop it, then try again"
+            ) from exc
+        raise
+    warehouse = Warehouse(connection, target, read_only)
+    if not (read_only and target is not None and target.exists()):
+        _create_schema(warehouse)
+    return warehouse
+
+
+def _create_schema(warehouse: Warehouse) -> None:
+    with warehouse.transaction():
+        for statement in DDL:
+            warehouse.execute(statement)
+        warehouse.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
