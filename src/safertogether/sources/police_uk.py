@@ -129,7 +129,7 @@ def _validate(spec: KindSpec, parsed: CsvTable, source: SourceFile) -> tuple[pa.
     bad_mask = pc.is_valid(checked.column("reason"))
     good = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"])
     bad = checked.filter(bad_mask)
-    good = _with_force_ids(good)
+    good = good if "force_id" in good.column_names else _with_force_ids(good)
     numbers = bad.column("row_number").to_pylist()
     quarantine = pa.table(
         {
@@ -231,7 +231,7 @@ SELECT row_number,
     trim(type) AS type,
     CAST({_STOP_TIME} AS TIMESTAMP) AS datetime,
     CAST(coalesce(try_strptime($file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
-    coalesce($file_force, 'unknown') AS reported_by,
+    coalesce($file_force, 'unknown') AS force_id,
     try_cast(nullif(trim(part_of_a_policing_operation), '') AS BOOLEAN) AS part_of_a_policing_operation,
     nullif(trim(policing_operation), '') AS policing_operation, {_COORDS},
     nullif(trim(gender), '') AS gender, nullif(trim(age_range), '') AS age_range,
