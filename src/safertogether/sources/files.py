@@ -44,8 +44,8 @@ def _from_path(path: Path) -> SourceFile:
 
 def _from_zip(path: Path, keep: Callable[[SourceFile], bool]) -> list[SourceFile]:
     try:
-        archive = zipfile.ZipFile(path)
-        members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(".csv")]
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(".csv")]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputFormatError(
             f"{path}: not a readable zip archive ({exc}); download the archive again or unzip it and import the folder"
@@ -82,7 +82,7 @@ def expand_paths(
             found += [f for f in map(_from_path, sorted(path.rglob("*.csv"))) if keep(f)]
             for archive in sorted(path.rglob("*.zip")):
                 found += _from_zip(archive, keep)
-        elif path.is_file() and zipfile.is_zipfile(path):
+        elif path.is_file() and (zipfile.is_zipfile(path) or path.suffix.lower() == ".zip"):
             found += _from_zip(path, keep)
         elif path.is_file():
             found.append(_from_path(path))

@@ -88,7 +88,7 @@ def read_police_uk(source: SourceFile) -> ParsedFile:
     """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine."""
     data = source.read_bytes()
     decoded = decode_csv_bytes(data, source.name, EXPECTED)
-    header = [normalise_column(c) for c in header_fields(decoded.text)]
+    header = [normalise_column(c) for c in header_fields(decoded.text, source.name, EXPECTED)]
     spec = detect_kind(header, source.name)
     parsed = read_csv_text(decoded, header, source.name)
     _refuse_truncated(parsed, data, source.name)

@@ -55,6 +55,10 @@ def normalise_column(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
-def header_fields(text: str) -> list[str]:
-    first_line = text.split("\n", 1)[0].rstrip("\r")
-    return next(csv.reader([first_line]), [])
+def header_fields(text: str, name: str, expected: str) -> list[str]:
+    """The fields of the first line; a header that is not CSV is an :class:`InputFormatError`."""
+    first_line = re.split(r"\r\n|\n|\r", text, maxsplit=1)[0]
+    try:
+        return next(csv.reader([first_line]), [])
+    except csv.Error as exc:
+        raise InputFormatError(f"{name}: the first line is not a CSV header ({exc}); expected {expected}") from exc

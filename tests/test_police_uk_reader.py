@@ -1,0 +1,136 @@
+"""Reading police.uk files: every kind, header variants, encodings, and input that must be refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from safertogether.errors import InputFormatError
+from safertogether.sources.files import SourceFile
+from safertogether.sources.police_uk import read_police_uk
+
+STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+                 "Crime type,Last outcome category,Context")
+GOOD_ROW = ("abc123,2022-10,Leicestershire Police,Leicestershire Police,-1.215560,52.619443,"
+            "On or near Lancelot Close,E01025631,Blaby 002A,Criminal damage and arson,Under investigation,")
+ASB_ROW = (",2022-10,Leicestershire Police,Leicestershire Police,-1.210605,52.621459,On or near Hobill Close,"
+           "E01025631,Blaby 002A,Anti-social behaviour,,")
+
+
+def source(data: bytes, name: str = "2022-10-leicestershire-street.csv") -> SourceFile:
+    return SourceFile(name, len(data), lambda: data)
+
+
+def street(*rows: str, newline: str = "\n", header: str = STREET_HEADER) -> bytes:
+    return (newline.join((header, *rows)) + newline).encode("utf-8")
+
+
+@pytest.mark.parametrize("folder,kind", [
+    ("city-of-london", "street"),
+])
+def test_real_street_files_are_read_whole(data_dir, folder, kind):
+    path = next((data_dir / "police-uk" / folder).glob("*.csv"))
+    parsed = read_police_uk(SourceFile(str(path), path.stat().st_size, path.read_bytes))
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        lines = sum(1 for _ in handle) - 1
+    assert parsed.kind == kind
+    assert parsed.rows_read == lines
+    assert parsed.rows.num_rows + parsed.quarantine.num_rows == lines
+
+
+@pytest.mark.parametrize("suffix,kind", [("street", "street"), ("outcomes", "outcomes"),
+                                         ("stop-and-search", "stop-and-search")])
+def test_each_kind_is_detected_from_its_header(multiforce_folder, suffix, kind):
+    path = multiforce_folder / f"2023-03-city-of-london-{suffix}.csv"
+    renamed = SourceFile("renamed.csv" if kind != "stop-and-search" else path.name, path.stat().st_size,
+                         path.read_bytes)
+    assert read_police_uk(renamed).kind == kind
+
+
+def test_stop_and_search_gets_force_and_month_from_file_name(multiforce_folder):
+    path = multiforce_folder / "2023-03-cheshire-stop-and-search.csv"
+    parsed = read_police_uk(SourceFile(str(path), 0, path.read_bytes))
+    assert parsed.partitions == [("cheshire", "2023-03")]
+    assert set(parsed.rows.column("force_id").to_pylist()) == {"cheshire"}
+
+
+def test_snake_case_bom_and_crlf_read_the_same_as_the_original():
+    original = read_police_uk(source(street(GOOD_ROW, ASB_ROW)))
+    snake_header = ",".join(c.strip().lower().replace(" ", "_") for c in STREET_HEADER.split(","))
+    variant = b"\xef\xbb\xbf" + street(GOOD_ROW, ASB_ROW, newline="\r\n", header=snake_header)
+    parsed = read_police_uk(source(variant))
+    assert parsed.rows.drop_columns([]).to_pylist() == original.rows.to_pylist()
+    assert parsed.rows.column("crime_type").to_pylist() == ["Criminal damage and arson", "Anti-social behaviour"]
+    assert parsed.rows.column("crime_id").to_pylist() == ["abc123", None]
+
+
+def test_windows_1252_is_read_and_noted():
+    row = GOOD_ROW.replace("Lancelot Close", "Caf\u00e9 Row")
+    parsed = read_police_uk(source(street(row).decode().encode("cp1252")))
+    assert parsed.encoding == "cp1252"
+    assert parsed.rows.column("location").to_pylist() == ["On or near Caf\u00e9 Row"]
+    assert parsed.notes
+
+
+@pytest.mark.parametrize("bad_row,reason", [
+    (GOOD_ROW.replace("2022-10", "2022-13"), "unknown month"),
+    (GOOD_ROW.replace("2022-10", ""), "unknown month"),
+    (GOOD_ROW.replace("-1.215560", "abc"), "bad coordinates: not numbers"),
+    (GOOD_ROW.replace("-1.215560", ""), "bad coordinates: only one"),
+    (GOOD_ROW.replace("52.619443", "12.5"), "bad coordinates: outside the United Kingdom"),
+    (GOOD_ROW.replace("Criminal damage and arson", ""), "missing mandatory field: Crime type"),
+    (GOOD_ROW + ",extra,fields", "unparseable line"),
+])
+def test_unusable_rows_are_quarantined_with_text_and_reason(bad_row, reason):
+    parsed = read_police_uk(source(street(GOOD_ROW, bad_row, ASB_ROW)))
+    assert parsed.rows_read == 3
+    assert parsed.rows.column("row_number").to_pylist() == [1, 3]
+    [kept] = parsed.quarantine.to_pylist()
+    assert kept["row_number"] == 2
+    assert kept["raw_text"] == bad_row
+    assert kept["reason"].startswith(reason)
+
+
+def test_rows_without_location_are_kept_not_quarantined():
+    no_location = ",2022-10,Leicestershire Police,Leicestershire Police,,,No location,,,Drugs,,"
+    parsed = read_police_uk(source(street(no_location)))
+    assert parsed.rows.num_rows == 1
+    assert parsed.rows.column("longitude").to_pylist() == [None]
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"),
+    (b"   \n", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    (b"name,age\nann,3\n", "not a police.uk file"),
+    (b"Crime ID,Month,Reported by,Falls within\nx,2022-10,a,b\n", "lacks columns"),
+    (street(GOOD_ROW)[:-40], "truncated"),
+])
+def test_files_of_the_wrong_kind_get_one_clear_error(data, message):
+    with pytest.raises(InputFormatError, match=message) as raised:
+        read_police_uk(source(data))
+    assert "expected" in str(raised.value) or "truncated" in str(raised.value)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_random_bytes_never_crash_the_reader(data):
+    try:
+        parsed = read_police_uk(source(data))
+    except InputFormatError:
+        return
+    assert parsed.rows.num_rows + parsed.quarantine.num_rows == parsed.rows_read
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=len(street(GOOD_ROW, ASB_ROW)) - 1),
+       st.sampled_from(["utf-8", "latin-1", "utf-16"]))
+def test_truncated_or_re_encoded_files_are_refused_or_reconciled(cut, encoding):
+    data = street(GOOD_ROW, ASB_ROW).decode().encode(encoding)[:cut]
+    try:
+        parsed = read_police_uk(source(data))
+    except InputFormatError:
+        return
+    assert parsed.rows.num_rows + parsed.quarantine.num_rows == parsed.rows_read
+    assert parsed.rows.num_rows <= 2
