@@ -1,0 +1,60 @@
+"""The `safer` command as scripts call it."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from safertogether.cli import app
+
+runner = CliRunner()
+
+
+def test_import_json_reports_per_file_and_totals(fresh_db, city_folder):
+    first = runner.invoke(app, ["import", "police-uk", str(city_folder), "--db", str(fresh_db), "--json",
+                                "--from", "2021-10"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert {"files", "rows_read", "rows_stored", "rows_quarantined"} <= set(report)
+    assert len(report["files"]) == 3
+    assert report["rows_read"] == report["rows_stored"] + report["rows_quarantined"] > 0
+    again = json.loads(runner.invoke(app, ["import", "police-uk", str(city_folder), "--db", str(fresh_db),
+                                           "--json", "--from", "2021-10"]).stdout)
+    assert again["rows_stored"] == 0
+
+
+def test_a_wrong_file_gets_one_clear_error_line_and_a_nonzero_exit(fresh_db, tmp_path):
+    bad = tmp_path / "crimes.csv"
+    bad.write_text("name,age\nann,3\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "police-uk", str(bad), "--db", str(fresh_db)])
+    assert result.exit_code != 0
+    assert "not a police.uk file" in result.output and "expected" in result.output
+    missing = runner.invoke(app, ["import", "police-uk", str(tmp_path / "nowhere"), "--db", str(fresh_db)])
+    assert missing.exit_code != 0 and "no such file" in missing.output
+
+
+def test_bad_month_option_is_refused(fresh_db, city_folder):
+    result = runner.invoke(app, ["import", "police-uk", str(city_folder), "--db", str(fresh_db), "--from", "May"])
+    assert result.exit_code != 0 and "YYYY-MM" in result.output
+
+
+def test_quality_json_and_html(city_db, tmp_path):
+    page = tmp_path / "quality.html"
+    result = runner.invoke(app, ["quality", "--db", str(city_db), "--json", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    months = {(m["force_id"], m["month"]) for m in report["months"]}
+    assert ("city-of-london", "2021-12") in months
+    assert {"force_id": "city-of-london", "month": "2022-01"} in report["missing_months"]
+    assert "Open Government Licence" in page.read_text(encoding="utf-8")
+
+
+def test_summary_and_area_search(city_db):
+    found = json.loads(runner.invoke(app, ["areas", "City of London 001A", "--db", str(city_db), "--json"]).stdout)
+    assert found[0]["code"] == "E01000001"
+    summary = runner.invoke(app, ["summary", "E01000001", "--db", str(city_db), "--from", "2021-01",
+                                  "--to", "2021-12"])
+    assert summary.exit_code == 0 and "City of London 001A" in summary.output and "per 1,000" in summary.output
+    unknown = runner.invoke(app, ["summary", "E09999999", "--db", str(city_db)])
+    assert unknown.exit_code != 0 and "no area" in unknown.output
