@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from safertogether.areas.assign import PointAssigner
+from safertogether.areas.assign import assign_points
 from safertogether.derived import refresh_derived_tables
 from safertogether.model.forces import force_id
 from safertogether.sources.files import SourceFile, expand_paths
-from safertogether.sources.parsed import ParsedFile
 from safertogether.sources.police_uk import read_police_uk
 from safertogether.store.imports import FileReport, ImportReport, run_import
 from safertogether.store.warehouse import Warehouse
@@ -51,16 +50,11 @@ def import_police_uk(
     on_file: Callable[[FileReport], None] | None = None,
 ) -> ImportReport:
     """Import police.uk street, outcomes and stop-and-search files in one atomic batch."""
-    assigner = PointAssigner(warehouse)
 
-    def read(source: SourceFile) -> ParsedFile:
-        parsed = read_police_uk(source)
-        parsed.rows = assigner.with_lsoa(parsed.rows)
-        return parsed
-
-    def finish(w: Warehouse, _import_id: int) -> None:
-        assigner.save()
+    def finish(w: Warehouse, import_id: int) -> None:
+        assign_points(w, import_id)
         refresh_derived_tables(w)
 
     label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
-    return run_import(warehouse, sources, read, label=label, finish=finish, on_file=on_file)
+    return run_import(warehouse, sources, read_police_uk, label=label, finish=finish,
+                      on_file=on_file)

@@ -1,109 +1,73 @@
-"""Assigning points to the LSOA polygon that contains them.
+"""Assigning stored points to the LSOA polygon that contains them.
 
 police.uk publishes anonymised *snap points*: a few tens of thousands of locations stand for every
-crime in a force. Each distinct point is matched once (vectorised with a shapely STRtree) and the
-answer is kept in ``snap_points``, so later months mostly hit that cache.
+crime in a force. Each distinct point is matched once (vectorised with a shapely STRtree) and kept
+in ``snap_points``; the rows then take their polygon in one UPDATE ... FROM join inside DuckDB.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 from safertogether.store.warehouse import Warehouse
 
-_TABLES_WITH_POINTS = ("street_crimes", "crime_outcomes", "stop_searches")
+_TABLES_WITH_POINTS = {"street_crimes": "t.lsoa_code", "crime_outcomes": "t.lsoa_code", "stop_searches": "NULL"}
 
 
-class PointAssigner:
-    """Finds the LSOA polygon of points, caching answers per snap point for one import."""
+def assign_points(warehouse: Warehouse, import_id: int | None = None) -> int:
+    """Set ``lsoa_polygon`` and ``lsoa`` on the rows of one import (or all rows); returns points matched.
 
-    def __init__(self, warehouse: Warehouse) -> None:
-        self._warehouse = warehouse
-        self._cache: dict[tuple[float, float], str | None] = {
-            (r[0], r[1]): r[2]
-            for r in warehouse.cursor.execute("SELECT longitude, latitude, lsoa_code FROM snap_points").fetchall()
-        }
-        self._new: dict[tuple[float, float], str | None] = {}
-        self._tree: shapely.STRtree | None = None
-        self._codes: np.ndarray | None = None
-        self.has_shapes = warehouse.has_rows("area_shapes")
-
-    def lsoa_of(self, longitude: pa.ChunkedArray, latitude: pa.ChunkedArray) -> pa.Array:
-        """LSOA code of the polygon containing each point (null without coordinates or polygon)."""
-        lon = longitude.to_numpy(zero_copy_only=False).astype(float)
-        lat = latitude.to_numpy(zero_copy_only=False).astype(float)
-        located = ~(np.isnan(lon) | np.isnan(lat))
-        if not self.has_shapes or not located.any():
-            return pa.nulls(len(lon), pa.string())
-        pairs = np.column_stack([lon[located], lat[located]])
-        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        missing = [i for i, (x, y) in enumerate(unique) if (x, y) not in self._cache]
-        if missing:
-            self._match(unique[missing])
-        codes = np.array([self._cache[(x, y)] for x, y in unique], dtype=object)
-        out = np.full(len(lon), None, dtype=object)
-        out[located] = codes[inverse.ravel()]
-        return pa.array(out, pa.string())
-
-    def _match(self, points: np.ndarray) -> None:
-        tree, codes = self._load_tree()
-        geoms = shapely.points(points)
-        point_index, polygon_index = tree.query(geoms, predicate="intersects")
-        found = np.full(len(points), None, dtype=object)
-        # A point on a shared edge touches two polygons; keep the first, as police.uk does.
-        first = np.unique(point_index, return_index=True)[1]
-        found[point_index[first]] = codes[polygon_index[first]]
-        for (x, y), code in zip(points, found, strict=True):
-            self._cache[(x, y)] = self._new[(x, y)] = code
-
-    def _load_tree(self) -> tuple[shapely.STRtree, np.ndarray]:
-        if self._tree is None or self._codes is None:
-            shapes = self._warehouse.query_arrow("SELECT code, wkb FROM area_shapes WHERE level = 'lsoa'")
-            self._codes = np.array(shapes.column("code").to_pylist(), dtype=object)
-            self._tree = shapely.STRtree(shapely.from_wkb(shapes.column("wkb").to_numpy(zero_copy_only=False)))
-        return self._tree, self._codes
-
-    def with_lsoa(self, rows: pa.Table) -> pa.Table:
-        """Add ``lsoa_polygon`` and ``lsoa`` (the file's own code where given, else the polygon's)."""
-        polygon = self.lsoa_of(rows.column("longitude"), rows.column("latitude"))
-        own = rows.column("lsoa_code") if "lsoa_code" in rows.column_names else None
-        lsoa = pc.coalesce(own, polygon) if own is not None else polygon
-        return rows.append_column("lsoa_polygon", polygon).append_column("lsoa", lsoa)
-
-    def save(self) -> None:
-        """Keep newly matched snap points for later imports (inside the caller's transaction)."""
-        if not self._new:
-            return
-        keys = list(self._new)
-        self._warehouse.insert_arrow(
-            "snap_points",
-            pa.table({
-                "longitude": [k[0] for k in keys],
-                "latitude": [k[1] for k in keys],
-                "lsoa_code": list(self._new.values()),
-            }),
+    ``lsoa`` is the file's own LSOA code where it gives one (authoritative for counts), else the polygon's.
+    """
+    only = "AND import_id = $import_id" if import_id is not None else ""
+    params = {"import_id": import_id} if import_id is not None else None
+    if warehouse.has_rows("area_shapes"):
+        new = warehouse.query_arrow(
+            " UNION ".join(
+                f"""SELECT DISTINCT longitude, latitude FROM {table} t WHERE longitude IS NOT NULL {only}
+                    AND NOT EXISTS (SELECT 1 FROM snap_points s
+                                    WHERE s.longitude = t.longitude AND s.latitude = t.latitude)"""
+                for table in _TABLES_WITH_POINTS
+            ),
+            params,
         )
-        self._new.clear()
+        if new.num_rows:
+            codes = lsoa_of(warehouse, new.column("longitude").to_numpy(), new.column("latitude").to_numpy())
+            warehouse.insert_arrow("snap_points", new.append_column("lsoa_code", codes))
+    else:
+        new = pa.table({"longitude": []})
+    for table, own in _TABLES_WITH_POINTS.items():
+        warehouse.execute(
+            f"""UPDATE {table} t SET lsoa_polygon = s.lsoa_code, lsoa = coalesce({own}, s.lsoa_code)
+                FROM snap_points s WHERE t.longitude = s.longitude AND t.latitude = s.latitude {only}""",
+            params,
+        )
+        warehouse.execute(f"UPDATE {table} t SET lsoa = {own} WHERE lsoa IS NULL AND {own} IS NOT NULL {only}",
+                          params)
+    return new.num_rows
+
+
+def lsoa_of(warehouse: Warehouse, longitude: np.ndarray, latitude: np.ndarray) -> pa.Array:
+    """LSOA code of the stored polygon containing each point (null where none does)."""
+    shapes = warehouse.query_arrow(
+        """SELECT code, wkb FROM area_shapes WHERE level = 'lsoa'
+           AND xmax >= $x0 AND xmin <= $x1 AND ymax >= $y0 AND ymin <= $y1""",
+        {"x0": float(longitude.min()), "x1": float(longitude.max()),
+         "y0": float(latitude.min()), "y1": float(latitude.max())},
+    )
+    codes = np.array(shapes.column("code").to_pylist(), dtype=object)
+    tree = shapely.STRtree(shapely.from_wkb(shapes.column("wkb").to_numpy(zero_copy_only=False)))
+    point_index, polygon_index = tree.query(shapely.points(longitude, latitude), predicate="intersects")
+    found = np.full(len(longitude), None, dtype=object)
+    # A point on a shared edge touches two polygons; keep the first.
+    first = np.unique(point_index, return_index=True)[1]
+    found[point_index[first]] = codes[polygon_index[first]]
+    return pa.array(found, pa.string())
 
 
 def reassign_all_points(warehouse: Warehouse) -> int:
-    """Match every stored point again (after new boundaries); returns the number of snap points."""
+    """Match every stored point again, after new boundaries."""
     warehouse.execute("DELETE FROM snap_points")
-    assigner = PointAssigner(warehouse)
-    points = warehouse.query_arrow(
-        " UNION ".join(
-            f"SELECT DISTINCT longitude, latitude FROM {t} WHERE longitude IS NOT NULL" for t in _TABLES_WITH_POINTS
-        )
-    )
-    assigner.lsoa_of(points.column("longitude"), points.column("latitude"))
-    assigner.save()
-    for table in _TABLES_WITH_POINTS:
-        own = "t.lsoa_code" if table != "stop_searches" else "NULL"
-        warehouse.execute(
-            f"""UPDATE {table} t SET lsoa_polygon = s.lsoa_code, lsoa = coalesce({own}, s.lsoa_code)
-                FROM snap_points s WHERE t.longitude = s.longitude AND t.latitude = s.latitude"""
-        )
-    return points.num_rows
+    return assign_points(warehouse)

@@ -171,25 +171,27 @@ def _partitions(rows: pa.Table, source: SourceFile) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-_COORDS = """
-    try_cast(nullif(trim(longitude), '') AS DOUBLE) AS longitude,
-    try_cast(nullif(trim(latitude), '') AS DOUBLE) AS latitude"""
+# Each query reads ``typed``: the raw strings plus lon, lat (DOUBLE) and month_date (DATE), parsed once.
+_TYPED = """
+WITH typed AS (
+    SELECT *,
+        try_cast(nullif(trim(longitude), '') AS DOUBLE) AS lon,
+        try_cast(nullif(trim(latitude), '') AS DOUBLE) AS lat,
+        CASE WHEN regexp_full_match(trim(month), '\\d{{4}}-\\d{{2}}')
+             THEN try_cast(trim(month) || '-01' AS DATE) END AS month_date
+    FROM raw)"""
 
 _COORD_REASON = """
         WHEN (trim(longitude) = '') <> (trim(latitude) = '')
             THEN 'bad coordinates: only one of longitude and latitude is given'
-        WHEN trim(longitude) <> '' AND (try_cast(trim(longitude) AS DOUBLE) IS NULL
-                                         OR try_cast(trim(latitude) AS DOUBLE) IS NULL)
+        WHEN trim(longitude) <> '' AND (lon IS NULL OR lat IS NULL)
             THEN 'bad coordinates: not numbers (' || longitude || ', ' || latitude || ')'
-        WHEN trim(longitude) <> '' AND NOT (
-                try_cast(trim(longitude) AS DOUBLE) BETWEEN {lon_min} AND {lon_max}
-            AND try_cast(trim(latitude) AS DOUBLE) BETWEEN {lat_min} AND {lat_max})
+        WHEN lon IS NOT NULL AND NOT (lon BETWEEN {lon_min} AND {lon_max} AND lat BETWEEN {lat_min} AND {lat_max})
             THEN 'bad coordinates: outside the United Kingdom (' || longitude || ', ' || latitude || ')'"""
 
-_MONTH = "try_strptime(trim(month), '%Y-%m')"
 _MONTH_REASON = """
-        WHEN {month} IS NULL OR year({month}) NOT BETWEEN 2008 AND {{max_year}}
-            THEN 'unknown month: ''' || month || ''''""".format(month=_MONTH)
+        WHEN month_date IS NULL OR year(month_date) NOT BETWEEN 2008 AND {max_year}
+            THEN 'unknown month: ''' || month || ''''"""
 
 
 def _mandatory_reasons(fields: dict[str, str]) -> str:
@@ -198,42 +200,41 @@ def _mandatory_reasons(fields: dict[str, str]) -> str:
     )
 
 
-_STREET_SQL = f"""
+_STREET_SQL = _TYPED + f"""
 SELECT row_number,
-    nullif(trim(crime_id), '') AS crime_id,
-    CAST({_MONTH} AS DATE) AS month,
-    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, {_COORDS},
+    nullif(trim(crime_id), '') AS crime_id, month_date AS month,
+    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, lon AS longitude, lat AS latitude,
     location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
     trim(crime_type) AS crime_type, nullif(trim(last_outcome_category), '') AS last_outcome_category,
     nullif(context, '') AS context,
     CASE {_MONTH_REASON}{_mandatory_reasons({"reported_by": "Reported by", "crime_type": "Crime type"})}{_COORD_REASON}
     END AS reason
-FROM raw
+FROM typed
 """
 
-_OUTCOMES_SQL = f"""
+_OUTCOMES_SQL = _TYPED + f"""
 SELECT row_number,
-    trim(crime_id) AS crime_id,
-    CAST({_MONTH} AS DATE) AS month,
-    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, {_COORDS},
+    trim(crime_id) AS crime_id, month_date AS month,
+    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, lon AS longitude, lat AS latitude,
     location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
     trim(outcome_type) AS outcome_type,
     CASE {_MONTH_REASON}{_mandatory_reasons(
         {"crime_id": "Crime ID", "reported_by": "Reported by", "outcome_type": "Outcome type"})}{_COORD_REASON}
     END AS reason
-FROM raw
+FROM typed
 """
 
 _STOP_TIME = "try_strptime(trim(date), ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S'])"
 
-_STOPS_SQL = f"""
+# Stop-and-search files have no Month column; the typed CTE's month_date is unused for them.
+_STOPS_SQL = _TYPED.replace("trim(month)", "NULL") + f"""
 SELECT row_number,
     trim(type) AS type,
     CAST({_STOP_TIME} AS TIMESTAMP) AS datetime,
     CAST(coalesce(try_strptime($file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
     coalesce($file_force, 'unknown') AS force_id,
     try_cast(nullif(trim(part_of_a_policing_operation), '') AS BOOLEAN) AS part_of_a_policing_operation,
-    nullif(trim(policing_operation), '') AS policing_operation, {_COORDS},
+    nullif(trim(policing_operation), '') AS policing_operation, lon AS longitude, lat AS latitude,
     nullif(trim(gender), '') AS gender, nullif(trim(age_range), '') AS age_range,
     nullif(trim(self_defined_ethnicity), '') AS self_defined_ethnicity,
     nullif(trim(officer_defined_ethnicity), '') AS officer_defined_ethnicity,
@@ -248,5 +249,5 @@ SELECT row_number,
         WHEN $file_force IS NULL THEN 'unknown force: name the file YYYY-MM-<force>-stop-and-search.csv'
         {_mandatory_reasons({"type": "Type"})}{_COORD_REASON}
     END AS reason
-FROM raw
+FROM typed
 """

@@ -12,7 +12,9 @@ The rules, for any partner format:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,25 +76,28 @@ def run_import(
     label: str,
     finish: Callable[[Warehouse, int], None] | None = None,
     on_file: Callable[[FileReport], None] | None = None,
+    read_ahead: int = 2,
 ) -> ImportReport:
     """Read each item with ``read`` and store the results in one transaction.
 
-    Every item is tried even after a failure, so that all problems are reported together; any
-    failure rolls the whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the
-    transaction after the last file (area assignment, derived tables).
+    Reading (parsing, validation) runs ``read_ahead`` files ahead in worker threads while this
+    thread stores; all writes stay on this thread, inside the transaction. Every item is tried even after a failure, so that all problems are reported
+    together; any failure rolls the whole batch back and raises :class:`ImportFailed`. ``finish``
+    runs inside the transaction after the last file (area assignment, derived tables).
     """
     reports: list[FileReport] = []
     problems: list[str] = []
     started = dt.datetime.now()
     with warehouse.transaction():
         import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
-        for item in items:
-            try:
-                parsed = read(item)
-            except InputFormatError as exc:
-                problems.append(str(exc))
+        for outcome in read_in_background(items, read, read_ahead):
+            if isinstance(outcome, InputFormatError):
+                problems.append(str(outcome))
                 continue
-            report = _store_file(warehouse, import_id, parsed) if not problems else _unstored(parsed)
+            if problems:
+                reports.append(_unstored(outcome))
+                continue
+            report = _store_file(warehouse, import_id, outcome)
             reports.append(report)
             if on_file:
                 on_file(report)
@@ -108,6 +113,27 @@ def run_import(
              totals["rows_read"], totals["rows_stored"], totals["rows_quarantined"]],
         )
     return result
+
+
+def read_in_background(
+    items: Iterable[Any], read: Callable[[Any], ParsedFile], read_ahead: int
+) -> Iterator[ParsedFile | InputFormatError]:
+    """``read(item)`` for each item in order, at most ``read_ahead`` running ahead (bounded memory)."""
+
+    def attempt(item: Any) -> ParsedFile | InputFormatError:
+        try:
+            return read(item)
+        except InputFormatError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, read_ahead)) as pool:
+        pending: deque[Future[ParsedFile | InputFormatError]] = deque()
+        for item in items:
+            pending.append(pool.submit(attempt, item))
+            if len(pending) > read_ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _unstored(parsed: ParsedFile) -> FileReport:

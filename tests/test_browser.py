@@ -1,0 +1,200 @@
+"""The neighbourhood page in real headless Chromium, served by uvicorn over the City of London data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from shapely.geometry import shape
+
+from safertogether.api import create_app
+from safertogether.store.warehouse import Warehouse
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+FORCE = "city-of-london"
+SCREENSHOT = Path("/tmp/page.png")
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = (f"{CHROMIUM} is missing; install it with "
+               "`apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium`")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(city_warehouse: Warehouse) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a background thread."""
+    port = _free_port()
+    config = uvicorn.Config(app=create_app(city_warehouse), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server_url: str) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def api(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        yield client
+
+
+def _wait_for_map(page) -> None:
+    page.wait_for_function("window.saferMapReady === true && !!window.saferMap", timeout=20_000)
+
+
+def _wait_for_area(page, code: str) -> None:
+    page.wait_for_selector(f"#main[data-state='loaded'][data-area='{code}']", timeout=20_000)
+
+
+def _shown_count(page, selector: str) -> int:
+    return int(page.inner_text(selector).replace(",", ""))
+
+
+def _street_in_one_lsoa(warehouse: Warehouse, lsoas: list[str]) -> tuple[str, str]:
+    """A street of police.uk locations lying in one LSOA only, one of these; and that LSOA."""
+    row = warehouse.query(
+        """SELECT street, any_value(lsoa) AS lsoa FROM street_index
+           GROUP BY street HAVING count(DISTINCT lsoa) = 1 AND length(street) > 8
+              AND list_contains($lsoas, any_value(lsoa))
+           ORDER BY sum(crimes) DESC, street LIMIT 1""",
+        {"lsoas": lsoas},
+    )
+    assert row, "no City of London street in the street index"
+    return row[0]["street"], row[0]["lsoa"]
+
+
+def test_search_with_the_keyboard_shows_the_area(page, server_url, api, city_warehouse):
+    lsoas = [f["id"] for f in api.get(f"/api/map/{FORCE}.geojson").json()["features"]]
+    street, lsoa = _street_in_one_lsoa(city_warehouse, lsoas)
+    page.goto(server_url + "/")
+    _wait_for_map(page)
+    assert page.evaluate("window.saferMap.querySourceFeatures('lsoa').length") > 0
+    assert page.evaluate("window.saferMap.queryRenderedFeatures({layers: ['lsoa-fill']}).length") > 0
+    assert page.locator("#legend-items li").count() >= 2
+    assert "Open Government Licence" in page.inner_text("footer")
+
+    # Type a street, reach the matching result with the arrow keys and choose it with Enter.
+    page.fill("#search-input", street)
+    target = page.locator(f"#search-results button[data-code='{lsoa}']")
+    target.wait_for(timeout=10_000)
+    page.press("#search-input", "ArrowDown")
+    for _ in range(page.locator("#search-results button").count()):
+        if page.evaluate("document.activeElement.dataset.code") == lsoa:
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.code") == lsoa
+    page.keyboard.press("Enter")
+    _wait_for_area(page, lsoa)
+
+    period = {"from": page.input_value("#from-month"), "to": page.input_value("#to-month")}
+    summary = api.get(f"/api/areas/{lsoa}/summary", params=period).json()
+    assert page.inner_text("#area-name") == summary["area"]["name"]
+    assert _shown_count(page, "#stat-crimes") == summary["crimes"]
+    assert page.locator("#breadcrumb a").count() == len(summary["area"]["parents"])
+    assert page.locator("#trend-chart").count() == 1
+    assert page.evaluate("Chart.getChart('trend-chart') !== undefined")
+    assert page.locator("#category-body tr").count() == max(len(summary["categories"]), 1)
+    assert "census" in page.inner_text("#stops-note").lower()
+    csv_href = page.get_attribute("#csv-link", "href")
+    assert csv_href == f"/api/areas/{lsoa}/crimes.csv?from={period['from']}&to={period['to']}"
+    assert "Open Government Licence" in page.inner_text("footer")
+
+    # A period with every month loaded: the numbers follow the selectors.
+    page.select_option("#from-month", "2021-01")
+    page.select_option("#to-month", "2021-12")
+    page.wait_for_function("document.querySelector('#period-text').textContent.startsWith('January 2021')")
+    _wait_for_area(page, lsoa)
+    summary = api.get(f"/api/areas/{lsoa}/summary", params={"from": "2021-01", "to": "2021-12"}).json()
+    assert summary["crimes"] > 0
+    assert _shown_count(page, "#stat-crimes") == summary["crimes"]
+    assert page.locator("#category-body tr").count() == len(summary["categories"])
+    _wait_for_map(page)
+    page.wait_for_timeout(200)  # let the chart canvases paint before the screenshot
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_clicking_a_neighbourhood_on_the_map_selects_it(page, server_url, api):
+    geojson = api.get(f"/api/map/{FORCE}.geojson").json()
+    codes = [f["id"] for f in geojson["features"]]
+    assert len(codes) >= 2
+    first = codes[0]
+    page.goto(f"{server_url}/?area={first}")
+    _wait_for_area(page, first)
+    _wait_for_map(page)
+    page.evaluate("window.saferMap.jumpTo({zoom: window.saferMap.getZoom() - 0.5})")  # room around the City
+    page.wait_for_function("!window.saferMap.isMoving()")
+    box = page.locator("#map canvas").bounding_box()
+    assert box is not None
+
+    def pixel(feature: dict) -> dict[str, float]:
+        point = shape(feature["geometry"]).representative_point()
+        return page.evaluate("([lng, lat]) => window.saferMap.project([lng, lat])", [point.x, point.y])
+
+    def well_inside(xy: dict[str, float]) -> bool:
+        return 0.15 * box["width"] < xy["x"] < 0.85 * box["width"] and \
+            0.15 * box["height"] < xy["y"] < 0.85 * box["height"]
+
+    others = [(f, pixel(f)) for f in geojson["features"] if f["id"] != first]
+    feature, xy = next(((f, xy) for f, xy in others if well_inside(xy)), others[0])
+    code = feature["id"]
+    page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    _wait_for_area(page, code)
+    assert page.inner_text("#area-name") == feature["properties"]["name"]
+    assert page.evaluate("new URLSearchParams(location.search).get('area')") == code
+    period = {"from": page.input_value("#from-month"), "to": page.input_value("#to-month")}
+    summary = api.get(f"/api/areas/{code}/summary", params=period).json()
+    assert _shown_count(page, "#stat-crimes") == summary["crimes"]
+    # The breadcrumb leads up to the force, and following it shows the force.
+    page.click(f"#breadcrumb a[data-code='{FORCE}']")
+    _wait_for_area(page, FORCE)
+    assert "Open Government Licence" in page.inner_text("footer")
