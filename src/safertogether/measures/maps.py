@@ -26,9 +26,10 @@ def rate_map_geojson(warehouse: Warehouse, force: str, period: Period) -> bytes:
            counts AS (
                SELECT lsoa AS code, sum(crimes)::BIGINT AS crimes FROM monthly_counts
                WHERE month BETWEEN $start AND $end AND lsoa IN (SELECT code FROM members) GROUP BY lsoa)
-           SELECT s.code, s.name, coalesce(c.crimes, 0) AS crimes, p.persons AS population, s.map_geojson
+           SELECT s.code, s.name, coalesce(c.crimes, 0) AS crimes, p.persons AS population, s.map_geojson,
+                  l.msoa_code AS msoa, l.lad_code AS lad
            FROM members JOIN area_shapes s USING (code) LEFT JOIN counts c USING (code)
-           LEFT JOIN population p ON p.lsoa_code = s.code
+           LEFT JOIN population p ON p.lsoa_code = s.code LEFT JOIN lsoa_lookup l ON l.lsoa_code = s.code
            ORDER BY s.code""",
         {"force": force, "start": period.start, "end": period.end},
     )
@@ -37,7 +38,8 @@ def rate_map_geojson(warehouse: Warehouse, force: str, period: Period) -> bytes:
     features = []
     for row in rows:
         properties: dict[str, Any] = {
-            "code": row["code"], "name": row["name"], "crimes": row["crimes"], "population": row["population"],
+            "code": row["code"], "name": row["name"], "msoa": row["msoa"], "lad": row["lad"],
+            "crimes": row["crimes"], "population": row["population"],
             "rate_per_1000": round(row["crimes"] / row["population"] * 1000, 2) if row["population"] else None,
         }
         features.append(

@@ -119,6 +119,8 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = False) -
                 f"{target} is in use by another process (is `safer serve` running?); stop it, then try again"
             ) from exc
         raise
+    # Inserts may then run on all cores; every query that needs an order says ORDER BY.
+    connection.execute("SET preserve_insertion_order = false").fetchall()
     warehouse = Warehouse(connection, target, read_only)
     if not (read_only and target is not None and target.exists()):
         _create_schema(warehouse)
