@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safertogether.areas.hierarchy import refresh_street_index
+from safertogether.areas.hierarchy import refresh_areas, refresh_street_index
 from safertogether.measures.counts import refresh_monthly_counts
 from safertogether.store.warehouse import Warehouse
 
@@ -10,3 +10,4 @@ from safertogether.store.warehouse import Warehouse
 def refresh_derived_tables(warehouse: Warehouse) -> None:
     refresh_monthly_counts(warehouse)
     refresh_street_index(warehouse)
+    refresh_areas(warehouse)

@@ -13,6 +13,7 @@ LEVELS: Final = ("lsoa", "msoa", "lad", "force")
 LEVEL_NAMES: Final = {"lsoa": "neighbourhood (LSOA)", "msoa": "MSOA", "lad": "local authority", "force": "police force"}
 
 # One row per area at every level; LSOAs outside the lookup (Wales, or boundaries-only) come from the shapes.
+# Materialised as the ``areas`` table by :func:`refresh_areas` whenever imports change it.
 AREAS_SQL: Final = """
     SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
     UNION ALL
@@ -36,14 +37,6 @@ MEMBER_CONDITION: Final = {
     "force": "m.force_id = $code",
 }
 
-#: The LSOAs whose residents make up each level's population.
-POPULATION_LSOAS: Final = {
-    "lsoa": "SELECT $code",
-    "msoa": "SELECT lsoa_code FROM lsoa_lookup WHERE msoa_code = $code",
-    "lad": "SELECT lsoa_code FROM lsoa_lookup WHERE lad_code = $code",
-    "force": "SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $code",
-}
-
 _CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 
 
@@ -51,14 +44,15 @@ def area(warehouse: Warehouse, code: str) -> dict[str, Any]:
     """An area with its level, its parents up to the force, and its resident population."""
     if not _CODE.match(code):
         raise BadRequestError(f"'{code[:60]}' is not an area code; use an ONS code such as E01025631 or a force id")
-    rows = warehouse.query(f"SELECT * FROM ({AREAS_SQL}) WHERE code = $code ORDER BY level = 'force'", {"code": code})
+    rows = warehouse.query(
+        "SELECT code, name, level, parent, force_id, population FROM areas WHERE code = $code "
+        "ORDER BY level = 'force'", {"code": code})
     if not rows:
         raise NotFoundError(f"no area with code '{code}'; search with /api/areas?q=... or `safer areas NAME`")
     found = rows[0]
     if found["level"] == "force":
         found["name"] = force_name(found["code"])
     found["parents"] = _parents(warehouse, found)
-    found["population"] = population(warehouse, found["level"], code)
     found["level_name"] = LEVEL_NAMES[found["level"]]
     return found
 
@@ -86,10 +80,27 @@ def _parents(warehouse: Warehouse, found: dict[str, Any]) -> list[dict[str, str]
 
 def population(warehouse: Warehouse, level: str, code: str) -> int | None:
     """Usual residents (Census) of an area, or None when no population has been imported for it."""
-    value = warehouse.scalar(
-        f"SELECT sum(persons) FROM population WHERE lsoa_code IN ({POPULATION_LSOAS[level]})", {"code": code}
-    )
+    value = warehouse.scalar("SELECT population FROM areas WHERE code = $code AND level = $level",
+                             {"code": code, "level": level})
     return int(value) if value is not None else None
+
+
+def refresh_areas(warehouse: Warehouse) -> None:
+    """Rebuild the ``areas`` table: every area at every level with its resident population."""
+    warehouse.execute(
+        f"""CREATE OR REPLACE TABLE areas AS
+            WITH base AS ({AREAS_SQL}),
+                 lsoa_population AS (
+                     SELECT l.lsoa_code, l.msoa_code, l.lad_code, l.force_id, p.persons
+                     FROM lsoa_lookup l JOIN population p USING (lsoa_code)),
+                 totals AS (
+                     SELECT 'lsoa' AS level, lsoa_code AS code, sum(persons) AS population FROM population GROUP BY 2
+                     UNION ALL SELECT 'msoa', msoa_code, sum(persons) FROM lsoa_population GROUP BY 2
+                     UNION ALL SELECT 'lad', lad_code, sum(persons) FROM lsoa_population GROUP BY 2
+                     UNION ALL SELECT 'force', force_id, sum(persons) FROM lsoa_population
+                         WHERE force_id IS NOT NULL GROUP BY 2)
+            SELECT b.*, t.population::BIGINT AS population FROM base b LEFT JOIN totals t USING (level, code)"""
+    )
 
 
 def search_areas(warehouse: Warehouse, text: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -102,8 +113,7 @@ def search_areas(warehouse: Warehouse, text: str, limit: int = 20) -> list[dict[
     if not query:
         return []
     return warehouse.query(
-        f"""WITH areas AS ({AREAS_SQL}),
-            by_name AS (
+        """WITH by_name AS (
                 SELECT code, name, level, force_id, NULL AS matched,
                        CASE WHEN lower(code) = lower($q) THEN 0
                             WHEN lower(name) = lower($q) THEN 1

@@ -75,4 +75,5 @@ def import_area_lookup(warehouse: Warehouse, path: str | Path) -> ImportReport:
 def import_population(warehouse: Warehouse, path: str | Path) -> ImportReport:
     """Load residents per LSOA, the denominator of every rate."""
     return load_reference(warehouse, "population", lambda: read_population(path), key="lsoa_code",
-                          kind="population", name=str(path), sha256=_file_sha256(path))
+                          kind="population", name=str(path), sha256=_file_sha256(path),
+                          after=refresh_derived_tables)

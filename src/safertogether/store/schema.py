@@ -56,6 +56,8 @@ DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS population (
         lsoa_code VARCHAR PRIMARY KEY, persons BIGINT, households BIGINT, hectares DOUBLE, source VARCHAR)""",
     # Monthly counts per LSOA and category: every area question is answered from here.
+    """CREATE TABLE IF NOT EXISTS areas (code VARCHAR, name VARCHAR, level VARCHAR, parent VARCHAR,
+        force_id VARCHAR, population BIGINT)""",
     "CREATE TABLE IF NOT EXISTS street_index (lsoa VARCHAR, street VARCHAR, crimes BIGINT)",
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",

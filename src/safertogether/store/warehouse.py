@@ -103,8 +103,14 @@ class Warehouse:
         self._connection.close()
 
 
-def open_warehouse(path: str | Path | None = None, *, read_only: bool = False) -> Warehouse:
-    """Open (creating if needed) the warehouse file; ``":memory:"`` gives a throwaway one."""
+def open_warehouse(
+    path: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None
+) -> Warehouse:
+    """Open (creating if needed) the warehouse file; ``":memory:"`` gives a throwaway one.
+
+    ``memory_limit`` (or ``SAFER_MEMORY_LIMIT``, e.g. ``"3GB"``) caps DuckDB's memory; it spills to
+    disk beyond it, which is how national-scale imports stay within a small machine.
+    """
     target = Path(path) if path not in (None, ":memory:") else (None if path == ":memory:" else default_db_path())
     try:
         if target is None:
@@ -121,6 +127,9 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = False) -
         raise
     # Inserts may then run on all cores; every query that needs an order says ORDER BY.
     connection.execute("SET preserve_insertion_order = false").fetchall()
+    limit = memory_limit or os.environ.get("SAFER_MEMORY_LIMIT")
+    if limit:
+        connection.execute("SET memory_limit = ?", [limit]).fetchall()
     warehouse = Warehouse(connection, target, read_only)
     if not (read_only and target is not None and target.exists()):
         _create_schema(warehouse)

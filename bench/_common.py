@@ -1,0 +1,59 @@
+"""Helpers shared by the benchmark scripts: building a warehouse, starting a server, measuring."""
+
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_child(args: list[str]) -> dict[str, object]:
+    """Run ``python args...`` and parse the JSON it prints last (so its peak memory is its own)."""
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_reference_warehouse(db: Path, data: Path) -> None:
+    """Boundaries, lookup and population: the set-up every import benchmark starts from (not timed)."""
+    from safertogether.areas.load import import_area_lookup, import_boundaries, import_population
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(db)
+    import_boundaries(warehouse, data / "boundaries" / "lsoa-2011-ew.geojson")
+    import_area_lookup(warehouse, data / "boundaries" / "lsoa-2011-police-force-lookup.csv")
+    import_population(warehouse, data / "boundaries" / "lsoa-2011-census-population.csv")
+    warehouse.close()
+
+
+def start_server(db: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("safer")), "serve", "--db", str(db), "--port", str(port),
+         "--workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not start within 60 s")

@@ -1,0 +1,80 @@
+"""Import of the Leicestershire police.uk files, with area assignment, against a bare DuckDB read_csv.
+
+Prints wall time, rows/s and peak memory of the import (in a process of its own), and the time
+DuckDB alone takes to read the same files into a table. Goal: the import within 2x of the bare read.
+
+    .venv/bin/python bench/import_speed.py --data ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
+
+
+def child(db: Path, folder: Path) -> None:
+    from safertogether.ingest import find_police_uk_files, import_police_uk
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(db)
+    files = find_police_uk_files([folder])
+    started = time.perf_counter()
+    report = import_police_uk(warehouse, files)
+    seconds = time.perf_counter() - started
+    warehouse.close()
+    print(json.dumps({"files": len(files), "rows": report.totals()["rows_read"], "seconds": seconds,
+                      "peak_rss_mb": peak_rss_mb()}))
+
+
+def bare_read(folder: Path) -> dict[str, float]:
+    import duckdb
+
+    files = sorted(str(p) for p in folder.glob("*.csv"))
+    connection = duckdb.connect()
+    started = time.perf_counter()
+    connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv({files!r})").fetchall()
+    seconds = time.perf_counter() - started
+    rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    return {"rows": rows, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--child", nargs=2, metavar=("DB", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]))
+        return
+    folder = args.data / "police-uk" / "leicestershire"
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "reference.duckdb"
+        build_reference_warehouse(reference, args.data)
+        runs = []
+        for i in range(args.repeat):
+            db = Path(tmp) / f"run{i}.duckdb"
+            shutil.copy(reference, db)
+            runs.append(run_child([__file__, "--child", str(db), str(folder)]))
+    bare = min((bare_read(folder) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+    best = min(runs, key=lambda r: r["seconds"])
+    print(f"files                 {best['files']}")
+    print(f"rows                  {best['rows']:,}")
+    every = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    print(f"import wall (best/{args.repeat})   {best['seconds']:.2f} s   (all: {every})")
+    print(f"import rows/s         {best['rows'] / best['seconds']:,.0f}")
+    print(f"import peak RSS       {max(r['peak_rss_mb'] for r in runs):,.0f} MB")
+    print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s ({bare['rows']:,} rows)")
+    print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x   (goal: within 2x)")
+
+
+if __name__ == "__main__":
+    main()
