@@ -10,7 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta
+from safertogether.api.routes import areas, meta, police_uk
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -36,6 +36,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
                        allow_headers=["*"])
     app.include_router(areas.router)
     app.include_router(meta.router)
+    app.include_router(police_uk.router)
     _mount_web(app)
     return app
 

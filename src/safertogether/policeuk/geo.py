@@ -43,22 +43,34 @@ def within_radius(point: Point, radius_m: float = ONE_MILE_M) -> Where:
     widest = min(90.0, abs(point.lat) + dlat)
     cos = math.cos(math.radians(widest))
     dlng = 180.0 if cos < 1e-9 else min(180.0, dlat / cos)
-    distance = (f"2 * {EARTH_RADIUS_M} * asin(sqrt(least(1.0, pow(sin(radians(c.latitude - $lat) / 2), 2)"
-                f" + cos(radians($lat)) * cos(radians(c.latitude)) * pow(sin(radians(c.longitude - $lng) / 2), 2))))")
+    distance = (
+        f"2 * {EARTH_RADIUS_M} * asin(sqrt(least(1.0, pow(sin(radians(c.latitude - $lat) / 2), 2)"
+        f" + cos(radians($lat)) * cos(radians(c.latitude)) * pow(sin(radians(c.longitude - $lng) / 2), 2))))"
+    )
     return Where(
         f"""c.latitude BETWEEN $lat0 AND $lat1 AND c.longitude BETWEEN $lng0 AND $lng1
             AND {distance} <= $radius""",
-        {"lat": point.lat, "lng": point.lng, "lat0": point.lat - dlat, "lat1": point.lat + dlat,
-         "lng0": point.lng - dlng, "lng1": point.lng + dlng, "radius": radius_m},
+        {
+            "lat": point.lat,
+            "lng": point.lng,
+            "lat0": point.lat - dlat,
+            "lat1": point.lat + dlat,
+            "lng0": point.lng - dlng,
+            "lng1": point.lng + dlng,
+            "radius": radius_m,
+        },
     )
 
 
-def within_area(warehouse: Warehouse, table: str, area: Area, month_sql: str, params: dict[str, Any]) -> Where:
+def within_area(
+    warehouse: Warehouse, table: str, area: Area, month_sql: str, params: dict[str, Any]
+) -> Where:
     """Rows inside a polygon: the distinct snap points in its box, tested at once with shapely."""
     xmin, ymin, xmax, ymax = area.bounds
     points = warehouse.query_arrow(
         f"""SELECT DISTINCT c.latitude, c.longitude FROM {table} c
-            WHERE {month_sql} AND c.latitude BETWEEN $ymin AND $ymax AND c.longitude BETWEEN $xmin AND $xmax""",
+            WHERE {month_sql} AND c.latitude BETWEEN $ymin AND $ymax
+                  AND c.longitude BETWEEN $xmin AND $xmax""",
         {**params, "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax},
     )
     lats = points.column("latitude").to_numpy()
@@ -75,6 +87,7 @@ def at_point(lat: float, lng: float) -> Where:
 
 
 # --- the location index ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LocationIndex:
@@ -101,7 +114,8 @@ class LocationIndex:
 #: police.uk gives crimes at the same point (the first alphabetically), or ``""`` when there are none.
 POINT_NAMES_SQL = """SELECT latitude, longitude, min(location) AS location FROM (
         SELECT latitude, longitude, location FROM street_crimes WHERE latitude IS NOT NULL {filter}
-        UNION ALL SELECT latitude, longitude, location FROM crime_outcomes WHERE latitude IS NOT NULL {filter})
+        UNION ALL
+        SELECT latitude, longitude, location FROM crime_outcomes WHERE latitude IS NOT NULL {filter})
     GROUP BY latitude, longitude"""
 
 _index_lock = threading.Lock()
@@ -131,7 +145,11 @@ def location_index(warehouse: Warehouse) -> LocationIndex:
                 every AS (SELECT * FROM named UNION SELECT * FROM stop_points)
                 SELECT {location_id_sql()} AS id, latitude, longitude, location FROM every ORDER BY id"""
         )
-        index = LocationIndex(table.column("id").to_numpy(), table.column("latitude").to_numpy(),
-                              table.column("longitude").to_numpy(), table.column("location").to_pylist())
+        index = LocationIndex(
+            table.column("id").to_numpy(),
+            table.column("latitude").to_numpy(),
+            table.column("longitude").to_numpy(),
+            table.column("location").to_pylist(),
+        )
         _indexes[id(warehouse)] = (version, index)
         return index

@@ -40,11 +40,18 @@ def crime_id(persistent_id: str) -> int:
     return _id("crime|" + persistent_id)
 
 
+def persistent_crime_id_sql(expr: str) -> str:
+    """SQL for :func:`crime_id` of a Crime ID column."""
+    return _id_sql(f"'crime|' || {expr}")
+
+
 def crime_id_sql(alias: str = "c") -> str:
     """SQL for a crime's API ``id``; anti-social behaviour (no Crime ID) hashes its month, place and row."""
     return _id_sql(
-        f"""CASE WHEN {alias}.crime_id IS NOT NULL AND {alias}.crime_id <> '' THEN 'crime|' || {alias}.crime_id
+        f"""CASE WHEN {alias}.crime_id IS NOT NULL AND {alias}.crime_id <> '' 
+            THEN 'crime|' || {alias}.crime_id
             ELSE printf('asb|%s|%s|%s|%s|%s', strftime({alias}.month, '%Y-%m'),
                         coalesce(printf('%.6f,%.6f', {alias}.latitude, {alias}.longitude), ''),
-                        coalesce({alias}.location, ''), {alias}.crime_type, {alias}.row_number) END"""
+                        coalesce({alias}.location, ''), {alias}.crime_type,
+                        {alias}.row_number::VARCHAR) END"""
     )

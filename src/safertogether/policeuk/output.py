@@ -40,8 +40,9 @@ class JsonArray:
             yield from self.rest
 
 
-def run(warehouse: Warehouse, query: JsonQuery, chunk_rows: int = CHUNK_ROWS) -> JsonArray:
+def run(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | None = None) -> JsonArray:
     """Run the query now (so errors surface before any byte is sent) and fetch the first chunk."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     cursor = warehouse.new_cursor()
     try:
         result = cursor.execute(query.sql, query.params)

@@ -12,7 +12,8 @@ from safertogether.store.warehouse import Warehouse
 
 #: crime-categories as data.police.uk lists them (names are the bulk ``Crime type`` text).
 CATEGORY_NAMES: Final[dict[str, str]] = {"all-crime": "All crime"} | {
-    slug: name for name, slug in sorted(CRIME_TYPE_SLUGS.items(), key=lambda kv: (kv[1] == "other-crime", kv[1]))
+    slug: name
+    for name, slug in sorted(CRIME_TYPE_SLUGS.items(), key=lambda kv: (kv[1] == "other-crime", kv[1]))
 }
 
 #: Outcome code -> the name the API shows.
@@ -91,8 +92,11 @@ def _case(expr: str, mapping: dict[str, str], otherwise: str) -> str:
 
 def slug_sql(expr: str) -> str:
     """SQL for :func:`crime_type_slug` of a ``Crime type`` column."""
-    return _case(expr, {**CRIME_TYPE_SLUGS, **LEGACY_CRIME_TYPE_SLUGS},
-                 f"lower(regexp_replace(trim({expr}), '\\s+', '-', 'g'))")
+    return _case(
+        expr,
+        {**CRIME_TYPE_SLUGS, **LEGACY_CRIME_TYPE_SLUGS},
+        f"lower(regexp_replace(trim({expr}), '\\s+', '-', 'g'))",
+    )
 
 
 def outcome_name_sql(expr: str) -> str:
@@ -102,7 +106,11 @@ def outcome_name_sql(expr: str) -> str:
 
 def outcome_code_sql(name_expr: str) -> str:
     """SQL for the outcome code of an API outcome name; unknown names get a slug of their text."""
-    return _case(name_expr, OUTCOME_CODES, f"lower(regexp_replace(regexp_replace({name_expr}, '[^A-Za-z0-9]+', '-', 'g'), '^-|-$', '', 'g'))")
+    return _case(
+        name_expr,
+        OUTCOME_CODES,
+        f"lower(regexp_replace(regexp_replace({name_expr}, '[^A-Za-z0-9]+', '-', 'g'), '^-|-$', '', 'g'))",
+    )
 
 
 def stop_outcome_id_sql(expr: str) -> str:
@@ -112,6 +120,7 @@ def stop_outcome_id_sql(expr: str) -> str:
 
 
 # --- forces -----------------------------------------------------------------------------------------
+
 
 def forces() -> list[dict[str, str]]:
     """Every territorial force, by name, without BTP (as data.police.uk lists them)."""
@@ -128,11 +137,18 @@ def check_force(force: str) -> str:
 def force(force_id: str) -> dict[str, Any]:
     """A force's details; the bulk files carry only its id and name, so the rest is null or empty."""
     check_force(force_id)
-    return {"description": None, "url": None, "engagement_methods": [], "telephone": None,
-            "id": force_id, "name": FORCE_NAMES[force_id]}
+    return {
+        "description": None,
+        "url": None,
+        "engagement_methods": [],
+        "telephone": None,
+        "id": force_id,
+        "name": FORCE_NAMES[force_id],
+    }
 
 
 # --- categories and months -----------------------------------------------------------------------
+
 
 def latest_month(warehouse: Warehouse) -> dt.date:
     """The newest month loaded (street crimes first): the default ``date`` of every method."""
@@ -140,14 +156,18 @@ def latest_month(warehouse: Warehouse) -> dt.date:
         month = warehouse.scalar(f"SELECT max(month) FROM {table}")
         if month is not None:
             return month  # type: ignore[no-any-return]
-    raise MissingDataError("no police.uk records in the warehouse; import police.uk street, outcomes or "
-                           "stop-and-search files with `safer import police-uk`")
+    raise MissingDataError(
+        "no police.uk records in the warehouse; import police.uk street, outcomes or "
+        "stop-and-search files with `safer import police-uk`"
+    )
 
 
 def crime_categories(warehouse: Warehouse, month: dt.date) -> list[dict[str, str]]:
     """The standard list, plus any other category the loaded files use that month (clients check it)."""
     result = [{"url": slug, "name": name} for slug, name in CATEGORY_NAMES.items()]
-    used = warehouse.query("SELECT DISTINCT crime_type FROM street_crimes WHERE month = ? ORDER BY 1", [month])
+    used = warehouse.query(
+        "SELECT DISTINCT crime_type FROM street_crimes WHERE month = ? ORDER BY 1", [month]
+    )
     for row in used:
         slug = crime_type_slug(row["crime_type"])
         if slug not in CATEGORY_NAMES and all(r["url"] != slug for r in result):
@@ -161,8 +181,11 @@ def category_crime_types(warehouse: Warehouse, slug: str) -> tuple[str, ...] | N
         return None
     if slug in SLUG_CRIME_TYPES:
         return SLUG_CRIME_TYPES[slug]
-    texts = tuple(r["crime_type"] for r in warehouse.query("SELECT DISTINCT crime_type FROM street_crimes")
-                  if crime_type_slug(r["crime_type"]) == slug)
+    texts = tuple(
+        r["crime_type"]
+        for r in warehouse.query("SELECT DISTINCT crime_type FROM street_crimes")
+        if crime_type_slug(r["crime_type"]) == slug
+    )
     if not texts:
         raise NotFoundError(f"unknown crime category {slug!r}; GET crime-categories lists them")
     return texts
@@ -171,7 +194,8 @@ def category_crime_types(warehouse: Warehouse, slug: str) -> tuple[str, ...] | N
 def street_dates(warehouse: Warehouse) -> list[dict[str, Any]]:
     """Months loaded, newest first, each with the forces that have stop-and-search data that month."""
     rows = warehouse.query(
-        """WITH months AS (SELECT DISTINCT month FROM street_crimes UNION SELECT DISTINCT month FROM stop_searches),
+        """WITH months AS (SELECT DISTINCT month FROM street_crimes
+                           UNION SELECT DISTINCT month FROM stop_searches),
                 stops AS (SELECT month, list(DISTINCT force_id ORDER BY force_id) AS forces
                           FROM stop_searches GROUP BY month)
            SELECT strftime(m.month, '%Y-%m') AS date, coalesce(s.forces, []) AS forces
@@ -201,5 +225,7 @@ def neighbourhood_missing(force_id: str | None = None) -> MissingDataError:
 
 def force_people_missing(force_id: str) -> MissingDataError:
     check_force(force_id)
-    return MissingDataError("senior officers of a force are not in the police.uk bulk files, and no "
-                            "Safer Together import provides them yet")
+    return MissingDataError(
+        "senior officers of a force are not in the police.uk bulk files, and no "
+        "Safer Together import provides them yet"
+    )

@@ -1,0 +1,440 @@
+"""The data.police.uk-compatible API under ``/police-uk/api/`` (point a client's base URL here).
+
+Thin routes over :mod:`safertogether.policeuk`: parameters arrive as text and are parsed by the
+library (400 for malformed ones, as data.police.uk answers), arrays are cached per warehouse version
+and streamed when large.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from safertogether.api.deps import WarehouseDep
+from safertogether.api.errors import ERROR_RESPONSES
+from safertogether.errors import BadRequestError
+from safertogether.policeuk import crimes, reference, stops
+from safertogether.policeuk.cache import AnswerCache, Entry
+from safertogether.policeuk.output import JsonArray, JsonQuery, run
+from safertogether.store.warehouse import Warehouse
+
+TAG = "police.uk compatible"
+BETTER = (
+    "\n\nDifferences from data.police.uk, on purpose: no 10,000-item cap (large answers stream), "
+    "every loaded month is available (not only the last 36), and no rate limit unless the server sets "
+    "`SAFER_RATE_LIMIT_PER_SECOND`. Malformed parameters get 400 with "
+    '`{"error": {"status", "code", "message"}}`.'
+)
+MAX_FORM_BYTES = 2 * 1024 * 1024
+
+
+# --- optional per-client rate limit (token bucket) -------------------------------------------------
+
+_buckets: dict[str, tuple[float, float]] = {}
+_buckets_lock = threading.Lock()
+
+
+def rate_limit(request: Request) -> None:
+    """``SAFER_RATE_LIMIT_PER_SECOND`` requests a second per client address (burst of twice that)."""
+    limit = getattr(request.app.state.settings, "rate_limit_per_second", None)
+    if not limit:
+        return
+    client = request.client.host if request.client else "?"
+    now, burst = time.monotonic(), 2 * limit
+    with _buckets_lock:
+        tokens, then = _buckets.get(client, (burst, now))
+        tokens = min(burst, tokens + (now - then) * limit)
+        if tokens < 1:
+            _buckets[client] = (tokens, now)
+            raise StarletteHTTPException(429, f"rate limit of {limit:g} requests a second exceeded")
+        _buckets[client] = (tokens - 1, now)
+
+
+router = APIRouter(
+    prefix="/police-uk/api", tags=[TAG], responses=ERROR_RESPONSES, dependencies=[Depends(rate_limit)]
+)
+
+Date = Annotated[
+    str | None, Query(description="Month, YYYY-MM (default: the latest month loaded)", max_length=50)
+]
+Lat = Annotated[str | None, Query(description="Latitude (with lng: one-mile radius)", max_length=50)]
+Lng = Annotated[str | None, Query(description="Longitude", max_length=50)]
+Poly = Annotated[str | None, Query(description="Custom area: lat,lng:lat,lng:... (closed automatically)")]
+LocationId = Annotated[
+    str | None, Query(description="A location id (any answer's location.street.id)", max_length=50)
+]
+Force = Annotated[str | None, Query(description="Force id, as listed by forces", max_length=100)]
+Category = Annotated[str | None, Query(description="Crime category slug, or all-crime", max_length=100)]
+
+_FORM_BODY = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "lat": {"type": "string"},
+                        "lng": {"type": "string"},
+                        "poly": {"type": "string"},
+                        "date": {"type": "string"},
+                    },
+                }
+            }
+        }
+    }
+}
+
+_cache = AnswerCache()
+
+
+# --- answering -------------------------------------------------------------------------------------
+
+_versions: dict[int, tuple[float, str]] = {}
+VERSION_TTL_S = 1.0
+
+
+def _version(warehouse: Warehouse) -> str:
+    """The warehouse version, re-read at most once a second (answers change only on import)."""
+    now = time.monotonic()
+    known = _versions.get(id(warehouse))
+    if known is None or known[0] < now:
+        known = _versions[id(warehouse)] = (now + VERSION_TTL_S, warehouse.version)
+    return known[1]
+
+
+def _cached(warehouse: Warehouse, key: tuple[Any, ...]) -> Entry | None:
+    known = _versions.get(id(warehouse))
+    if known is None or known[0] < time.monotonic():
+        return None
+    return _cache.get((id(warehouse), known[1], *key))
+
+
+def _answer_now(
+    warehouse: Warehouse, key: tuple[Any, ...], build: Callable[[], JsonQuery]
+) -> Entry | JsonArray:
+    full_key = (id(warehouse), _version(warehouse), *key)
+    entry = _cache.get(full_key)
+    if entry is None:
+        result = run(warehouse, build())
+        if not result.complete:
+            return result
+        entry = _cache.put(full_key, result.head)
+    return entry
+
+
+async def _array(
+    request: Request, warehouse: Warehouse, build: Callable[[dict[str, str]], JsonQuery]
+) -> Response:
+    """Answer with a JSON array: from the cache (without leaving the event loop), freshly, or streamed."""
+    values = await _parameters(request)
+    key = (request.url.path, tuple(sorted(values.items())))
+    answer = _cached(warehouse, key) or await run_in_threadpool(
+        _answer_now, warehouse, key, lambda: build(values)
+    )
+    if isinstance(answer, JsonArray):
+        return StreamingResponse(answer.chunks(), media_type="application/json")
+    if "gzip" in request.headers.get("accept-encoding", "") and len(answer.body) > 2000:
+        body = answer.gzipped() if answer.has_gzip else await run_in_threadpool(answer.gzipped)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"Vary": "Accept-Encoding", "Content-Encoding": "gzip"},
+        )
+    return Response(answer.body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+
+
+async def _parameters(request: Request) -> dict[str, str]:
+    """Query parameters, and for POST the form body's too (police.uk takes long polygons by POST)."""
+    values = dict(request.query_params)
+    if request.method == "POST":
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise BadRequestError(f"the form body may be at most {MAX_FORM_BYTES} bytes")
+        if body:
+            values |= dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return values
+
+
+# --- forces and reference ----------------------------------------------------------------------------
+
+
+@router.get("/forces", summary="All forces (except BTP), by name")
+def list_forces() -> list[dict[str, str]]:
+    return reference.forces()
+
+
+@router.get("/forces/{force_id}", summary="A force (description, url and contacts are not in the bulk files)")
+def get_force(force_id: str) -> dict[str, Any]:
+    return reference.force(force_id)
+
+
+@router.get("/forces/{force_id}/people", summary="Senior officers: not available (missing data)")
+def get_force_people(force_id: str) -> list[dict[str, Any]]:
+    raise reference.force_people_missing(force_id)
+
+
+@router.get("/crime-categories", summary="Crime categories of a month, with all-crime")
+def crime_categories(warehouse: WarehouseDep, date: Date = None) -> list[dict[str, str]]:
+    return reference.crime_categories(warehouse, crimes.month_of(warehouse, date))
+
+
+@router.get(
+    "/crimes-street-dates",
+    summary="Months available, newest first, with stop-and-search forces",
+    description="Every loaded month, not only the last 36." + BETTER,
+)
+def crimes_street_dates(warehouse: WarehouseDep) -> list[dict[str, Any]]:
+    return reference.street_dates(warehouse)
+
+
+@router.get("/crime-last-updated", summary="First day of the latest month loaded")
+def crime_last_updated(warehouse: WarehouseDep) -> dict[str, str]:
+    return reference.last_updated(warehouse)
+
+
+# --- crimes --------------------------------------------------------------------------------------------
+
+_STREET = (
+    "Crimes of a category (or all-crime) within one mile of lat/lng (great-circle distance "
+    "<= 1609.344 m), or inside poly, in a month. POST takes the same parameters as a form body." + BETTER
+)
+
+
+@router.get("/crimes-street/{category}", summary="Street-level crimes by point or area", description=_STREET)
+async def crimes_street(
+    request: Request,
+    warehouse: WarehouseDep,
+    category: str,
+    lat: Lat = None,
+    lng: Lng = None,
+    poly: Poly = None,
+    date: Date = None,
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: crimes.crimes_street(
+            warehouse, category, lat=p.get("lat"), lng=p.get("lng"), poly=p.get("poly"), date=p.get("date")
+        ),
+    )
+
+
+@router.post(
+    "/crimes-street/{category}",
+    summary="Street-level crimes by point or area (form body)",
+    description=_STREET,
+    openapi_extra=_FORM_BODY,
+)
+async def crimes_street_post(request: Request, warehouse: WarehouseDep, category: str) -> Response:
+    return await crimes_street(request, warehouse, category)
+
+
+@router.get(
+    "/crimes-at-location",
+    summary="Crimes at a location id, or at the location nearest lat/lng",
+    description="Not a radius search: one snap point's crimes." + BETTER,
+)
+async def crimes_at_location(
+    request: Request,
+    warehouse: WarehouseDep,
+    location_id: LocationId = None,
+    lat: Lat = None,
+    lng: Lng = None,
+    date: Date = None,
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: crimes.crimes_at_location(
+            warehouse,
+            location_id=p.get("location_id"),
+            lat=p.get("lat"),
+            lng=p.get("lng"),
+            date=p.get("date"),
+        ),
+    )
+
+
+@router.get(
+    "/crimes-no-location", summary="A force's crimes published without a location", description=BETTER
+)
+async def crimes_no_location(
+    request: Request,
+    warehouse: WarehouseDep,
+    category: Category = None,
+    force: Force = None,
+    date: Date = None,
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: crimes.crimes_no_location(
+            warehouse, category=p.get("category"), force=p.get("force"), date=p.get("date")
+        ),
+    )
+
+
+_OUTCOMES = (
+    "Outcomes recorded in a month at a location id, within one mile of lat/lng, or inside poly. "
+    "`crime.category` and `crime.month` are null when that crime's street month is not loaded "
+    "(the outcomes files do not carry them)." + BETTER
+)
+
+
+@router.get("/outcomes-at-location", summary="Outcomes at a location, point or area", description=_OUTCOMES)
+async def outcomes_at_location(
+    request: Request,
+    warehouse: WarehouseDep,
+    location_id: LocationId = None,
+    lat: Lat = None,
+    lng: Lng = None,
+    poly: Poly = None,
+    date: Date = None,
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: crimes.outcomes_at_location(
+            warehouse,
+            location_id=p.get("location_id"),
+            lat=p.get("lat"),
+            lng=p.get("lng"),
+            poly=p.get("poly"),
+            date=p.get("date"),
+        ),
+    )
+
+
+@router.post(
+    "/outcomes-at-location",
+    summary="Outcomes at a location, point or area (form body)",
+    description=_OUTCOMES,
+    openapi_extra=_FORM_BODY,
+)
+async def outcomes_at_location_post(request: Request, warehouse: WarehouseDep) -> Response:
+    return await outcomes_at_location(request, warehouse)
+
+
+@router.get(
+    "/outcomes-for-crime/{persistent_id}",
+    summary="A crime and its outcome history",
+    description="Outcomes come from the loaded outcomes files, oldest first; 404 for an unknown crime.",
+)
+def outcomes_for_crime(warehouse: WarehouseDep, persistent_id: str) -> dict[str, Any]:
+    return crimes.outcomes_for_crime(warehouse, persistent_id)
+
+
+# --- stop and search -----------------------------------------------------------------------------------
+
+_STOPS = (
+    "Stops within one mile of lat/lng, or inside poly, in a month. A stop's `location.street.name` is "
+    "the name police.uk gives crimes at the same snap point (the stop files carry none)." + BETTER
+)
+
+
+@router.get("/stops-street", summary="Stop and search by point or area", description=_STOPS)
+async def stops_street(
+    request: Request,
+    warehouse: WarehouseDep,
+    lat: Lat = None,
+    lng: Lng = None,
+    poly: Poly = None,
+    date: Date = None,
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: stops.stops_street(
+            warehouse, lat=p.get("lat"), lng=p.get("lng"), poly=p.get("poly"), date=p.get("date")
+        ),
+    )
+
+
+@router.post(
+    "/stops-street",
+    summary="Stop and search by point or area (form body)",
+    description=_STOPS,
+    openapi_extra=_FORM_BODY,
+)
+async def stops_street_post(request: Request, warehouse: WarehouseDep) -> Response:
+    return await stops_street(request, warehouse)
+
+
+@router.get("/stops-at-location", summary="Stop and search at a location id", description=BETTER)
+async def stops_at_location(
+    request: Request, warehouse: WarehouseDep, location_id: LocationId = None, date: Date = None
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: stops.stops_at_location(warehouse, location_id=p.get("location_id"), date=p.get("date")),
+    )
+
+
+@router.get("/stops-no-location", summary="A force's stops published without a location", description=BETTER)
+async def stops_no_location(
+    request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
+) -> Response:
+    return await _array(
+        request,
+        warehouse,
+        lambda p: stops.stops_no_location(warehouse, force=p.get("force"), date=p.get("date")),
+    )
+
+
+@router.get("/stops-force", summary="All of a force's stops in a month", description=BETTER)
+async def stops_force(
+    request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
+) -> Response:
+    return await _array(
+        request, warehouse, lambda p: stops.stops_force(warehouse, force=p.get("force"), date=p.get("date"))
+    )
+
+
+# --- neighbourhoods: not in the bulk files ------------------------------------------------------------
+
+_MISSING = "Not available: " + reference.NEIGHBOURHOOD_MISSING + ". Answers 404 with code missing_data."
+
+
+@router.get(
+    "/locate-neighbourhood",
+    summary="Neighbourhood of a point: not available (missing data)",
+    description=_MISSING,
+)
+def locate_neighbourhood(q: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, str]:
+    raise reference.neighbourhood_missing()
+
+
+@router.get(
+    "/{force}/neighbourhoods",
+    summary="A force's neighbourhoods: not available (missing data)",
+    description=_MISSING,
+)
+def neighbourhoods(force: str) -> list[dict[str, str]]:
+    raise reference.neighbourhood_missing(force)
+
+
+@router.get(
+    "/{force}/{neighbourhood}", summary="A neighbourhood: not available (missing data)", description=_MISSING
+)
+def neighbourhood(force: str, neighbourhood: str) -> dict[str, Any]:
+    raise reference.neighbourhood_missing(force)
+
+
+@router.get(
+    "/{force}/{neighbourhood}/{what}",
+    summary="Neighbourhood boundary, people, events, priorities: not available (missing data)",
+    description=_MISSING,
+)
+def neighbourhood_detail(force: str, neighbourhood: str, what: str) -> list[dict[str, Any]]:
+    if what not in {"boundary", "people", "events", "priorities"}:
+        raise StarletteHTTPException(404, f"no method {what!r}; use boundary, people, events or priorities")
+    raise reference.neighbourhood_missing(force)

@@ -1,0 +1,61 @@
+"""A small in-memory cache of whole answers, keyed by the warehouse's version.
+
+police.uk answers only change when data is imported, and popular questions (one mile around a city
+centre, this month) repeat; serving them from memory, already gzipped, keeps latency flat under load.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Entry:
+    body: bytes
+    _gzipped: bytes | None = field(default=None, repr=False)
+
+    @property
+    def has_gzip(self) -> bool:
+        return self._gzipped is not None
+
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=1, mtime=0)
+        return self._gzipped
+
+
+class AnswerCache:
+    """Least-recently-used answers up to ``max_bytes`` in total; bigger answers are not kept."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024, max_entry_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Hashable, body: bytes) -> Entry:
+        entry = Entry(body)
+        if len(body) > self.max_entry_bytes:
+            return entry
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old.body)
+            self._entries[key] = entry
+            self._size += len(body)
+            while self._size > self.max_bytes and self._entries:
+                _key, dropped = self._entries.popitem(last=False)
+                self._size -= len(dropped.body)
+        return entry
