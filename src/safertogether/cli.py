@@ -226,7 +226,8 @@ def summary(
 
 def _print_summary(result: dict[str, Any]) -> None:
     place, period = result["area"], result["period"]
-    console.print(f"[b]{place['name']}[/] ({place['code']}, {place['level_name']}) — {period['from']} to {period['to']}")
+    console.print(f"[b]{place['name']}[/] ({place['code']}, {place['level_name']}) — "
+                  f"{period['from']} to {period['to']}")
     rate = result["rate_per_1000"]
     console.print(f"{result['crimes']:,} crimes; {result['population'] or '?'} residents; "
                   f"{rate if rate is not None else 'n/a'} per 1,000")

@@ -10,8 +10,8 @@ import pyarrow as pa
 import shapely
 
 from safertogether.areas.assign import reassign_all_points
-from safertogether.errors import InputFormatError
 from safertogether.derived import refresh_derived_tables
+from safertogether.errors import InputFormatError
 from safertogether.sources.area_tables import read_area_lookup, read_population
 from safertogether.sources.boundaries import read_boundaries
 from safertogether.store.imports import ImportReport

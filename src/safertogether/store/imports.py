@@ -81,9 +81,10 @@ def run_import(
     """Read each item with ``read`` and store the results in one transaction.
 
     Reading (parsing, validation) runs ``read_ahead`` files ahead in worker threads while this
-    thread stores; all writes stay on this thread, inside the transaction. Every item is tried even after a failure, so that all problems are reported
-    together; any failure rolls the whole batch back and raises :class:`ImportFailed`. ``finish``
-    runs inside the transaction after the last file (area assignment, derived tables).
+    thread stores; all writes stay on this thread, inside the transaction. Every item is tried
+    even after a failure, so that all problems are reported together; any failure rolls the
+    whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the transaction
+    after the last file (area assignment, derived tables).
     """
     reports: list[FileReport] = []
     problems: list[str] = []

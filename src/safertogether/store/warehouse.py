@@ -87,9 +87,13 @@ class Warehouse:
         self._version += 1
 
     @property
-    def version(self) -> str:
-        """Changes whenever the warehouse's contents may have changed (for response caches)."""
-        return f"{self.path}:{self._version}:{self.scalar('SELECT max(import_id) FROM imports')}"
+    def version(self) -> int:
+        """Changes whenever this warehouse commits (for answer caches).
+
+        Only one process may write a DuckDB file, and a read-only one sees no other writer, so the
+        count of this object's own commits is enough.
+        """
+        return self._version
 
     def has_rows(self, table: str) -> bool:
         return bool(self.scalar(f"SELECT EXISTS (SELECT 1 FROM {table})"))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from safertogether.api.cache import cached_answer
 from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.areas.hierarchy import area, search_areas
@@ -37,10 +39,15 @@ def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
     return area(warehouse, code)
 
 
-@router.get("/areas/{code}/summary", summary="Counts, rate, trend, force comparison, outcomes, stop-and-search")
-def get_summary(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
-                month_to: MonthTo = None) -> dict[str, Any]:
-    return area_summary(warehouse, code, month_from, month_to)
+@router.get("/areas/{code}/summary", response_class=Response,
+            summary="Counts, rate, trend, force comparison, outcomes and stop-and-search of an area",
+            responses={200: {"content": {"application/json": {}}}})
+async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
+                      month_to: MonthTo = None) -> Response:
+    def build() -> bytes:
+        return orjson.dumps(area_summary(warehouse, code, month_from, month_to))
+
+    return await cached_answer(request, warehouse, ("summary", code, month_from, month_to), build)
 
 
 @router.get("/areas/{code}/crimes.csv", summary="Every street crime of the area and period as CSV (streamed)",
@@ -55,9 +62,11 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
 
 
 @router.get("/map/{force}.geojson", summary="Choropleth GeoJSON: crime rate per 1,000 residents per LSOA",
-            response_class=Response)
-def get_map(warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
-            month_to: MonthTo = None) -> Response:
-    period = resolve_period(warehouse, month_from, month_to)
-    body = rate_map_geojson(warehouse, force, period)
-    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=300"})
+            response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+async def get_map(request: Request, warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
+                  month_to: MonthTo = None) -> Response:
+    def build() -> bytes:
+        return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to))
+
+    return await cached_answer(request, warehouse, ("map", force, month_from, month_to), build,
+                               media_type="application/geo+json")

@@ -18,8 +18,9 @@ router = APIRouter(prefix="/api", tags=["meta"], responses=ERROR_RESPONSES)
 @router.get("/forces", summary="Forces with data loaded, and their months")
 def list_forces(warehouse: WarehouseDep) -> list[dict[str, Any]]:
     rows = warehouse.query(
-        """SELECT force_id, strftime(min(month), '%Y-%m') AS first_month, strftime(max(month), '%Y-%m') AS last_month,
-                  sum(crimes)::BIGINT AS crimes FROM monthly_counts GROUP BY force_id ORDER BY force_id"""
+        """SELECT force_id, strftime(min(month), '%Y-%m') AS first_month,
+                  strftime(max(month), '%Y-%m') AS last_month, sum(crimes)::BIGINT AS crimes
+           FROM monthly_counts GROUP BY force_id ORDER BY force_id"""
     )
     return [{**r, "name": force_name(r["force_id"])} for r in rows]
 

@@ -18,11 +18,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from safertogether.api.cache import ANSWERS, Entry, answer_key, entry_response
 from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.errors import BadRequestError
 from safertogether.policeuk import crimes, reference, stops
-from safertogether.policeuk.cache import AnswerCache, Entry
 from safertogether.policeuk.output import JsonArray, JsonQuery, run
 from safertogether.store.warehouse import Warehouse
 
@@ -92,42 +92,11 @@ _FORM_BODY = {
     }
 }
 
-_cache = AnswerCache()
-
-
-# --- answering -------------------------------------------------------------------------------------
-
-_versions: dict[int, tuple[float, str]] = {}
-VERSION_TTL_S = 1.0
-
-
-def _version(warehouse: Warehouse) -> str:
-    """The warehouse version, re-read at most once a second (answers change only on import)."""
-    now = time.monotonic()
-    known = _versions.get(id(warehouse))
-    if known is None or known[0] < now:
-        known = _versions[id(warehouse)] = (now + VERSION_TTL_S, warehouse.version)
-    return known[1]
-
-
-def _cached(warehouse: Warehouse, key: tuple[Any, ...]) -> Entry | None:
-    known = _versions.get(id(warehouse))
-    if known is None or known[0] < time.monotonic():
-        return None
-    return _cache.get((id(warehouse), known[1], *key))
-
-
 def _answer_now(
-    warehouse: Warehouse, key: tuple[Any, ...], build: Callable[[], JsonQuery]
+    warehouse: Warehouse, full_key: tuple[Any, ...], build: Callable[[], JsonQuery]
 ) -> Entry | JsonArray:
-    full_key = (id(warehouse), _version(warehouse), *key)
-    entry = _cache.get(full_key)
-    if entry is None:
-        result = run(warehouse, build())
-        if not result.complete:
-            return result
-        entry = _cache.put(full_key, result.head)
-    return entry
+    result = run(warehouse, build())
+    return ANSWERS.put(full_key, result.head) if result.complete else result
 
 
 async def _array(
@@ -135,20 +104,15 @@ async def _array(
 ) -> Response:
     """Answer with a JSON array: from the cache (without leaving the event loop), freshly, or streamed."""
     values = await _parameters(request)
-    key = (request.url.path, tuple(sorted(values.items())))
-    answer = _cached(warehouse, key) or await run_in_threadpool(
-        _answer_now, warehouse, key, lambda: build(values)
+    full_key = answer_key(warehouse, request.url.path, tuple(sorted(values.items())))
+    answer = ANSWERS.get(full_key) or await run_in_threadpool(
+        _answer_now, warehouse, full_key, lambda: build(values)
     )
     if isinstance(answer, JsonArray):
         return StreamingResponse(answer.chunks(), media_type="application/json")
-    if "gzip" in request.headers.get("accept-encoding", "") and len(answer.body) > 2000:
-        body = answer.gzipped() if answer.has_gzip else await run_in_threadpool(answer.gzipped)
-        return Response(
-            body,
-            media_type="application/json",
-            headers={"Vary": "Accept-Encoding", "Content-Encoding": "gzip"},
-        )
-    return Response(answer.body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+    if not answer.has_gzip:
+        await run_in_threadpool(answer.gzipped)
+    return entry_response(request, answer)
 
 
 async def _parameters(request: Request) -> dict[str, str]:

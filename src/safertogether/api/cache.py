@@ -1,7 +1,8 @@
 """A small in-memory cache of whole answers, keyed by the warehouse's version.
 
-police.uk answers only change when data is imported, and popular questions (one mile around a city
-centre, this month) repeat; serving them from memory, already gzipped, keeps latency flat under load.
+Answers only change when data is imported, and popular questions (a neighbourhood's summary, the
+force map, one mile around a city centre this month) repeat; serving them from memory, already
+gzipped, keeps latency flat under load.
 """
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from safertogether.store.warehouse import Warehouse
 
 
 @dataclass
@@ -59,3 +65,32 @@ class AnswerCache:
                 _key, dropped = self._entries.popitem(last=False)
                 self._size -= len(dropped.body)
         return entry
+
+
+ANSWERS = AnswerCache()
+
+
+def answer_key(warehouse: Warehouse, *parts: Hashable) -> tuple[Hashable, ...]:
+    """A cache key that changes whenever the warehouse's contents may have changed."""
+    return (id(warehouse), warehouse.version, *parts)
+
+
+def entry_response(request: Request, entry: Entry, media_type: str = "application/json") -> Response:
+    """The cached body, gzipped (once, then kept) when the client accepts it and it is worth it."""
+    if "gzip" in request.headers.get("accept-encoding", "") and len(entry.body) > 2000:
+        return Response(entry.gzipped(), media_type=media_type,
+                        headers={"Vary": "Accept-Encoding", "Content-Encoding": "gzip"})
+    return Response(entry.body, media_type=media_type, headers={"Vary": "Accept-Encoding"})
+
+
+async def cached_answer(
+    request: Request, warehouse: Warehouse, key: tuple[Hashable, ...], build: Callable[[], bytes],
+    media_type: str = "application/json",
+) -> Response:
+    """Answer from memory when the same question was asked of the same data; else build it in a thread."""
+    full_key = answer_key(warehouse, *key)
+    entry = ANSWERS.get(full_key)
+    if entry is None:
+        entry = ANSWERS.put(full_key, await run_in_threadpool(build))
+        await run_in_threadpool(entry.gzipped)
+    return entry_response(request, entry, media_type)
