@@ -7,16 +7,20 @@ gzipped, keeps latency flat under load.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from safertogether.store.warehouse import Warehouse
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,14 +87,42 @@ def entry_response(request: Request, entry: Entry, media_type: str = "applicatio
     return Response(entry.body, media_type=media_type, headers={"Vary": "Accept-Encoding"})
 
 
+_building: dict[tuple[Hashable, ...], asyncio.Future[Any]] = {}
+
+
+async def build_once(full_key: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+    """Run ``build`` in a worker thread; concurrent callers with the same key share the one result.
+
+    Without this, the first burst of clients asking the same question would each compute it.
+    """
+    pending = _building.get(full_key)
+    if pending is not None:
+        return cast(T, await asyncio.shield(pending))
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    _building[full_key] = future
+    try:
+        result = await run_in_threadpool(build)
+        future.set_result(result)
+        return result
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: the waiters (if any) re-raise it
+        raise
+    finally:
+        del _building[full_key]
+
+
 async def cached_answer(
     request: Request, warehouse: Warehouse, key: tuple[Hashable, ...], build: Callable[[], bytes],
     media_type: str = "application/json",
 ) -> Response:
     """Answer from memory when the same question was asked of the same data; else build it in a thread."""
     full_key = answer_key(warehouse, *key)
-    entry = ANSWERS.get(full_key)
-    if entry is None:
-        entry = ANSWERS.put(full_key, await run_in_threadpool(build))
-        await run_in_threadpool(entry.gzipped)
+    entry = ANSWERS.get(full_key) or await build_once(full_key, lambda: _built(full_key, build))
     return entry_response(request, entry, media_type)
+
+
+def _built(full_key: tuple[Hashable, ...], build: Callable[[], bytes]) -> Entry:
+    entry = ANSWERS.put(full_key, build())
+    entry.gzipped()
+    return entry

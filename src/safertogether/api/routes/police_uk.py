@@ -96,7 +96,11 @@ def _answer_now(
     warehouse: Warehouse, full_key: tuple[Any, ...], build: Callable[[], JsonQuery]
 ) -> Entry | JsonArray:
     result = run(warehouse, build())
-    return ANSWERS.put(full_key, result.head) if result.complete else result
+    if not result.complete:
+        return result
+    entry = ANSWERS.put(full_key, result.head)
+    entry.gzipped()
+    return entry
 
 
 async def _array(
@@ -105,13 +109,12 @@ async def _array(
     """Answer with a JSON array: from the cache (without leaving the event loop), freshly, or streamed."""
     values = await _parameters(request)
     full_key = answer_key(warehouse, request.url.path, tuple(sorted(values.items())))
+    # Not build_once: a large answer is a one-time stream that concurrent callers cannot share.
     answer = ANSWERS.get(full_key) or await run_in_threadpool(
         _answer_now, warehouse, full_key, lambda: build(values)
     )
     if isinstance(answer, JsonArray):
         return StreamingResponse(answer.chunks(), media_type="application/json")
-    if not answer.has_gzip:
-        await run_in_threadpool(answer.gzipped)
     return entry_response(request, answer)
 
 
