@@ -9,6 +9,7 @@ from safertogether.areas.assign import assign_points
 from safertogether.derived import refresh_derived_tables
 from safertogether.model.forces import force_id
 from safertogether.sources.files import SourceFile, expand_paths
+from safertogether.sources.parsed import ParsedFile
 from safertogether.sources.police_uk import read_police_uk
 from safertogether.store.imports import FileReport, ImportReport, run_import
 from safertogether.store.warehouse import Warehouse
@@ -50,11 +51,15 @@ def import_police_uk(
     on_file: Callable[[FileReport], None] | None = None,
 ) -> ImportReport:
     """Import police.uk street, outcomes and stop-and-search files in one atomic batch."""
+    known = {r["sha256"] for r in warehouse.query("SELECT sha256 FROM source_files")}
+
+    def read(source: SourceFile) -> ParsedFile:
+        return read_police_uk(source, known)
 
     def finish(w: Warehouse, import_id: int) -> None:
         assign_points(w, import_id)
         refresh_derived_tables(w)
 
     label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
-    return run_import(warehouse, sources, read_police_uk, label=label, finish=finish,
+    return run_import(warehouse, sources, read, label=label, finish=finish,
                       on_file=on_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -84,19 +85,28 @@ def detect_kind(columns: list[str], name: str) -> KindSpec:
     )
 
 
-def read_police_uk(source: SourceFile) -> ParsedFile:
-    """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine."""
+def read_police_uk(source: SourceFile, known: Container[str] = frozenset()) -> ParsedFile:
+    """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine.
+
+    A file whose SHA-256 is in ``known`` (already loaded) is only identified, not parsed: it has no
+    new rows to offer, and skipping it makes re-running an import cheap.
+    """
     data = source.read_bytes()
+    sha256 = sha256_hex(data)
     decoded = decode_csv_bytes(data, source.name, EXPECTED)
     header = [normalise_column(c) for c in header_fields(decoded.text, source.name, EXPECTED)]
     spec = detect_kind(header, source.name)
+    if sha256 in known:
+        empty = pa.table({"row_number": pa.array([], pa.int64())})
+        return ParsedFile(source.name, sha256, spec.kind, len(data), decoded.encoding, empty,
+                          QUARANTINE_SCHEMA.empty_table())
     parsed = read_csv_text(decoded, header, source.name)
     _refuse_truncated(parsed, data, source.name)
     rows, quarantine = _validate(spec, parsed, source)
     notes = [f"decoded as {decoded.encoding}"] if decoded.encoding != "utf-8" else []
     return ParsedFile(
         name=source.name,
-        sha256=sha256_hex(data),
+        sha256=sha256,
         kind=spec.kind,
         size=len(data),
         encoding=decoded.encoding,
