@@ -16,8 +16,8 @@ def _to_bng() -> pyproj.Transformer:
 def bng_cells(longitude: np.ndarray, latitude: np.ndarray, size_m: int = 250) -> np.ndarray:
     """Cell id ``"E{easting}N{northing}S{size}"`` (south-west corner) for each WGS84 point; '' if missing.
 
-    >>> bng_cells(np.array([-1.1340]), np.array([52.6365]), 250)[0]
-    'E458750N304250S250'
+    >>> str(bng_cells(np.array([-1.1340]), np.array([52.6365]), 250)[0])
+    'E458500N304500S250'
     """
     easting, northing = _to_bng().transform(longitude, latitude)
     located = np.isfinite(easting) & np.isfinite(northing)
