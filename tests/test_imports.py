@@ -149,6 +149,26 @@ def _zip_folder(folder: Path, target: Path, month_dirs: bool = True) -> Path:
     return target
 
 
+def test_staging_large_imports_on_disk_stores_the_same_rows(reference_db, city_folder, tmp_path):
+    in_memory, staged = tmp_path / "memory.duckdb", tmp_path / "staged.duckdb"
+    # Two versions of one month in the same batch: the replacement must see the staged rows.
+    original = city_folder / "2021-06-city-of-london-street.csv"
+    revised = tmp_path / "revised" / original.name
+    revised.parent.mkdir()
+    revised.write_text("".join(original.read_text(encoding="utf-8").splitlines(keepends=True)[:-10]))
+    files = find_police_uk_files([city_folder], month_from="2021-01") + find_police_uk_files([revised])
+    for db, spill_rows in ((in_memory, 10_000_000), (staged, 2_000)):
+        shutil.copy(reference_db, db)
+        warehouse = open_warehouse(db)
+        import_police_uk(warehouse, files, spill_rows=spill_rows)
+        warehouse.close()
+    a, b = open_warehouse(in_memory, read_only=True), open_warehouse(staged, read_only=True)
+    assert snapshot(a)["crimes"] == snapshot(b)["crimes"]
+    expected = sum(count_rows(Path(f.name)) for f in files) - count_rows(original)
+    assert len(snapshot(b)["crimes"]) == expected
+    assert not list(tmp_path.glob(".safer-staging-*"))
+
+
 def test_a_zip_imports_exactly_like_its_folder(reference_db, city_folder, tmp_path):
     from_folder, from_zip = tmp_path / "folder.duckdb", tmp_path / "zip.duckdb"
     shutil.copy(reference_db, from_folder)

@@ -49,8 +49,13 @@ def import_police_uk(
     sources: Sequence[SourceFile],
     *,
     on_file: Callable[[FileReport], None] | None = None,
+    spill_rows: int = 1_000_000,
 ) -> ImportReport:
-    """Import police.uk street, outcomes and stop-and-search files in one atomic batch."""
+    """Import police.uk street, outcomes and stop-and-search files in one atomic batch.
+
+    Up to ``spill_rows`` pending rows are held in memory; more are staged on disk, so memory stays
+    flat however large the archive.
+    """
     known = {r["sha256"] for r in warehouse.query("SELECT sha256 FROM source_files")}
 
     def read(source: SourceFile) -> ParsedFile:
@@ -61,5 +66,5 @@ def import_police_uk(
         refresh_derived_tables(w)
 
     label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
-    return run_import(warehouse, sources, read, label=label, finish=finish,
-                      on_file=on_file)
+    return run_import(warehouse, sources, read, label=label, finish=finish, on_file=on_file,
+                      spill_rows=spill_rows)

@@ -11,7 +11,9 @@ The rules, for any partner format:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from safertogether.errors import InputFormatError
 from safertogether.sources.parsed import ParsedFile
@@ -77,11 +80,13 @@ def run_import(
     finish: Callable[[Warehouse, int], None] | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     read_ahead: int = 2,
+    spill_rows: int = 1_000_000,
 ) -> ImportReport:
     """Read each item with ``read`` and store the results in one transaction.
 
     Reading (parsing, validation) runs ``read_ahead`` files ahead in worker threads while this
-    thread stores; all writes stay on this thread, inside the transaction. Every item is tried
+    thread stores; all writes stay on this thread, inside the transaction. Beyond ``spill_rows``
+    pending rows are staged on disk (see :class:`PendingRows`). Every item is tried
     even after a failure, so that all problems are reported together; any failure rolls the
     whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the transaction
     after the last file (area assignment, derived tables).
@@ -89,8 +94,10 @@ def run_import(
     reports: list[FileReport] = []
     problems: list[str] = []
     started = dt.datetime.now()
-    with warehouse.transaction():
+    with contextlib.ExitStack() as stack, warehouse.transaction():
         import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
+        pending = PendingRows(warehouse, spill_rows)
+        stack.callback(pending.close)
         for outcome in read_in_background(items, read, read_ahead):
             if isinstance(outcome, InputFormatError):
                 problems.append(str(outcome))
@@ -98,12 +105,13 @@ def run_import(
             if problems:
                 reports.append(_unstored(outcome))
                 continue
-            report = _store_file(warehouse, import_id, outcome)
+            report = _store_file(warehouse, import_id, outcome, pending)
             reports.append(report)
             if on_file:
                 on_file(report)
         if problems:
             raise ImportFailed(problems)
+        pending.flush()
         if finish:
             finish(warehouse, import_id)
         result = ImportReport(import_id, reports)
@@ -141,7 +149,61 @@ def _unstored(parsed: ParsedFile) -> FileReport:
     return FileReport(parsed.name, parsed.kind, "not stored: another file failed", parsed.rows_read)
 
 
-def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile) -> FileReport:
+class PendingRows:
+    """Rows waiting to be inserted: kept in memory, spilled to Parquet beyond ``spill_rows``.
+
+    DuckDB holds rows appended from Arrow inside an open transaction in memory (20 million rows
+    took 9.6 GB), but streams an INSERT ... SELECT from Parquet within its memory limit. Small
+    imports therefore go straight from Arrow; large ones are staged as Parquet in a temporary folder
+    beside the warehouse and inserted in one statement per table. A file that replaces partitions
+    calls :meth:`flush` first, so its deletes see every earlier row.
+    """
+
+    def __init__(self, warehouse: Warehouse, spill_rows: int = 1_000_000) -> None:
+        self._warehouse = warehouse
+        self._spill_rows = spill_rows
+        self._tables: dict[str, list[pa.Table]] = {}
+        self._staged: dict[str, list[str]] = {}
+        self._rows = 0
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def add(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self._tables.setdefault(table, []).append(rows)
+            self._rows += rows.num_rows
+        if self._rows >= self._spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._folder is None:
+            where = self._warehouse.path.parent if self._warehouse.path else None
+            self._folder = tempfile.TemporaryDirectory(prefix=".safer-staging-", dir=where)
+        for table, parts in self._tables.items():
+            path = f"{self._folder.name}/{table}-{len(self._staged.get(table, []))}.parquet"
+            pq.write_table(pa.concat_tables(parts, promote_options="permissive"), path, compression="zstd")
+            self._staged.setdefault(table, []).append(path)
+        self._tables.clear()
+        self._rows = 0
+
+    def flush(self) -> None:
+        """Insert everything pending into the warehouse tables (inside the caller's transaction)."""
+        for table, parts in self._tables.items():
+            self._warehouse.insert_arrow(table, pa.concat_tables(parts, promote_options="permissive"))
+        for table, paths in self._staged.items():
+            columns = ", ".join(pq.read_schema(paths[0]).names)
+            self._warehouse.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM read_parquet($paths)", {"paths": paths}
+            )
+        self._tables.clear()
+        self._staged.clear()
+        self._rows = 0
+
+    def close(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+
+
+def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile, pending: PendingRows) -> FileReport:
     earlier = warehouse.query(
         "SELECT file_id, name, status FROM source_files WHERE sha256 = ? ORDER BY file_id LIMIT 1",
         [parsed.sha256],
@@ -159,10 +221,10 @@ def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile) -> Fil
          parsed.rows_read, parsed.rows.num_rows, parsed.quarantine.num_rows, partitions],
     )
     table = KIND_TABLES[parsed.kind]
-    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions)
+    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions, pending)
     provenance = {"file_id": file_id, "import_id": import_id}
-    warehouse.insert_arrow(table, _with_constants(parsed.rows, provenance))
-    warehouse.insert_arrow("quarantine", _with_constants(parsed.quarantine, provenance))
+    pending.add(table, _with_constants(parsed.rows, provenance))
+    pending.add("quarantine", _with_constants(parsed.quarantine, provenance))
     status = "replaced an earlier version" if replaced else "stored"
     return FileReport(
         parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows.num_rows,
@@ -177,7 +239,7 @@ def _with_constants(rows: pa.Table, constants: dict[str, int]) -> pa.Table:
 
 
 def _replace_partitions(
-    warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str]
+    warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str], pending: PendingRows
 ) -> list[str]:
     """Delete earlier rows of the partitions this file publishes; mark emptied files superseded."""
     if not partitions:
@@ -189,6 +251,7 @@ def _replace_partitions(
     )
     if not older:
         return []
+    pending.flush()
     older_ids = [o["file_id"] for o in older]
     warehouse.execute(
         f"DELETE FROM {table} WHERE list_contains(?::BIGINT[], file_id) "
