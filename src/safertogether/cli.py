@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -33,14 +33,17 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 @contextmanager
 def _warehouse(db: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
-    warehouse = open_warehouse(db or default_db_path(), read_only=read_only)
+    try:
+        warehouse = open_warehouse(db or default_db_path(), read_only=read_only)
+    except SaferError as exc:
+        _fail(exc)
     try:
         yield warehouse
     finally:
         warehouse.close()
 
 
-def _fail(exc: SaferError) -> None:
+def _fail(exc: SaferError) -> NoReturn:
     problems = exc.problems if isinstance(exc, ImportFailed) else [str(exc)]
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from safertogether.store.warehouse import Warehouse
 
 
 def refresh_derived_tables(warehouse: Warehouse) -> None:
+    """Rebuild what is computed from crimes; ``areas`` last, as it lists the forces found in the counts."""
     refresh_monthly_counts(warehouse)
     refresh_street_index(warehouse)
     refresh_areas(warehouse)

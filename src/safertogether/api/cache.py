@@ -76,7 +76,7 @@ ANSWERS = AnswerCache()
 
 def answer_key(warehouse: Warehouse, *parts: Hashable) -> tuple[Hashable, ...]:
     """A cache key that changes whenever the warehouse's contents may have changed."""
-    return (id(warehouse), warehouse.version, *parts)
+    return (warehouse.key, warehouse.version, *parts)
 
 
 def entry_response(request: Request, entry: Entry, media_type: str = "application/json") -> Response:

@@ -9,7 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from safertogether.errors import BadRequestError, MissingDataError, NotFoundError, SaferError
+from safertogether.errors import (
+    BadRequestError,
+    MissingDataError,
+    NotFoundError,
+    SaferError,
+    WarehouseBusyError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +23,7 @@ _STATUS: dict[type[SaferError], tuple[int, str]] = {
     BadRequestError: (400, "bad_request"),
     NotFoundError: (404, "not_found"),
     MissingDataError: (404, "missing_data"),
+    WarehouseBusyError: (503, "busy"),
 }
 
 

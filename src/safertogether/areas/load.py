@@ -10,6 +10,7 @@ import pyarrow as pa
 import shapely
 
 from safertogether.areas.assign import reassign_all_points
+from safertogether.areas.hierarchy import refresh_areas
 from safertogether.derived import refresh_derived_tables
 from safertogether.errors import InputFormatError
 from safertogether.sources.area_tables import read_area_lookup, read_population
@@ -69,11 +70,11 @@ def import_area_lookup(warehouse: Warehouse, path: str | Path) -> ImportReport:
     """Load the LSOA -> MSOA -> local authority -> region -> force lookup."""
     return load_reference(warehouse, "lsoa_lookup", lambda: read_area_lookup(path), key="lsoa_code",
                           kind="area-lookup", name=str(path), sha256=_file_sha256(path),
-                          after=refresh_derived_tables)
+                          after=refresh_areas)
 
 
 def import_population(warehouse: Warehouse, path: str | Path) -> ImportReport:
     """Load residents per LSOA, the denominator of every rate."""
     return load_reference(warehouse, "population", lambda: read_population(path), key="lsoa_code",
                           kind="population", name=str(path), sha256=_file_sha256(path),
-                          after=refresh_derived_tables)
+                          after=refresh_areas)

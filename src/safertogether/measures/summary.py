@@ -58,7 +58,7 @@ def area_summary(
         "rate_per_1000": _per_1000(total, residents),
         "categories": categories,
         "monthly": _monthly(warehouse, where, code, force, period),
-        "trend": trend(warehouse, where, code, period.end),
+        "trend": trend(warehouse, where, code, force, period.end),
         "force_comparison": force_part,
         "outcomes": _outcomes(warehouse, where, params),
         "stop_and_search": stop_and_search(warehouse, place["level"], code, period),
@@ -81,7 +81,7 @@ def _monthly(warehouse: Warehouse, where: str, code: str, force: str | None, per
     return rows
 
 
-def trend(warehouse: Warehouse, where: str, code: str, end: dt.date) -> dict[str, Any]:
+def trend(warehouse: Warehouse, where: str, code: str, force: str | None, end: dt.date) -> dict[str, Any]:
     """The 12 months to ``end`` against the 12 before, with an exact conditional Poisson test.
 
     Given the two counts' total, the first is Binomial(total, 1/2) if the underlying rate did not
@@ -89,12 +89,14 @@ def trend(warehouse: Warehouse, where: str, code: str, end: dt.date) -> dict[str
     """
     current = Period(add_months(end, -11), end)
     previous = current.previous()
+    # A month counts as loaded when the force published it, even if this area had no crime then.
     rows = warehouse.query(
-        f"""SELECT sum(crimes) FILTER (WHERE month BETWEEN $cs AND $ce) AS now,
-                   sum(crimes) FILTER (WHERE month BETWEEN $ps AND $pe) AS before,
+        f"""SELECT sum(crimes) FILTER (WHERE {where} AND month BETWEEN $cs AND $ce) AS now,
+                   sum(crimes) FILTER (WHERE {where} AND month BETWEEN $ps AND $pe) AS before,
                    count(DISTINCT month) FILTER (WHERE month BETWEEN $ps AND $ce) AS months
-            FROM monthly_counts m WHERE {where}""",
-        {"code": code, "cs": current.start, "ce": current.end, "ps": previous.start, "pe": previous.end},
+            FROM monthly_counts m WHERE $force IS NULL OR m.force_id = $force OR {where}""",
+        {"code": code, "force": force, "cs": current.start, "ce": current.end, "ps": previous.start,
+         "pe": previous.end},
     )[0]
     result: dict[str, Any] = {"current": current.as_json(), "previous": previous.as_json(),
                               "method": "exact conditional Poisson test (binomial, equal exposure)"}

@@ -119,17 +119,17 @@ POINT_NAMES_SQL = """SELECT latitude, longitude, min(location) AS location FROM 
     GROUP BY latitude, longitude"""
 
 _index_lock = threading.Lock()
-_indexes: dict[int, tuple[str, LocationIndex]] = {}
+_indexes: dict[int, tuple[int, LocationIndex]] = {}
 
 
 def location_index(warehouse: Warehouse) -> LocationIndex:
     """The index of a warehouse, built once per version (tens of ms per 100,000 points)."""
     version = warehouse.version
-    cached = _indexes.get(id(warehouse))
+    cached = _indexes.get(warehouse.key)
     if cached and cached[0] == version:
         return cached[1]
     with _index_lock:
-        cached = _indexes.get(id(warehouse))
+        cached = _indexes.get(warehouse.key)
         if cached and cached[0] == version:
             return cached[1]
         table = warehouse.query_arrow(
@@ -151,5 +151,5 @@ def location_index(warehouse: Warehouse) -> LocationIndex:
             table.column("longitude").to_numpy(),
             table.column("location").to_pylist(),
         )
-        _indexes[id(warehouse)] = (version, index)
+        _indexes[warehouse.key] = (version, index)
         return index

@@ -39,17 +39,33 @@ def read_boundaries(path: str | Path, code_field: str | None = None, name_field:
     fields = [str(f) for f in info["fields"]]
     code = code_field or _pick(fields, _CODE_FIELD, "code", path)
     name = name_field or next((f for f in fields if _NAME_FIELD.match(f)), code)
+    if code not in fields or name not in fields:
+        raise InputFormatError(f"{path}: no field '{code if code not in fields else name}' among {fields}")
     _meta, table = pyogrio.read_arrow(path, columns=list(dict.fromkeys([code, name])))
     geometry_column = [c for c in table.column_names if c not in (code, name)][0]
     geometries = shapely.from_wkb(table.column(geometry_column).to_numpy(zero_copy_only=False))
-    geometries = _to_wgs84(geometries, info.get("crs"))
+    codes = table.column(code).to_pylist()
+    if any(c in (None, "") for c in codes) or any(g is None for g in geometries):
+        raise InputFormatError(f"{path}: some features have no {code} or no geometry; fix them and try again")
+    codes, names, geometries = _one_per_code(codes, table.column(name).to_pylist(), geometries)
     return Boundaries(
-        codes=[str(c) for c in table.column(code).to_pylist()],
-        names=[str(n) for n in table.column(name).to_pylist()],
-        geometries=geometries,
+        codes=codes,
+        names=names,
+        geometries=_to_wgs84(geometries, info.get("crs")),
         level=_level_of(code),
         source=str(path),
     )
+
+
+def _one_per_code(codes: list[object], names: list[object], geometries: np.ndarray
+                  ) -> tuple[list[str], list[str], np.ndarray]:
+    """Features sharing a code (an area drawn in several parts) become one multi-part geometry."""
+    if len(set(codes)) == len(codes):
+        return [str(c) for c in codes], [str(n) for n in names], geometries
+    order = list(dict.fromkeys(codes))
+    first_name = {c: n for c, n in reversed(list(zip(codes, names, strict=True)))}
+    merged = [shapely.union_all(geometries[[i for i, c in enumerate(codes) if c == code]]) for code in order]
+    return [str(c) for c in order], [str(first_name[c]) for c in order], np.array(merged, dtype=object)
 
 
 def _pick(fields: list[str], pattern: re.Pattern[str], what: str, path: str | Path) -> str:

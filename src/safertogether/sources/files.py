@@ -39,7 +39,13 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _from_path(path: Path) -> SourceFile:
-    return SourceFile(str(path), path.stat().st_size, path.read_bytes)
+    def read() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InputFormatError(f"{path}: cannot be read ({exc.strerror}); check it exists and is readable") from exc
+
+    return SourceFile(str(path), path.stat().st_size, read)
 
 
 def _from_zip(path: Path, keep: Callable[[SourceFile], bool]) -> list[SourceFile]:

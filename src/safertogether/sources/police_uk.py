@@ -162,7 +162,10 @@ def _with_all_columns(table: pa.Table, spec: KindSpec) -> pa.Table:
 @functools.cache
 def _engine() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB for validation; each call takes its own cursor, so threads may share it."""
-    return duckdb.connect()
+    engine = duckdb.connect()
+    # Stop-and-search times carry an offset; parse them in UTC whatever the server's zone.
+    engine.execute("SET TimeZone = 'UTC'").fetchall()
+    return engine
 
 
 def _with_force_ids(table: pa.Table) -> pa.Table:

@@ -156,7 +156,7 @@ class PendingRows:
     took 9.6 GB), but streams an INSERT ... SELECT from Parquet within its memory limit. Small
     imports therefore go straight from Arrow; large ones are staged as Parquet in a temporary folder
     beside the warehouse and inserted in one statement per table. A file that replaces partitions
-    calls :meth:`flush` first, so its deletes see every earlier row.
+    of a file still pending calls :meth:`flush` first, so its deletes see every earlier row.
     """
 
     def __init__(self, warehouse: Warehouse, spill_rows: int = 1_000_000) -> None:
@@ -165,9 +165,11 @@ class PendingRows:
         self._tables: dict[str, list[pa.Table]] = {}
         self._staged: dict[str, list[str]] = {}
         self._rows = 0
+        self.file_ids: set[int] = set()
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
-    def add(self, table: str, rows: pa.Table) -> None:
+    def add(self, table: str, rows: pa.Table, file_id: int) -> None:
+        self.file_ids.add(file_id)
         if rows.num_rows:
             self._tables.setdefault(table, []).append(rows)
             self._rows += rows.num_rows
@@ -197,6 +199,7 @@ class PendingRows:
         self._tables.clear()
         self._staged.clear()
         self._rows = 0
+        self.file_ids.clear()
 
     def close(self) -> None:
         if self._folder is not None:
@@ -223,8 +226,8 @@ def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile, pendin
     table = KIND_TABLES[parsed.kind]
     replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions, pending)
     provenance = {"file_id": file_id, "import_id": import_id}
-    pending.add(table, _with_constants(parsed.rows, provenance))
-    pending.add("quarantine", _with_constants(parsed.quarantine, provenance))
+    pending.add(table, _with_constants(parsed.rows, provenance), file_id)
+    pending.add("quarantine", _with_constants(parsed.quarantine, provenance), file_id)
     status = "replaced an earlier version" if replaced else "stored"
     return FileReport(
         parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows.num_rows,
@@ -251,8 +254,9 @@ def _replace_partitions(
     )
     if not older:
         return []
-    pending.flush()
     older_ids = [o["file_id"] for o in older]
+    if pending.file_ids.intersection(older_ids):
+        pending.flush()
     warehouse.execute(
         f"DELETE FROM {table} WHERE list_contains(?::BIGINT[], file_id) "
         "AND list_contains(?::VARCHAR[], force_id || ':' || strftime(month, '%Y-%m'))",

@@ -26,7 +26,8 @@ def load_reference(
 
     The same file twice changes nothing and is not even read again.
     """
-    earlier = warehouse.scalar("SELECT name FROM source_files WHERE sha256 = ? LIMIT 1", [sha256])
+    earlier = warehouse.scalar(
+        "SELECT name FROM source_files WHERE sha256 = ? AND kind = ? LIMIT 1", [sha256, kind])
     if earlier is not None:
         return ImportReport(None, [FileReport(name, kind, "unchanged", sha256=sha256,
                                               notes=[f"identical to {earlier}"])])

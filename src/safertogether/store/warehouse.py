@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ from safertogether.errors import MissingDataError, WarehouseBusyError
 from safertogether.store.schema import DDL, SCHEMA_VERSION
 
 DEFAULT_DB = "safer.duckdb"
+
+# A process-unique key per opened warehouse, for caches (``id()`` values are reused after collection).
+_warehouse_keys = itertools.count(1)
 
 
 def default_db_path() -> Path:
@@ -36,6 +40,7 @@ class Warehouse:
         self.read_only = read_only
         self._local = threading.local()
         self._version = 0
+        self.key = next(_warehouse_keys)
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -116,6 +121,10 @@ def open_warehouse(
     disk beyond it, which is how national-scale imports stay within a small machine.
     """
     target = Path(path) if path not in (None, ":memory:") else (None if path == ":memory:" else default_db_path())
+    if read_only and target is not None and not target.exists():
+        raise MissingDataError(
+            f"no warehouse at {target}; create it with `safer import police-uk FOLDER --db {target}` or `safer demo`"
+        )
     try:
         if target is None:
             connection = duckdb.connect(":memory:")
@@ -131,6 +140,7 @@ def open_warehouse(
         raise
     # Inserts may then run on all cores; every query that needs an order says ORDER BY.
     connection.execute("SET preserve_insertion_order = false").fetchall()
+    connection.execute("SET TimeZone = 'UTC'").fetchall()
     limit = memory_limit or os.environ.get("SAFER_MEMORY_LIMIT")
     if limit:
         connection.execute("SET memory_limit = ?", [limit]).fetchall()

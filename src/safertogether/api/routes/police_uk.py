@@ -122,6 +122,9 @@ async def _parameters(request: Request) -> dict[str, str]:
     """Query parameters, and for POST the form body's too (police.uk takes long polygons by POST)."""
     values = dict(request.query_params)
     if request.method == "POST":
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise BadRequestError(f"the form body may be at most {MAX_FORM_BYTES} bytes")
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise BadRequestError(f"the form body may be at most {MAX_FORM_BYTES} bytes")
