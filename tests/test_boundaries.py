@@ -76,3 +76,11 @@ def test_bng_cells_are_squares_of_the_national_grid():
     cells = bng_cells(np.array([-1.1340, -1.1340, np.nan]), np.array([52.6365, 52.6366, np.nan]), 250)
     assert cells[0] == cells[1] == "E458500N304500S250"
     assert cells[2] == ""
+
+
+def test_an_area_drawn_in_several_parts_becomes_one_multipolygon(city_polygons, tmp_path):
+    doubled = pa.concat_tables([city_polygons, city_polygons.slice(0, 1)])
+    path = tmp_path / "parts.gpkg"
+    write(doubled, path, 4326)
+    read = read_boundaries(path)
+    assert sorted(read.codes) == sorted(CITY)

@@ -58,3 +58,9 @@ def test_summary_and_area_search(city_db):
     assert summary.exit_code == 0 and "City of London 001A" in summary.output and "per 1,000" in summary.output
     unknown = runner.invoke(app, ["summary", "E09999999", "--db", str(city_db)])
     assert unknown.exit_code != 0 and "no area" in unknown.output
+
+
+def test_reading_a_warehouse_that_does_not_exist_says_how_to_make_one(tmp_path):
+    result = runner.invoke(app, ["summary", "E01000001", "--db", str(tmp_path / "typo.duckdb")])
+    assert result.exit_code != 0 and "no warehouse" in result.output and "safer import" in result.output
+    assert not (tmp_path / "typo.duckdb").exists()

@@ -134,3 +134,24 @@ def test_truncated_or_re_encoded_files_are_refused_or_reconciled(cut, encoding):
         return
     assert parsed.rows.num_rows + parsed.quarantine.num_rows == parsed.rows_read
     assert parsed.rows.num_rows <= 2
+
+
+def test_stop_times_are_stored_in_utc_whatever_the_server_zone(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "from safertogether.sources.files import SourceFile\n"
+        "from safertogether.sources.police_uk import read_police_uk\n"
+        "data = open(__import__('sys').argv[1], 'rb').read()\n"
+        "rows = read_police_uk(SourceFile('2022-07-cheshire-stop-and-search.csv', len(data), lambda: data)).rows\n"
+        "print(rows.column('datetime')[0].as_py().isoformat(), rows.column('month')[0].as_py().isoformat())\n"
+    )
+    header = ("Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,Age range,"
+              "Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,Outcome,"
+              "Outcome linked to object of search,Removal of more than just outer clothing")
+    path = tmp_path / "stops.csv"
+    path.write_text(header + "\nPerson search,2022-07-31T23:30:00+00:00,,,53.2,-2.9,Male,18-24,,,,,,,\n")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                          env={**__import__("os").environ, "TZ": "Europe/London"})
+    assert done.stdout.split() == ["2022-07-31T23:30:00", "2022-07-01"]

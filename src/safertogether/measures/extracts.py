@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow.csv as pacsv
 
-from safertogether.areas.hierarchy import MEMBER_CONDITION, area
+from safertogether.areas.hierarchy import MEMBER_CONDITION
 from safertogether.measures.period import Period
 from safertogether.store.warehouse import Warehouse
 
@@ -17,16 +18,20 @@ EXTRACT_COLUMNS = (
 )
 
 
-def crimes_csv(warehouse: Warehouse, code: str, period: Period, batch_rows: int = 50_000) -> Iterator[bytes]:
-    """CSV of every street crime in an area and period, header first, in batches of ``batch_rows``."""
-    level = area(warehouse, code)["level"]
+def crimes_csv(
+    warehouse: Warehouse, place: dict[str, Any], period: Period, batch_rows: int = 50_000
+) -> Iterator[bytes]:
+    """CSV of every street crime in an area (as :func:`~safertogether.areas.area` returns it) and period.
+
+    The header comes first, then batches of ``batch_rows`` rows, so no extract is too big to serve.
+    """
     cursor = warehouse.new_cursor()
     reader = cursor.sql(
         f"""SELECT {", ".join(EXTRACT_COLUMNS[:1])}, strftime(month, '%Y-%m') AS month,
                    {", ".join(EXTRACT_COLUMNS[2:])}
-            FROM street_crimes m WHERE {MEMBER_CONDITION[level]} AND month BETWEEN $start AND $end
+            FROM street_crimes m WHERE {MEMBER_CONDITION[place["level"]]} AND month BETWEEN $start AND $end
             ORDER BY month, file_id, row_number""",
-        params={"code": code, "start": period.start, "end": period.end},
+        params={"code": place["code"], "start": period.start, "end": period.end},
     ).to_arrow_reader(batch_rows)
     first = True
     try:

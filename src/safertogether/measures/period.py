@@ -44,13 +44,17 @@ class Period:
 
 
 def resolve_period(
-    warehouse: Warehouse, month_from: str | None, month_to: str | None, default_months: int = 12
+    warehouse: Warehouse, month_from: str | None, month_to: str | None, default_months: int = 12,
+    force: str | None = None,
 ) -> Period:
-    """The period asked for; missing ends default to the latest loaded month and 12 months back."""
+    """The period asked for; a missing end is the latest month loaded (for ``force``, when given, so
+    that a force whose data lags is not measured over months it has not published), and a missing
+    start 12 months before the end."""
     if month_to:
         end = parse_month(month_to, "to")
     else:
-        latest = warehouse.scalar("SELECT max(month) FROM monthly_counts")
+        latest = warehouse.scalar("SELECT max(month) FROM monthly_counts WHERE $force IS NULL OR force_id = $force",
+                                  {"force": force})
         if latest is None:
             raise MissingDataError("no crimes in the warehouse yet; run `safer import police-uk FOLDER` first")
         end = latest

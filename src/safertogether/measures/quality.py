@@ -27,13 +27,14 @@ def quality_report(warehouse: Warehouse) -> dict[str, Any]:
         """WITH street AS (
                SELECT c.force_id, c.month, count(*) AS rows,
                       count(*) FILTER (WHERE c.longitude IS NULL) AS no_location,
-                      count(*) FILTER (WHERE c.longitude IS NOT NULL AND has_lookup
+                      count(*) FILTER (WHERE c.longitude IS NOT NULL AND has_lookup AND has_shapes
                                        AND (l.force_id IS DISTINCT FROM c.force_id)) AS outside_force,
                       count(*) FILTER (WHERE c.lsoa_code IS NOT NULL AND c.lsoa_polygon IS NOT NULL
                                        AND c.lsoa_code <> c.lsoa_polygon) AS lsoa_disagrees,
                       count(*) FILTER (WHERE NOT list_contains($known, c.crime_type)) AS unknown_categories
                FROM street_crimes c LEFT JOIN lsoa_lookup l ON l.lsoa_code = c.lsoa_polygon,
-                    (SELECT EXISTS (SELECT 1 FROM lsoa_lookup) AS has_lookup)
+                    (SELECT EXISTS (SELECT 1 FROM lsoa_lookup) AS has_lookup,
+                            EXISTS (SELECT 1 FROM area_shapes) AS has_shapes)
                GROUP BY ALL),
            dups AS (
                SELECT force_id, month, count(*) AS duplicate_crime_ids FROM (
@@ -42,11 +43,13 @@ def quality_report(warehouse: Warehouse) -> dict[str, Any]:
            orphans AS (
                SELECT o.force_id, o.month, count(*) AS outcomes_without_crime FROM crime_outcomes o
                WHERE NOT EXISTS (SELECT 1 FROM street_crimes s WHERE s.crime_id = o.crime_id) GROUP BY ALL),
+           -- A quarantined row may lack a usable month; it is counted under its file's force and month
+           -- when the file publishes exactly one (as police.uk's files do), else only in the file list.
            quarantined AS (
-               SELECT split_part(p, ':', 1) AS force_id, CAST(split_part(p, ':', 2) || '-01' AS DATE) AS month,
-                      sum(f.rows_quarantined) AS quarantined
-               FROM source_files f, unnest(f.partitions) AS t(p)
-               WHERE f.status <> 'superseded' AND f.rows_quarantined > 0 GROUP BY ALL)
+               SELECT split_part(f.partitions[1], ':', 1) AS force_id,
+                      CAST(split_part(f.partitions[1], ':', 2) || '-01' AS DATE) AS month, count(*) AS quarantined
+               FROM quarantine q JOIN source_files f USING (file_id)
+               WHERE f.status <> 'superseded' AND len(f.partitions) = 1 GROUP BY ALL)
            SELECT force_id, strftime(month, '%Y-%m') AS month, coalesce(rows, 0) AS rows,
                   coalesce(no_location, 0) AS no_location, coalesce(outside_force, 0) AS outside_force,
                   coalesce(lsoa_disagrees, 0) AS lsoa_disagrees,
@@ -70,6 +73,9 @@ def quality_report(warehouse: Warehouse) -> dict[str, Any]:
             """SELECT regexp_replace(q.reason, ' \\(.*$|: ''.*$', '') AS reason, count(*) AS rows
                FROM quarantine q JOIN source_files f USING (file_id) WHERE f.status <> 'superseded'
                GROUP BY ALL ORDER BY rows DESC"""),
+        "quarantined_files": warehouse.query(
+            """SELECT f.name AS file, f.kind, count(*) AS rows FROM quarantine q JOIN source_files f USING (file_id)
+               WHERE f.status <> 'superseded' GROUP BY ALL ORDER BY rows DESC, file"""),
         "totals": {k: sum(m[k] for m in months) for k in CHECKS},
     }
 

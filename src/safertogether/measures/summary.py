@@ -32,7 +32,8 @@ def area_summary(
         month_from, month_to: ``YYYY-MM``; by default the latest 12 loaded months.
     """
     place = area(warehouse, code)
-    period = resolve_period(warehouse, month_from, month_to)
+    force = place["code"] if place["level"] == "force" else place.get("force_id")
+    period = resolve_period(warehouse, month_from, month_to, force=force)
     where = MEMBER_CONDITION[place["level"]]
     params = {"code": code, "start": period.start, "end": period.end}
     categories = warehouse.query(
@@ -42,7 +43,6 @@ def area_summary(
     )
     total = sum(c["crimes"] for c in categories)
     residents = place["population"]
-    force = place["code"] if place["level"] == "force" else place.get("force_id")
     force_part = _force_comparison(warehouse, force, period, total, residents) if force else None
     force_rates = force_part.pop("category_rates", {}) if force_part else {}
     for row in categories:

@@ -164,7 +164,7 @@ def _engine() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB for validation; each call takes its own cursor, so threads may share it."""
     engine = duckdb.connect()
     # Stop-and-search times carry an offset; parse them in UTC whatever the server's zone.
-    engine.execute("SET TimeZone = 'UTC'").fetchall()
+    engine.execute("SET GLOBAL TimeZone = 'UTC'").fetchall()
     return engine
 
 

@@ -140,7 +140,7 @@ def open_warehouse(
         raise
     # Inserts may then run on all cores; every query that needs an order says ORDER BY.
     connection.execute("SET preserve_insertion_order = false").fetchall()
-    connection.execute("SET TimeZone = 'UTC'").fetchall()
+    connection.execute("SET GLOBAL TimeZone = 'UTC'").fetchall()
     limit = memory_limit or os.environ.get("SAFER_MEMORY_LIMIT")
     if limit:
         connection.execute("SET memory_limit = ?", [limit]).fetchall()

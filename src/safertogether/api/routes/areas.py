@@ -54,10 +54,10 @@ async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode,
             response_class=StreamingResponse)
 def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
                    month_to: MonthTo = None) -> StreamingResponse:
-    period = resolve_period(warehouse, month_from, month_to)
-    area(warehouse, code)  # fail with 404 before the stream starts
+    place = area(warehouse, code)  # fail with 404 before the stream starts
+    period = resolve_period(warehouse, month_from, month_to, force=place.get("force_id"))
     filename = f"crimes-{code}-{period.start:%Y-%m}-{period.end:%Y-%m}.csv"
-    return StreamingResponse(crimes_csv(warehouse, code, period), media_type="text/csv",
+    return StreamingResponse(crimes_csv(warehouse, place, period), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -66,7 +66,7 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
 async def get_map(request: Request, warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
                   month_to: MonthTo = None) -> Response:
     def build() -> bytes:
-        return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to))
+        return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to, force=force))
 
     return await cached_answer(request, warehouse, ("map", force, month_from, month_to), build,
                                media_type="application/geo+json")

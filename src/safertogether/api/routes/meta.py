@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request, Response
 
+from safertogether.api.cache import cached_answer
 from safertogether.api.deps import SettingsDep, WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.measures.quality import quality_report
@@ -35,6 +37,7 @@ def meta(warehouse: WarehouseDep, settings: SettingsDep) -> dict[str, Any]:
     }
 
 
-@router.get("/quality", summary="Data quality per force and month")
-def quality(warehouse: WarehouseDep) -> dict[str, Any]:
-    return quality_report(warehouse)
+@router.get("/quality", summary="Data quality per force and month", response_class=Response,
+            responses={200: {"content": {"application/json": {}}}})
+async def quality(request: Request, warehouse: WarehouseDep) -> Response:
+    return await cached_answer(request, warehouse, ("quality",), lambda: orjson.dumps(quality_report(warehouse)))
