@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from safertogether.api.cache import cached_answer
 from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
+from safertogether.api.limits import rate_limit
 from safertogether.areas.hierarchy import area, search_areas
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
 from safertogether.measures.summary import area_summary
 
-router = APIRouter(prefix="/api", tags=["areas"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["areas"], responses=ERROR_RESPONSES)
 
 MonthFrom = Annotated[str | None, Query(alias="from", description="First month, YYYY-MM", max_length=20)]
 MonthTo = Annotated[str | None, Query(alias="to", description="Last month, YYYY-MM (default: latest loaded)",

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from safertogether.api.cache import cached_answer
 from safertogether.api.deps import SettingsDep, WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
+from safertogether.api.limits import rate_limit
 from safertogether.measures.quality import quality_report
 from safertogether.model.attribution import ATTRIBUTION
 from safertogether.model.forces import force_name
 
-router = APIRouter(prefix="/api", tags=["meta"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["meta"], responses=ERROR_RESPONSES)
 
 
 @router.get("/forces", summary="Forces with data loaded, and their months")

@@ -7,8 +7,6 @@ and streamed when large.
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -21,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from safertogether.api.cache import ANSWERS, Entry, answer_key, entry_response
 from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
+from safertogether.api.limits import rate_limit
 from safertogether.errors import BadRequestError
 from safertogether.policeuk import crimes, reference, stops
 from safertogether.policeuk.output import JsonArray, JsonQuery, run
@@ -34,28 +33,6 @@ BETTER = (
     '`{"error": {"status", "code", "message"}}`.'
 )
 MAX_FORM_BYTES = 2 * 1024 * 1024
-
-
-# --- optional per-client rate limit (token bucket) -------------------------------------------------
-
-_buckets: dict[str, tuple[float, float]] = {}
-_buckets_lock = threading.Lock()
-
-
-def rate_limit(request: Request) -> None:
-    """``SAFER_RATE_LIMIT_PER_SECOND`` requests a second per client address (burst of twice that)."""
-    limit = getattr(request.app.state.settings, "rate_limit_per_second", None)
-    if not limit:
-        return
-    client = request.client.host if request.client else "?"
-    now, burst = time.monotonic(), 2 * limit
-    with _buckets_lock:
-        tokens, then = _buckets.get(client, (burst, now))
-        tokens = min(burst, tokens + (now - then) * limit)
-        if tokens < 1:
-            _buckets[client] = (tokens, now)
-            raise StarletteHTTPException(429, f"rate limit of {limit:g} requests a second exceeded")
-        _buckets[client] = (tokens - 1, now)
 
 
 router = APIRouter(
