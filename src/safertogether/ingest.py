@@ -41,6 +41,7 @@ def find_police_uk_files(
     month_from: str | None = None,
     month_to: str | None = None,
 ) -> list[SourceFile]:
+    """police.uk files under ``paths`` (files, folders, archive zips), optionally of some forces and months."""
     return expand_paths(paths, police_uk_filter(forces, month_from, month_to))
 
 

@@ -21,6 +21,11 @@ def parse_month(text: str, name: str = "month") -> dt.date:
 
 
 def add_months(month: dt.date, count: int) -> dt.date:
+    """The first of the month ``count`` months later (earlier when negative).
+
+    >>> add_months(dt.date(2022, 11, 1), 3)
+    datetime.date(2023, 2, 1)
+    """
     index = month.year * 12 + month.month - 1 + count
     return dt.date(index // 12, index % 12 + 1, 1)
 

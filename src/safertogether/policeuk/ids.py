@@ -3,7 +3,9 @@
 police.uk's API numbers each snap point (``location.street.id``, the ``location_id`` of the
 ``*-at-location`` methods) and each crime (``id``). The bulk files carry neither, so both are the first
 31 bits of a SHA-256 of the row's own content: the same point or crime gets the same id after a
-re-import or a republished month, and ids fit the signed 32-bit ints some clients use. Every id is
+re-import or a republished month, and ids fit the signed 32-bit ints some clients use. One exception:
+anti-social behaviour rows have no Crime ID, so their id includes the row's position in its file
+and changes if police.uk republishes that month with rows added or removed above it. Every id is
 computed in SQL (:func:`location_id_sql`, :func:`crime_id_sql`) and has a Python twin for checks.
 """
 

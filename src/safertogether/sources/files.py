@@ -35,6 +35,7 @@ class SourceFile:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The file fingerprint kept as provenance and used to recognise a file seen before."""
     return hashlib.sha256(data).hexdigest()
 
 

@@ -44,6 +44,7 @@ class Warehouse:
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor; a transaction belongs to the thread that began it."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self._connection.cursor()
@@ -60,13 +61,16 @@ class Warehouse:
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
     def query_arrow(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pa.Table:
+        """A query's result as an Arrow table (columnar, no per-row Python objects)."""
         return self.cursor.sql(sql, params=params).to_arrow_table()
 
     def scalar(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
         rows = self.cursor.execute(sql, params).fetchall()
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> None:
+        """Run a statement to completion (DuckDB 2 needs a result read to its end before the next)."""
         self.cursor.execute(sql, params).fetchall()
 
     def insert_arrow(self, table: str, rows: pa.Table, columns: list[str] | None = None) -> None:
@@ -101,6 +105,7 @@ class Warehouse:
         return self._version
 
     def has_rows(self, table: str) -> bool:
+        """Whether a warehouse table holds anything (``table`` is one of ours, never user input)."""
         return bool(self.scalar(f"SELECT EXISTS (SELECT 1 FROM {table})"))
 
     def require(self, table: str, what: str, how: str) -> None:
@@ -109,6 +114,7 @@ class Warehouse:
             raise MissingDataError(f"no {what} in the warehouse; {how}")
 
     def close(self) -> None:
+        """Close the file; the warehouse cannot be used afterwards."""
         self._connection.close()
 
 
