@@ -26,7 +26,7 @@ AREAS_SQL: Final = """
     SELECT lad_code, any_value(lad_name), 'lad', mode(force_id), mode(force_id) FROM lsoa_lookup
         WHERE lad_code <> '' GROUP BY lad_code
     UNION ALL
-    SELECT DISTINCT force_id, force_id, 'force', NULL, force_id FROM monthly_counts
+    SELECT DISTINCT force_id, force_id, 'force', NULL, force_id FROM force_months
 """
 
 #: For an area at each level, the condition on ``monthly_counts`` (alias m) that selects its crimes.

@@ -16,3 +16,5 @@ def refresh_monthly_counts(warehouse: Warehouse) -> None:
         """INSERT INTO monthly_counts
            SELECT lsoa, force_id, month, crime_type, count(*) FROM street_crimes GROUP BY ALL"""
     )
+    warehouse.execute("DELETE FROM force_months")
+    warehouse.execute("INSERT INTO force_months SELECT force_id, month, sum(crimes) FROM monthly_counts GROUP BY ALL")

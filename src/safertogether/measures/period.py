@@ -58,7 +58,7 @@ def resolve_period(
     if month_to:
         end = parse_month(month_to, "to")
     else:
-        latest = warehouse.scalar("SELECT max(month) FROM monthly_counts WHERE $force IS NULL OR force_id = $force",
+        latest = warehouse.scalar("SELECT max(month) FROM force_months WHERE $force IS NULL OR force_id = $force",
                                   {"force": force})
         if latest is None:
             raise MissingDataError("no crimes in the warehouse yet; run `safer import police-uk FOLDER` first")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from scipy import stats
@@ -71,7 +72,7 @@ def _monthly(warehouse: Warehouse, where: str, code: str, force: str | None, per
                                                                        INTERVAL 1 MONTH)),
                  here AS (SELECT month, sum(crimes) AS crimes FROM monthly_counts m
                           WHERE {where} AND month BETWEEN $start AND $end GROUP BY month),
-                 loaded AS (SELECT DISTINCT month FROM monthly_counts
+                 loaded AS (SELECT DISTINCT month FROM force_months
                             WHERE ($force IS NULL OR force_id = $force) AND month BETWEEN $start AND $end)
             SELECT strftime(months.month, '%Y-%m') AS month,
                    CASE WHEN loaded.month IS NULL THEN NULL ELSE coalesce(here.crimes, 0) END::BIGINT AS crimes
@@ -91,10 +92,11 @@ def trend(warehouse: Warehouse, where: str, code: str, force: str | None, end: d
     previous = current.previous()
     # A month counts as loaded when the force published it, even if this area had no crime then.
     rows = warehouse.query(
-        f"""SELECT sum(crimes) FILTER (WHERE {where} AND month BETWEEN $cs AND $ce) AS now,
-                   sum(crimes) FILTER (WHERE {where} AND month BETWEEN $ps AND $pe) AS before,
-                   count(DISTINCT month) FILTER (WHERE month BETWEEN $ps AND $ce) AS months
-            FROM monthly_counts m WHERE $force IS NULL OR m.force_id = $force OR {where}""",
+        f"""SELECT sum(crimes) FILTER (WHERE month BETWEEN $cs AND $ce) AS now,
+                   sum(crimes) FILTER (WHERE month BETWEEN $ps AND $pe) AS before,
+                   (SELECT count(DISTINCT month) FROM force_months
+                    WHERE ($force IS NULL OR force_id = $force) AND month BETWEEN $ps AND $ce) AS months
+            FROM monthly_counts m WHERE {where} AND month BETWEEN $ps AND $ce""",
         {"code": code, "force": force, "cs": current.start, "ce": current.end, "ps": previous.start,
          "pe": previous.end},
     )[0]
@@ -117,11 +119,7 @@ def _force_comparison(
     warehouse: Warehouse, force: str, period: Period, total: int, residents: int | None
 ) -> dict[str, Any]:
     force_residents = population(warehouse, "force", force)
-    rows = warehouse.query(
-        """SELECT crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts
-           WHERE force_id = $force AND month BETWEEN $start AND $end GROUP BY crime_type""",
-        {"force": force, "start": period.start, "end": period.end},
-    )
+    rows = _force_categories(warehouse, warehouse.version, force, period)
     force_total = sum(r["crimes"] for r in rows)
     force_rate = _per_1000(force_total, force_residents)
     area_rate = _per_1000(total, residents)
@@ -141,6 +139,16 @@ def _force_comparison(
             else ("higher than the force average" if total > expected else "lower than the force average"),
         })
     return comparison
+
+
+@functools.lru_cache(maxsize=512)
+def _force_categories(warehouse: Warehouse, _version: int, force: str, period: Period) -> list[dict[str, Any]]:
+    """Crimes per category in a force and period: the same for every area of the force, so kept."""
+    return warehouse.query(
+        """SELECT crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts
+           WHERE force_id = $force AND month BETWEEN $start AND $end GROUP BY crime_type""",
+        {"force": force, "start": period.start, "end": period.end},
+    )
 
 
 def _outcomes(warehouse: Warehouse, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:

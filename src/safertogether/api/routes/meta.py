@@ -23,7 +23,7 @@ def list_forces(warehouse: WarehouseDep) -> list[dict[str, Any]]:
     rows = warehouse.query(
         """SELECT force_id, strftime(min(month), '%Y-%m') AS first_month,
                   strftime(max(month), '%Y-%m') AS last_month, sum(crimes)::BIGINT AS crimes
-           FROM monthly_counts GROUP BY force_id ORDER BY force_id"""
+           FROM force_months GROUP BY force_id ORDER BY force_id"""
     )
     return [{**r, "name": force_name(r["force_id"])} for r in rows]
 
@@ -33,7 +33,7 @@ def meta(warehouse: WarehouseDep, settings: SettingsDep) -> dict[str, Any]:
     return {
         "attribution": ATTRIBUTION,
         "tile_url": settings.tile_url,
-        "latest_month": warehouse.scalar("SELECT strftime(max(month), '%Y-%m') FROM monthly_counts"),
+        "latest_month": warehouse.scalar("SELECT strftime(max(month), '%Y-%m') FROM force_months"),
         "forces": list_forces(warehouse),
     }
 
