@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +73,28 @@ def measure(name: str, urls: list[str], server: psutil.Process, clients: int, re
           f"cpu client {used_client:4.1f} s / server {used_server:4.1f} s in {wall:4.1f} s")
 
 
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("p50=%.1f ms  p95=%.1f ms  p99=%.1f ms  %d requests, %d errors\\n",
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.timeout))
+end
+"""
+
+
+def measure_with_wrk(name: str, url: str, clients: int, seconds: int, server: psutil.Process) -> None:
+    """The same URL from wrk, a C load generator that leaves the cores to the server."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_REPORT)
+    server_cpu = sum(server.cpu_times()[:2])
+    done = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "-s", script.name,
+                           "-H", "Accept-Encoding: gzip", url], capture_output=True, text=True, check=True)
+    used_server = sum(server.cpu_times()[:2]) - server_cpu
+    rate = next((line.split()[1] for line in done.stdout.splitlines() if line.startswith("Requests/sec")), "?")
+    print(f"{name:<34} wrk {done.stdout.strip().splitlines()[-1]}  {rate} req/s  server cpu {used_server:4.1f} s")
+    Path(script.name).unlink()
+
+
 def leicestershire_lsoas(db: Path) -> list[str]:
     from safertogether.store.warehouse import open_warehouse
 
@@ -121,6 +145,9 @@ def main() -> None:
             ]
             for name, urls, count in cases:
                 measure(name, urls, server, args.clients, count)
+            if shutil.which("wrk"):
+                for name, urls, _count in cases[2:]:
+                    measure_with_wrk(name, urls[0], args.clients, 10, server)
         finally:
             process.terminate()
             process.wait()
