@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 FORCE = "city-of-london"
-SCREENSHOT = Path("/tmp/page.png")
+# A screenshot for people to look at after a run; the test does not read it.
+SCREENSHOT = Path(os.environ.get("SAFER_SCREENSHOT") or Path(tempfile.gettempdir()) / "safer-page.png")
 
 
 def _require_chromium() -> None:
