@@ -155,3 +155,13 @@ def test_stop_times_are_stored_in_utc_whatever_the_server_zone(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
                           env={**__import__("os").environ, "TZ": "Europe/London"})
     assert done.stdout.split() == ["2022-07-31T23:30:00", "2022-07-01"]
+
+
+def test_padded_values_are_trimmed_but_free_text_is_kept_as_published():
+    padded = (" abc123 , 2022-10 ,Leicestershire Police , Leicestershire Police, -1.215560 , 52.619443 ,"
+              "  On or near Lancelot Close , E01025631 ,Blaby 002A, Burglary ,Under investigation,")
+    [row] = read_police_uk(source(street(padded))).rows.to_pylist()
+    assert (row["crime_id"], row["crime_type"], row["lsoa_code"]) == ("abc123", "Burglary", "E01025631")
+    assert str(row["month"]) == "2022-10-01" and row["longitude"] == -1.21556
+    assert row["location"] == "  On or near Lancelot Close "
+    assert row["force_id"] == "leicestershire"

@@ -152,11 +152,22 @@ def _validate(spec: KindSpec, parsed: CsvTable, source: SourceFile) -> tuple[pa.
     return good, quarantine
 
 
+# Kept exactly as published: free text whose spacing is the publisher's.
+_UNTRIMMED: Final = frozenset({"location", "context"})
+
+
 def _with_all_columns(table: pa.Table, spec: KindSpec) -> pa.Table:
+    """The kind's columns, missing optional ones as empty, values trimmed of surrounding whitespace."""
+    columns = {}
     for column in spec.columns:
         if column not in table.column_names:
-            table = table.append_column(column, pa.array([""] * table.num_rows, pa.string()))
-    return table
+            columns[column] = pa.array([""] * table.num_rows, pa.string())
+        elif column in _UNTRIMMED:
+            columns[column] = table.column(column)
+        else:
+            columns[column] = pc.utf8_trim_whitespace(table.column(column))
+    columns["row_number"] = table.column("row_number")
+    return pa.table(columns)
 
 
 @functools.cache
@@ -188,16 +199,16 @@ def _partitions(rows: pa.Table, source: SourceFile) -> list[tuple[str, str]]:
 _TYPED = """
 WITH typed AS (
     SELECT *,
-        try_cast(nullif(trim(longitude), '') AS DOUBLE) AS lon,
-        try_cast(nullif(trim(latitude), '') AS DOUBLE) AS lat,
-        CASE WHEN regexp_full_match(trim(month), '\\d{{4}}-\\d{{2}}')
-             THEN try_cast(trim(month) || '-01' AS DATE) END AS month_date
+        try_cast(nullif(longitude, '') AS DOUBLE) AS lon,
+        try_cast(nullif(latitude, '') AS DOUBLE) AS lat,
+        CASE WHEN regexp_full_match(month, '\\d{{4}}-\\d{{2}}')
+             THEN try_cast(month || '-01' AS DATE) END AS month_date
     FROM raw)"""
 
 _COORD_REASON = """
-        WHEN (trim(longitude) = '') <> (trim(latitude) = '')
+        WHEN (longitude = '') <> (latitude = '')
             THEN 'bad coordinates: only one of longitude and latitude is given'
-        WHEN trim(longitude) <> '' AND (lon IS NULL OR lat IS NULL)
+        WHEN longitude <> '' AND (lon IS NULL OR lat IS NULL)
             THEN 'bad coordinates: not numbers (' || longitude || ', ' || latitude || ')'
         WHEN lon IS NOT NULL AND NOT (lon BETWEEN {lon_min} AND {lon_max} AND lat BETWEEN {lat_min} AND {lat_max})
             THEN 'bad coordinates: outside the United Kingdom (' || longitude || ', ' || latitude || ')'"""
@@ -209,16 +220,16 @@ _MONTH_REASON = """
 
 def _mandatory_reasons(fields: dict[str, str]) -> str:
     return "".join(
-        f"\n        WHEN trim({col}) = '' THEN 'missing mandatory field: {label}'" for col, label in fields.items()
+        f"\n        WHEN {col} = '' THEN 'missing mandatory field: {label}'" for col, label in fields.items()
     )
 
 
 _STREET_SQL = _TYPED + f"""
 SELECT row_number,
-    nullif(trim(crime_id), '') AS crime_id, month_date AS month,
-    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, lon AS longitude, lat AS latitude,
-    location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
-    trim(crime_type) AS crime_type, nullif(trim(last_outcome_category), '') AS last_outcome_category,
+    nullif(crime_id, '') AS crime_id, month_date AS month,
+    reported_by AS reported_by, falls_within AS falls_within, lon AS longitude, lat AS latitude,
+    location, nullif(lsoa_code, '') AS lsoa_code, nullif(lsoa_name, '') AS lsoa_name,
+    crime_type AS crime_type, nullif(last_outcome_category, '') AS last_outcome_category,
     nullif(context, '') AS context,
     CASE {_MONTH_REASON}{_mandatory_reasons({"reported_by": "Reported by", "crime_type": "Crime type"})}{_COORD_REASON}
     END AS reason
@@ -227,34 +238,34 @@ FROM typed
 
 _OUTCOMES_SQL = _TYPED + f"""
 SELECT row_number,
-    trim(crime_id) AS crime_id, month_date AS month,
-    trim(reported_by) AS reported_by, trim(falls_within) AS falls_within, lon AS longitude, lat AS latitude,
-    location, nullif(trim(lsoa_code), '') AS lsoa_code, nullif(trim(lsoa_name), '') AS lsoa_name,
-    trim(outcome_type) AS outcome_type,
+    crime_id AS crime_id, month_date AS month,
+    reported_by AS reported_by, falls_within AS falls_within, lon AS longitude, lat AS latitude,
+    location, nullif(lsoa_code, '') AS lsoa_code, nullif(lsoa_name, '') AS lsoa_name,
+    outcome_type AS outcome_type,
     CASE {_MONTH_REASON}{_mandatory_reasons(
         {"crime_id": "Crime ID", "reported_by": "Reported by", "outcome_type": "Outcome type"})}{_COORD_REASON}
     END AS reason
 FROM typed
 """
 
-_STOP_TIME = "try_strptime(trim(date), ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S'])"
+_STOP_TIME = "try_strptime(date, ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S'])"
 
 # Stop-and-search files have no Month column; the typed CTE's month_date is unused for them.
-_STOPS_SQL = _TYPED.replace("trim(month)", "NULL") + f"""
+_STOPS_SQL = _TYPED.replace("month", "NULL") + f"""
 SELECT row_number,
-    trim(type) AS type,
+    type AS type,
     CAST({_STOP_TIME} AS TIMESTAMP) AS datetime,
     CAST(coalesce(try_strptime($file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
     coalesce($file_force, 'unknown') AS force_id,
-    try_cast(nullif(trim(part_of_a_policing_operation), '') AS BOOLEAN) AS part_of_a_policing_operation,
-    nullif(trim(policing_operation), '') AS policing_operation, lon AS longitude, lat AS latitude,
-    nullif(trim(gender), '') AS gender, nullif(trim(age_range), '') AS age_range,
-    nullif(trim(self_defined_ethnicity), '') AS self_defined_ethnicity,
-    nullif(trim(officer_defined_ethnicity), '') AS officer_defined_ethnicity,
-    nullif(trim(legislation), '') AS legislation, nullif(trim(object_of_search), '') AS object_of_search,
-    nullif(trim(outcome), '') AS outcome,
-    try_cast(nullif(trim(outcome_linked_to_object_of_search), '') AS BOOLEAN) AS outcome_linked_to_object_of_search,
-    try_cast(nullif(trim(removal_of_more_than_just_outer_clothing), '') AS BOOLEAN)
+    try_cast(nullif(part_of_a_policing_operation, '') AS BOOLEAN) AS part_of_a_policing_operation,
+    nullif(policing_operation, '') AS policing_operation, lon AS longitude, lat AS latitude,
+    nullif(gender, '') AS gender, nullif(age_range, '') AS age_range,
+    nullif(self_defined_ethnicity, '') AS self_defined_ethnicity,
+    nullif(officer_defined_ethnicity, '') AS officer_defined_ethnicity,
+    nullif(legislation, '') AS legislation, nullif(object_of_search, '') AS object_of_search,
+    nullif(outcome, '') AS outcome,
+    try_cast(nullif(outcome_linked_to_object_of_search, '') AS BOOLEAN) AS outcome_linked_to_object_of_search,
+    try_cast(nullif(removal_of_more_than_just_outer_clothing, '') AS BOOLEAN)
         AS removal_of_more_than_just_outer_clothing,
     CASE
         WHEN {_STOP_TIME} IS NULL THEN 'unknown date: ''' || date || ''''
