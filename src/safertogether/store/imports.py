@@ -97,6 +97,7 @@ def run_import(
     with contextlib.ExitStack() as stack, warehouse.transaction():
         import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
         pending = PendingRows(warehouse, spill_rows)
+        ledger = FileLedger(warehouse)
         stack.callback(pending.close)
         for outcome in read_in_background(items, read, read_ahead):
             if isinstance(outcome, InputFormatError):
@@ -105,7 +106,7 @@ def run_import(
             if problems:
                 reports.append(_unstored(outcome))
                 continue
-            report = _store_file(warehouse, import_id, outcome, pending)
+            report = _store_file(warehouse, import_id, outcome, pending, ledger)
             reports.append(report)
             if on_file:
                 on_file(report)
@@ -206,25 +207,49 @@ class PendingRows:
             self._folder.cleanup()
 
 
-def _store_file(warehouse: Warehouse, import_id: int, parsed: ParsedFile, pending: PendingRows) -> FileReport:
-    earlier = warehouse.query(
-        "SELECT file_id, name, status FROM source_files WHERE sha256 = ? ORDER BY file_id LIMIT 1",
-        [parsed.sha256],
-    )
+class FileLedger:
+    """What the warehouse already holds, read once per import: file fingerprints and partitions.
+
+    Saves a few queries per file, which is most of the per-file cost of an archive of small files.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._by_sha = {r["sha256"]: r for r in warehouse.query(
+            "SELECT DISTINCT ON (sha256) sha256, file_id, name, status FROM source_files ORDER BY sha256, file_id")}
+        self._partitions = {(r["kind"], r["partition"]) for r in warehouse.query(
+            "SELECT DISTINCT kind, unnest(partitions) AS partition FROM source_files WHERE status <> 'superseded'")}
+
+    def earlier(self, sha256: str) -> dict[str, Any] | None:
+        return self._by_sha.get(sha256)
+
+    def overlaps(self, kind: str, partitions: list[str]) -> bool:
+        return any((kind, p) in self._partitions for p in partitions)
+
+    def record(self, parsed: ParsedFile, file_id: int, partitions: list[str]) -> None:
+        self._by_sha[parsed.sha256] = {"file_id": file_id, "name": parsed.name, "status": "current"}
+        self._partitions.update((parsed.kind, p) for p in partitions)
+
+
+def _store_file(
+    warehouse: Warehouse, import_id: int, parsed: ParsedFile, pending: PendingRows, ledger: FileLedger
+) -> FileReport:
+    earlier = ledger.earlier(parsed.sha256)
     if earlier:
         return FileReport(
             parsed.name, parsed.kind, "unchanged", parsed.rows_read, 0, 0, parsed.sha256,
-            earlier[0]["file_id"], notes=[f"identical to {earlier[0]['name']} ({earlier[0]['status']})"],
+            earlier["file_id"], notes=[f"identical to {earlier['name']} ({earlier['status']})"],
         )
     file_id = int(warehouse.scalar("SELECT nextval('file_ids')"))
     partitions = [f"{force}:{month}" for force, month in parsed.partitions]
+    overlaps = ledger.overlaps(parsed.kind, partitions)
+    ledger.record(parsed, file_id, partitions)
     warehouse.execute(
         "INSERT INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', NULL, now())",
         [file_id, import_id, parsed.name, parsed.sha256, parsed.kind, parsed.size, parsed.encoding,
          parsed.rows_read, parsed.rows.num_rows, parsed.quarantine.num_rows, partitions],
     )
     table = KIND_TABLES[parsed.kind]
-    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions, pending)
+    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions, pending) if overlaps else []
     provenance = {"file_id": file_id, "import_id": import_id}
     pending.add(table, _with_constants(parsed.rows, provenance), file_id)
     pending.add("quarantine", _with_constants(parsed.quarantine, provenance), file_id)
