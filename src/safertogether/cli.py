@@ -83,7 +83,7 @@ def import_police_uk(
 ) -> None:
     """Import street, outcomes and stop-and-search files; the kind is read from each header."""
     from safertogether.ingest import find_police_uk_files
-    from safertogether.ingest import import_police_uk as run
+    from safertogether.ingest import import_police_uk as import_files
     from safertogether.measures.period import parse_month
 
     try:
@@ -100,7 +100,7 @@ def import_police_uk(
             def advance(report: FileReport) -> None:
                 progress.update(task, advance=1, description=Path(report.name.split("!")[-1]).name[:40])
 
-            report = run(warehouse, sources, on_file=advance)
+            report = import_files(warehouse, sources, on_file=advance)
     except SaferError as exc:
         _fail(exc)
     _show(report, as_json)

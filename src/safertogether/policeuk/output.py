@@ -40,7 +40,7 @@ class JsonArray:
             yield from self.rest
 
 
-def run(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | None = None) -> JsonArray:
+def run_json_query(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | None = None) -> JsonArray:
     """Run the query now (so errors surface before any byte is sent) and fetch the first chunk."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     cursor = warehouse.new_cursor()
@@ -67,4 +67,4 @@ def run(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | None = None) -
 
 def collect(warehouse: Warehouse, query: JsonQuery) -> bytes:
     """The whole answer as bytes (tests, small answers)."""
-    return b"".join(run(warehouse, query).chunks())
+    return b"".join(run_json_query(warehouse, query).chunks())

@@ -22,7 +22,7 @@ from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.errors import BadRequestError
 from safertogether.policeuk import crimes, reference, stops
-from safertogether.policeuk.output import JsonArray, JsonQuery, run
+from safertogether.policeuk.output import JsonArray, JsonQuery, run_json_query
 from safertogether.store.warehouse import Warehouse
 
 TAG = "police.uk compatible"
@@ -72,7 +72,7 @@ _FORM_BODY = {
 def _answer_now(
     warehouse: Warehouse, full_key: tuple[Any, ...], build: Callable[[], JsonQuery]
 ) -> Entry | JsonArray:
-    result = run(warehouse, build())
+    result = run_json_query(warehouse, build())
     if not result.complete:
         return result
     entry = ANSWERS.put(full_key, result.head)
