@@ -135,3 +135,25 @@ def test_api_never_fails_with_a_server_error(city_warehouse):
                 assert set(response.json()) == {"error"}
 
         check()
+
+
+def test_warming_caches_the_default_view_the_route_would_give(city_warehouse, city_client):
+    from safertogether.api.cache import ANSWERS, answer_key
+    from safertogether.api.routes.areas import summary_key
+    from safertogether.api.warm import areas_to_warm, warm
+
+    order = areas_to_warm(city_warehouse, 100)
+    assert order[0] == ("force", "city-of-london") and ("lsoa", "E01000001") in order
+    assert warm(city_warehouse, 100) >= 0
+    cached = ANSWERS.get(answer_key(city_warehouse, *summary_key("E01000001", None, None)))
+    assert cached is not None
+    assert city_client.get("/api/areas/E01000001/summary").json() == __import__("orjson").loads(cached.body)
+
+
+def test_a_server_started_with_warming_answers_at_once(city_warehouse):
+    from fastapi.testclient import TestClient
+
+    from safertogether.settings import Settings
+
+    with TestClient(create_app(city_warehouse, Settings(warm_cache=10))) as client:
+        assert client.get("/api/areas/city-of-london/summary").status_code == 200

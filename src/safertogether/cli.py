@@ -255,11 +255,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    warm: Annotated[int, typer.Option(help="Pre-compute the default view of up to this many areas")] = 5000,
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
     import uvicorn
 
     os.environ["SAFER_DB"] = str(db or default_db_path())
+    os.environ["SAFER_WARM_CACHE"] = str(warm)
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")

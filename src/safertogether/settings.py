@@ -20,6 +20,9 @@ class Settings(BaseSettings):
         None, description="Optional raster tile URL template for the map's background (needs internet)."
     )
     cors_origins: list[str] = Field(["*"], description="Origins allowed to call the APIs from a browser.")
+    warm_cache: int = Field(
+        0, ge=0, description="After start, compute the default view of up to this many areas (0: none)."
+    )
     rate_limit_per_second: float | None = Field(
         None, description="Per-client request limit for public deployments; unlimited when unset."
     )

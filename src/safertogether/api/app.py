@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
 from safertogether.api.routes import areas, meta, police_uk
+from safertogether.api.warm import start_warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -27,6 +30,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
         version="0.1.0",
         description="Crime, outcomes and stop-and-search by neighbourhood, from police.uk open data.",
         generate_unique_id_function=_operation_id,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.warehouse = warehouse or open_warehouse(settings.db, read_only=True)
@@ -39,6 +43,14 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     app.include_router(police_uk.router)
     _mount_web(app)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    limit = app.state.settings.warm_cache
+    if limit:
+        start_warming(app.state.warehouse, limit)
+    yield
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
 from safertogether.measures.summary import area_summary
+from safertogether.store.warehouse import Warehouse
 
 router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["areas"], responses=ERROR_RESPONSES)
 
@@ -45,10 +46,17 @@ def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
             responses={200: {"content": {"application/json": {}}}})
 async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
                       month_to: MonthTo = None) -> Response:
-    def build() -> bytes:
-        return orjson.dumps(area_summary(warehouse, code, month_from, month_to))
+    return await cached_answer(request, warehouse, summary_key(code, month_from, month_to),
+                               lambda: summary_body(warehouse, code, month_from, month_to))
 
-    return await cached_answer(request, warehouse, ("summary", code, month_from, month_to), build)
+
+def summary_key(code: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
+    return ("summary", code, month_from, month_to)
+
+
+def summary_body(warehouse: Warehouse, code: str, month_from: str | None, month_to: str | None) -> bytes:
+    """The summary answer as sent: shared by the route and by cache warming."""
+    return orjson.dumps(area_summary(warehouse, code, month_from, month_to))
 
 
 @router.get("/areas/{code}/crimes.csv", summary="Every street crime of the area and period as CSV (streamed)",
@@ -66,8 +74,15 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 async def get_map(request: Request, warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
                   month_to: MonthTo = None) -> Response:
-    def build() -> bytes:
-        return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to, force=force))
-
-    return await cached_answer(request, warehouse, ("map", force, month_from, month_to), build,
+    return await cached_answer(request, warehouse, map_key(force, month_from, month_to),
+                               lambda: map_body(warehouse, force, month_from, month_to),
                                media_type="application/geo+json")
+
+
+def map_key(force: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
+    return ("map", force, month_from, month_to)
+
+
+def map_body(warehouse: Warehouse, force: str, month_from: str | None, month_to: str | None) -> bytes:
+    """The map answer as sent: shared by the route and by cache warming."""
+    return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to, force=force))
