@@ -53,6 +53,12 @@ def test_summary_counts_and_rate_match_the_raw_files(city_client, city_folder, d
     assert {c["crime_type"]: c["crimes"] for c in summary["categories"]} == by_type
     assert [m["month"] for m in summary["monthly"]] == [f"2021-{m:02d}" for m in range(1, 13)]
     assert sum(m["crimes"] for m in summary["monthly"]) == len(rows)
+    outcomes: dict[str, int] = {}
+    for r in rows:
+        if r["Crime type"] != "Anti-social behaviour":
+            key = r["Last outcome category"] or "No outcome recorded"
+            outcomes[key] = outcomes.get(key, 0) + 1
+    assert {o["outcome"]: o["crimes"] for o in summary["outcomes"]} == outcomes
 
 
 def test_trend_compares_twelve_months_with_the_twelve_before(city_client, city_folder):

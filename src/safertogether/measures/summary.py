@@ -36,12 +36,19 @@ def area_summary(
     force = place["code"] if place["level"] == "force" else place.get("force_id")
     period = resolve_period(warehouse, month_from, month_to, force=force)
     where = MEMBER_CONDITION[place["level"]]
-    params = {"code": code, "start": period.start, "end": period.end}
-    categories = warehouse.query(
-        f"""SELECT crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts m
-            WHERE {where} AND month BETWEEN $start AND $end GROUP BY crime_type ORDER BY crimes DESC""",
-        params,
+    # One read of the monthly counts serves the categories, the monthly series and the trend.
+    span = Period(min(period.start, add_months(period.end, -23)), period.end)
+    counts = warehouse.query(
+        f"""SELECT month, crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts m
+            WHERE {where} AND month BETWEEN $start AND $end GROUP BY ALL""",
+        {"code": code, "start": span.start, "end": span.end},
     )
+    loaded = {r["month"] for r in warehouse.query(
+        """SELECT DISTINCT month FROM force_months
+           WHERE ($force IS NULL OR force_id = $force) AND month BETWEEN $start AND $end""",
+        {"force": force, "start": span.start, "end": span.end},
+    )}
+    categories = _categories(counts, period)
     total = sum(c["crimes"] for c in categories)
     residents = place["population"]
     force_part = _force_comparison(warehouse, force, period, total, residents) if force else None
@@ -58,54 +65,53 @@ def area_summary(
         "population": residents,
         "rate_per_1000": _per_1000(total, residents),
         "categories": categories,
-        "monthly": _monthly(warehouse, where, code, force, period),
-        "trend": trend(warehouse, where, code, force, period.end),
+        "monthly": _monthly(counts, loaded, period),
+        "trend": trend(counts, loaded, period.end),
         "force_comparison": force_part,
-        "outcomes": _outcomes(warehouse, where, params),
+        "outcomes": _outcomes(warehouse, where, {"code": code, "start": period.start, "end": period.end}),
         "stop_and_search": stop_and_search(warehouse, place["level"], code, period),
     }
 
 
-def _monthly(warehouse: Warehouse, where: str, code: str, force: str | None, period: Period) -> list[dict[str, Any]]:
-    rows = warehouse.query(
-        f"""WITH months AS (SELECT CAST(range AS DATE) AS month FROM range($start, $end + INTERVAL 1 MONTH,
-                                                                       INTERVAL 1 MONTH)),
-                 here AS (SELECT month, sum(crimes) AS crimes FROM monthly_counts m
-                          WHERE {where} AND month BETWEEN $start AND $end GROUP BY month),
-                 loaded AS (SELECT DISTINCT month FROM force_months
-                            WHERE ($force IS NULL OR force_id = $force) AND month BETWEEN $start AND $end)
-            SELECT strftime(months.month, '%Y-%m') AS month,
-                   CASE WHEN loaded.month IS NULL THEN NULL ELSE coalesce(here.crimes, 0) END::BIGINT AS crimes
-            FROM months LEFT JOIN here USING (month) LEFT JOIN loaded USING (month) ORDER BY 1""",
-        {"code": code, "force": force, "start": period.start, "end": period.end},
-    )
-    return rows
+def _in(period: Period, month: dt.date) -> bool:
+    return period.start <= month <= period.end
 
 
-def trend(warehouse: Warehouse, where: str, code: str, force: str | None, end: dt.date) -> dict[str, Any]:
+def _categories(counts: list[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
+    totals: dict[str, int] = {}
+    for row in counts:
+        if _in(period, row["month"]):
+            totals[row["crime_type"]] = totals.get(row["crime_type"], 0) + row["crimes"]
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return [{"crime_type": crime_type, "crimes": crimes} for crime_type, crimes in ordered]
+
+
+def _monthly(counts: list[dict[str, Any]], loaded: set[dt.date], period: Period) -> list[dict[str, Any]]:
+    """Crimes per month of the period; None for a month the force has not published."""
+    by_month: dict[dt.date, int] = {}
+    for row in counts:
+        by_month[row["month"]] = by_month.get(row["month"], 0) + row["crimes"]
+    months = [add_months(period.start, i) for i in range(period.months)]
+    return [{"month": f"{m:%Y-%m}", "crimes": by_month.get(m, 0) if m in loaded else None} for m in months]
+
+
+def trend(counts: list[dict[str, Any]], loaded: set[dt.date], end: dt.date) -> dict[str, Any]:
     """The 12 months to ``end`` against the 12 before, with an exact conditional Poisson test.
 
     Given the two counts' total, the first is Binomial(total, 1/2) if the underlying rate did not
-    change (equal 12-month exposures), so a two-sided binomial test gives the p-value.
+    change (equal 12-month exposures), so a two-sided binomial test gives the p-value. A month counts
+    as loaded when the force published it, even if the area had no crime in it.
     """
     current = Period(add_months(end, -11), end)
     previous = current.previous()
-    # A month counts as loaded when the force published it, even if this area had no crime then.
-    rows = warehouse.query(
-        f"""SELECT sum(crimes) FILTER (WHERE month BETWEEN $cs AND $ce) AS now,
-                   sum(crimes) FILTER (WHERE month BETWEEN $ps AND $pe) AS before,
-                   (SELECT count(DISTINCT month) FROM force_months
-                    WHERE ($force IS NULL OR force_id = $force) AND month BETWEEN $ps AND $ce) AS months
-            FROM monthly_counts m WHERE {where} AND month BETWEEN $ps AND $ce""",
-        {"code": code, "force": force, "cs": current.start, "ce": current.end, "ps": previous.start,
-         "pe": previous.end},
-    )[0]
     result: dict[str, Any] = {"current": current.as_json(), "previous": previous.as_json(),
                               "method": "exact conditional Poisson test (binomial, equal exposure)"}
-    if rows["months"] < 24:
+    months = sum(1 for m in loaded if previous.start <= m <= current.end)
+    if months < 24:
         return {**result, "available": False,
-                "note": f"needs 24 loaded months up to {end:%Y-%m}; {rows['months']} found"}
-    now, before = int(rows["now"] or 0), int(rows["before"] or 0)
+                "note": f"needs 24 loaded months up to {end:%Y-%m}; {months} found"}
+    now = sum(r["crimes"] for r in counts if _in(current, r["month"]))
+    before = sum(r["crimes"] for r in counts if _in(previous, r["month"]))
     p_value = stats.binomtest(now, now + before, 0.5).pvalue if now + before else 1.0
     return {
         **result, "available": True, "current_crimes": now, "previous_crimes": before,
@@ -153,28 +159,31 @@ def _force_categories(warehouse: Warehouse, _version: int, force: str, period: P
 
 def _outcomes(warehouse: Warehouse, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     rows = warehouse.query(
-        f"""SELECT coalesce(last_outcome_category, 'No outcome recorded') AS outcome, count(*) AS crimes
-            FROM street_crimes m WHERE {where} AND month BETWEEN $start AND $end
-              AND crime_type <> 'Anti-social behaviour'
-            GROUP BY ALL ORDER BY crimes DESC""",
+        f"""SELECT outcome, sum(crimes)::BIGINT AS crimes FROM monthly_outcomes m
+            WHERE {where} AND month BETWEEN $start AND $end GROUP BY ALL ORDER BY crimes DESC, outcome""",
         params,
     )
     total = sum(r["crimes"] for r in rows)
     return [{**r, "share": round(r["crimes"] / total, 4)} for r in rows]
 
 
+STOP_BREAKDOWNS = ("legislation", "outcome", "self_defined_ethnicity")
+
+
 def stop_and_search(warehouse: Warehouse, level: str, code: str, period: Period) -> dict[str, Any]:
     """Stops by legislation, outcome and self-defined ethnicity: counts and shares (no rates)."""
-    where = MEMBER_CONDITION[level]
-    params = {"code": code, "start": period.start, "end": period.end}
-    breakdowns = {}
+    rows = warehouse.query(
+        f"""SELECT {", ".join(f"GROUPING({f}) AS g_{f}" for f in STOP_BREAKDOWNS)}, {", ".join(STOP_BREAKDOWNS)},
+                   count(*) AS stops
+            FROM stop_searches m WHERE {MEMBER_CONDITION[level]} AND month BETWEEN $start AND $end
+            GROUP BY GROUPING SETS ({", ".join(f"({f})" for f in STOP_BREAKDOWNS)})""",
+        {"code": code, "start": period.start, "end": period.end},
+    )
+    breakdowns: dict[str, Any] = {}
     total = 0
-    for field in ("legislation", "outcome", "self_defined_ethnicity"):
-        rows = warehouse.query(
-            f"""SELECT coalesce({field}, 'Not stated') AS value, count(*) AS stops FROM stop_searches m
-                WHERE {where} AND month BETWEEN $start AND $end GROUP BY ALL ORDER BY stops DESC""",
-            params,
-        )
-        total = sum(r["stops"] for r in rows)
-        breakdowns[f"by_{field}"] = [{**r, "share": round(r["stops"] / total, 4)} for r in rows]
+    for field in STOP_BREAKDOWNS:
+        mine = [{"value": r[field] or "Not stated", "stops": r["stops"]} for r in rows if r[f"g_{field}"] == 0]
+        mine.sort(key=lambda r: (-r["stops"], r["value"]))
+        total = sum(r["stops"] for r in mine)
+        breakdowns[f"by_{field}"] = [{**r, "share": round(r["stops"] / total, 4)} for r in mine]
     return {"stops": total, **breakdowns, "note": STOP_SEARCH_RATE_NOTE}

@@ -61,6 +61,8 @@ DDL: Final[tuple[str, ...]] = (
     "CREATE TABLE IF NOT EXISTS street_index (lsoa VARCHAR, street VARCHAR, crimes BIGINT)",
     # The months each force has published, with its total: which months are loaded, at a glance.
     "CREATE TABLE IF NOT EXISTS force_months (force_id VARCHAR, month DATE, crimes BIGINT)",
+    """CREATE TABLE IF NOT EXISTS monthly_outcomes (
+        lsoa VARCHAR, force_id VARCHAR, month DATE, outcome VARCHAR, crimes BIGINT)""",
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
 )
