@@ -252,14 +252,18 @@ def _print_summary(result: dict[str, Any]) -> None:
 @app.command()
 def serve(
     db: DbOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: $SAFER_HOST or 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: $SAFER_PORT or 8000]")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     warm: Annotated[int, typer.Option(help="Pre-compute the default view of up to this many areas")] = 5000,
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
     import uvicorn
 
+    from safertogether.settings import Settings
+
+    settings = Settings()
+    host, port = host or settings.host, port or settings.port
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")

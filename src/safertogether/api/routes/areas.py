@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from safertogether.api.cache import cached_answer
@@ -24,7 +24,9 @@ router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["are
 MonthFrom = Annotated[str | None, Query(alias="from", description="First month, YYYY-MM", max_length=20)]
 MonthTo = Annotated[str | None, Query(alias="to", description="Last month, YYYY-MM (default: latest loaded)",
                                       max_length=20)]
-AreaCode = Annotated[str, "LSOA/MSOA/local authority code or police.uk force id"]
+AreaCode = Annotated[str, Path(description="LSOA, MSOA or local authority code, or a police.uk force id",
+                                max_length=40)]
+ForceId = Annotated[str, Path(description="police.uk force id, e.g. leicestershire", max_length=40)]
 
 
 @router.get("/areas", summary="Find areas by code, name, local authority or street")
@@ -72,7 +74,7 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
 
 @router.get("/map/{force}.geojson", summary="Choropleth GeoJSON: crime rate per 1,000 residents per LSOA",
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-async def get_map(request: Request, warehouse: WarehouseDep, force: AreaCode, month_from: MonthFrom = None,
+async def get_map(request: Request, warehouse: WarehouseDep, force: ForceId, month_from: MonthFrom = None,
                   month_to: MonthTo = None) -> Response:
     return await cached_answer(request, warehouse, map_key(force, month_from, month_to),
                                lambda: map_body(warehouse, force, month_from, month_to),
