@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import threading
+import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,28 +52,42 @@ def _from_path(path: Path) -> SourceFile:
     return SourceFile(str(path), path.stat().st_size, read)
 
 
+class _Archive:
+    """One open zip shared by the reads of all its members.
+
+    Re-opening the archive for each member re-reads its central directory, which for police.uk's
+    full archive (thousands of members) costs more than the reads. ``ZipFile`` serialises reads of
+    a shared archive itself, so reader threads may share it; it is closed when no member needs it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+        self._lock = threading.Lock()
+
+    def read(self, member: zipfile.ZipInfo) -> bytes:
+        try:
+            with self._lock:
+                if self._zip is None:
+                    self._zip = zipfile.ZipFile(self.path)
+                    weakref.finalize(self, self._zip.close)
+            return self._zip.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+            raise InputFormatError(
+                f"{self.path}!{member.filename}: corrupt member in zip archive ({exc}); download the archive again"
+            ) from exc
+
+
 def _from_zip(path: Path, keep: Callable[[SourceFile], bool]) -> list[SourceFile]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(".csv")]
+        with zipfile.ZipFile(path) as listing:
+            members = [m for m in listing.infolist() if not m.is_dir() and m.filename.lower().endswith(".csv")]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputFormatError(
             f"{path}: not a readable zip archive ({exc}); download the archive again or unzip it and import the folder"
         ) from exc
-
-    def reader(member: zipfile.ZipInfo) -> Callable[[], bytes]:
-        def read() -> bytes:
-            try:
-                with zipfile.ZipFile(path) as again:
-                    return again.read(member)
-            except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-                raise InputFormatError(
-                    f"{path}!{member.filename}: corrupt member in zip archive ({exc}); download the archive again"
-                ) from exc
-
-        return read
-
-    files = [SourceFile(f"{path}!{m.filename}", m.file_size, reader(m)) for m in members]
+    archive = _Archive(path)
+    files = [SourceFile(f"{path}!{m.filename}", m.file_size, functools.partial(archive.read, m)) for m in members]
     return sorted((f for f in files if keep(f)), key=lambda f: f.name)
 
 
