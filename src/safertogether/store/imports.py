@@ -89,7 +89,7 @@ def run_import(
     pending rows are staged on disk (see :class:`PendingRows`). Every item is tried
     even after a failure, so that all problems are reported together; any failure rolls the
     whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the transaction
-    after the last file (area assignment, derived tables).
+    after the last file (area assignment, derived tables), unless every file was already loaded.
     """
     reports: list[FileReport] = []
     problems: list[str] = []
@@ -113,7 +113,7 @@ def run_import(
         if problems:
             raise ImportFailed(problems)
         pending.flush()
-        if finish:
+        if finish and any(r.status != "unchanged" for r in reports):
             finish(warehouse, import_id)
         result = ImportReport(import_id, reports)
         totals = result.totals()
