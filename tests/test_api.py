@@ -163,3 +163,18 @@ def test_a_server_started_with_warming_answers_at_once(city_warehouse):
 
     with TestClient(create_app(city_warehouse, Settings(warm_cache=10))) as client:
         assert client.get("/api/areas/city-of-london/summary").status_code == 200
+
+
+def test_force_average_counts_crimes_located_in_the_force_per_force_resident(city_client, city_folder, data_dir):
+    with open(data_dir / "boundaries" / "lsoa-2011-police-force-lookup.csv", encoding="utf-8-sig") as handle:
+        city_lsoas = {r["LSOA Code"] for r in csv.DictReader(handle) if r["Police_force"] == "City of London"}
+    with open(data_dir / "boundaries" / "lsoa-2011-census-population.csv", encoding="utf-8-sig") as handle:
+        residents = sum(int(r[9].replace(",", "")) for r in csv.reader(handle) if r[6] in city_lsoas)
+    located = sum(1 for r in raw_rows(city_folder, "2021-01", "2021-12") if r["LSOA code"] in city_lsoas)
+    summary = city_client.get("/api/areas/E01000001/summary", params={"from": "2021-01", "to": "2021-12"}).json()
+    comparison = summary["force_comparison"]
+    assert comparison["force_population"] == residents
+    assert comparison["force_crimes"] == located
+    assert comparison["force_rate_per_1000"] == pytest.approx(located / residents * 1000, abs=0.01)
+    force = city_client.get("/api/areas/city-of-london/summary", params={"from": "2021-01", "to": "2021-12"}).json()
+    assert force["force_comparison"] is None

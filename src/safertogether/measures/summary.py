@@ -51,7 +51,8 @@ def area_summary(
     categories = _categories(counts, period)
     total = sum(c["crimes"] for c in categories)
     residents = place["population"]
-    force_part = _force_comparison(warehouse, force, period, total, residents) if force else None
+    compared = force is not None and place["level"] != "force"
+    force_part = _force_comparison(warehouse, force, period, total, residents) if compared else None
     force_rates = force_part.pop("category_rates", {}) if force_part else {}
     for row in categories:
         row["slug"] = crime_type_slug(row["crime_type"])
@@ -149,10 +150,19 @@ def _force_comparison(
 
 @functools.lru_cache(maxsize=512)
 def _force_categories(warehouse: Warehouse, _version: int, force: str, period: Period) -> list[dict[str, Any]]:
-    """Crimes per category in a force and period: the same for every area of the force, so kept."""
+    """Crimes per category located in a force's LSOAs in a period: the baseline of every area's comparison.
+
+    Counted like the areas themselves (by LSOA, whoever reported them), so that the rate has the same
+    numerator as its denominator, the force's residents; a force without LSOAs in the lookup (British
+    Transport Police) falls back to everything it reported. The same for every area, so kept.
+    """
     return warehouse.query(
-        """SELECT crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts
-           WHERE force_id = $force AND month BETWEEN $start AND $end GROUP BY crime_type""",
+        """WITH force_lsoas AS (SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $force)
+           SELECT crime_type, sum(crimes)::BIGINT AS crimes FROM monthly_counts
+           WHERE month BETWEEN $start AND $end
+             AND CASE WHEN EXISTS (SELECT 1 FROM force_lsoas) THEN lsoa IN (SELECT lsoa_code FROM force_lsoas)
+                      ELSE force_id = $force END
+           GROUP BY crime_type""",
         {"force": force, "start": period.start, "end": period.end},
     )
 
