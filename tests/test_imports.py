@@ -208,3 +208,14 @@ def test_a_damaged_zip_gets_one_clear_error_and_stores_nothing(fresh_warehouse, 
     with pytest.raises(InputFormatError, match="zip"):
         import_police_uk(fresh_warehouse, find_police_uk_files([archive]))
     assert snapshot(fresh_warehouse) == before
+
+
+def test_the_same_file_twice_in_one_batch_is_stored_once(fresh_warehouse, city_folder, tmp_path):
+    month = city_folder / "2021-12-city-of-london-street.csv"
+    copy = tmp_path / "copy" / month.name
+    copy.parent.mkdir()
+    shutil.copy(month, copy)
+    archive = _zip_folder(copy.parent, tmp_path / "again.zip")
+    report = import_police_uk(fresh_warehouse, find_police_uk_files([month, copy, archive]))
+    assert [f.status for f in report.files] == ["stored", "unchanged", "unchanged"]
+    assert fresh_warehouse.scalar("SELECT count(*) FROM street_crimes") == count_rows(month)
