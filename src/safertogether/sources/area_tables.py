@@ -80,17 +80,20 @@ def read_area_lookup(path: str | Path) -> pa.Table:
     columns["force_id"] = pa.array([ids[f] for f in forces], pa.string())
     db = duckdb.connect()
     db.register("lookup", pa.table(columns))
-    return db.sql(
+    resolved = db.sql(
         """WITH la_force AS (
                SELECT lad_code, mode(force_id) AS force_id FROM lookup
                WHERE force_id IS NOT NULL GROUP BY lad_code)
-           SELECT DISTINCT ON (l.lsoa_code) l.lsoa_code, l.lsoa_name, l.msoa_code, l.msoa_name, l.lad_code,
+           SELECT DISTINCT l.lsoa_code, l.lsoa_name, l.msoa_code, l.msoa_name, l.lad_code,
                   l.lad_name, l.region_code, l.region_name, coalesce(l.force_id, a.force_id) AS force_id,
                   l.force_id IS NULL AND a.force_id IS NOT NULL AS force_inferred
            FROM lookup l LEFT JOIN la_force a USING (lad_code)
            WHERE l.lsoa_code <> ''
            ORDER BY l.lsoa_code"""
     ).to_arrow_table()
+    db.register("resolved", resolved)
+    _refuse_conflicts(db, "resolved", str(path))
+    return resolved
 
 
 def read_population(path: str | Path) -> pa.Table:
@@ -108,9 +111,26 @@ def read_population(path: str | Path) -> pa.Table:
     def number(column: str | None, kind: str) -> str:
         return f"try_cast(replace(CAST({column} AS VARCHAR), ',', '') AS {kind})" if column else "NULL"
 
-    return db.sql(
-        f"""SELECT DISTINCT ON (CAST({code} AS VARCHAR)) CAST({code} AS VARCHAR) AS lsoa_code,
+    db.execute(
+        f"""CREATE TABLE parsed AS
+            SELECT DISTINCT CAST({code} AS VARCHAR) AS lsoa_code, CAST({persons} AS VARCHAR) AS persons_text,
                    {number(persons, 'BIGINT')} AS persons, {number(households, 'BIGINT')} AS households,
                    {number(hectares, 'DOUBLE')} AS hectares
-            FROM population WHERE CAST({code} AS VARCHAR) <> '' ORDER BY 1"""
-    ).to_arrow_table()
+            FROM population WHERE CAST({code} AS VARCHAR) <> ''"""
+    )
+    unreadable = db.sql("SELECT lsoa_code, persons_text FROM parsed WHERE persons IS NULL LIMIT 5").fetchall()
+    if unreadable:
+        shown = ", ".join(f"{c}: '{t}'" for c, t in unreadable)
+        raise InputFormatError(f"{path}: residents that are not numbers ({shown}); fix them, nothing was stored")
+    _refuse_conflicts(db, "parsed", str(path))
+    return db.sql("SELECT lsoa_code, persons, households, hectares FROM parsed ORDER BY 1").to_arrow_table()
+
+
+def _refuse_conflicts(db: duckdb.DuckDBPyConnection, table: str, name: str) -> None:
+    """An LSOA given twice with different values is ambiguous: refuse rather than pick one."""
+    twice = [r[0] for r in db.sql(
+        f"SELECT lsoa_code FROM {table} GROUP BY lsoa_code HAVING count(*) > 1 ORDER BY 1 LIMIT 5").fetchall()]
+    if twice:
+        raise InputFormatError(
+            f"{name}: LSOAs listed twice with different values ({', '.join(twice)}); fix them, nothing was stored"
+        )
