@@ -53,9 +53,18 @@ def quality_html(report: dict[str, object]) -> str:
     assert isinstance(missing, list)
     gaps = ", ".join(f"{m['force_id']} {m['month']}" for m in missing) or "none"
     legend = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in CHECKS.items())
+    files = report.get("quarantined_files", [])
+    assert isinstance(files, list)
+    quarantined = "".join(
+        f"<tr><td>{html.escape(str(f['file']))}</td><td>{html.escape(str(f['kind']))}</td><td>{f['rows']:,}</td></tr>"
+        for f in files
+    ) or "<tr><td colspan='3'>No row has been quarantined.</td></tr>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Data quality — Safer Together</title><link rel="stylesheet" href="/static/style.css"></head>
 <body class="report"><main><h1>Data quality</h1>
 <p>Missing months in a force's series: {html.escape(gaps)}</p><ul>{legend}</ul>
 <table><thead><tr><th scope="col">force / month</th>{head}</tr></thead><tbody>{body}</tbody></table>
+<h2>Quarantined rows by file</h2>
+<table><thead><tr><th scope="col">file</th><th scope="col">kind</th><th scope="col">rows</th></tr></thead>
+<tbody>{quarantined}</tbody></table>
 </main><footer>{html.escape(ATTRIBUTION["text"])}</footer></body></html>"""
