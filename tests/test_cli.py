@@ -47,7 +47,9 @@ def test_quality_json_and_html(city_db, tmp_path):
     months = {(m["force_id"], m["month"]) for m in report["months"]}
     assert ("city-of-london", "2021-12") in months
     assert {"force_id": "city-of-london", "month": "2022-01"} in report["missing_months"]
-    assert "Open Government Licence" in page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert "Open Government Licence" in text and "Quarantined rows by file" in text
+    assert report["quarantined_files"] == [] and "No row has been quarantined" in text
 
 
 def test_summary_and_area_search(city_db):
