@@ -178,3 +178,17 @@ def test_force_average_counts_crimes_located_in_the_force_per_force_resident(cit
     assert comparison["force_rate_per_1000"] == pytest.approx(located / residents * 1000, abs=0.01)
     force = city_client.get("/api/areas/city-of-london/summary", params={"from": "2021-01", "to": "2021-12"}).json()
     assert force["force_comparison"] is None
+
+
+@pytest.mark.parametrize("code,params", [
+    ("E01000001", {"from": "2021-01", "to": "2021-12"}),
+    ("city-of-london", {"from": "2023-03", "to": "2023-03"}),
+    ("E09000001", {}),
+])
+def test_summary_answers_match_the_documented_schema(city_client, code, params):
+    from safertogether.api.schemas import AreaSummary
+
+    answer = city_client.get(f"/api/areas/{code}/summary", params=params)
+    AreaSummary.model_validate(answer.json())
+    documented = city_client.get("/openapi.json").json()["paths"]["/api/areas/{code}/summary"]["get"]
+    assert "AreaSummary" in str(documented["responses"]["200"])

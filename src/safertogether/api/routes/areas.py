@@ -12,6 +12,7 @@ from safertogether.api.cache import cached_answer
 from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
+from safertogether.api.schemas import AreaSummary
 from safertogether.areas.hierarchy import area, search_areas
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
@@ -45,7 +46,7 @@ def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
 
 @router.get("/areas/{code}/summary", response_class=Response,
             summary="Counts, rate, trend, force comparison, outcomes and stop-and-search of an area",
-            responses={200: {"content": {"application/json": {}}}})
+            responses={200: {"model": AreaSummary, "description": "The area's summary for the period"}})
 async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
                       month_to: MonthTo = None) -> Response:
     return await cached_answer(request, warehouse, summary_key(code, month_from, month_to),
