@@ -33,6 +33,7 @@ from safertogether.store.warehouse import Warehouse
 API = "/police-uk/api/"
 EARTH_RADIUS_M = 6_371_008.8
 MILE_M = 1609.344
+# Written out from data.police.uk's documentation, not imported from the model: the test checks the model.
 SLUGS = {
     "Anti-social behaviour": "anti-social-behaviour",
     "Bicycle theft": "bicycle-theft",

@@ -15,7 +15,7 @@ import orjson
 from safertogether.errors import BadRequestError, MissingDataError, NotFoundError
 from safertogether.policeuk import geo, params
 from safertogether.policeuk.ids import crime_id_sql, location_id_sql, persistent_crime_id_sql
-from safertogether.policeuk.output import JsonQuery
+from safertogether.policeuk.output import JsonQuery, empty_query
 from safertogether.policeuk.reference import (
     category_crime_types,
     check_force,
@@ -92,24 +92,6 @@ def _category_filter(warehouse: Warehouse, category: str) -> tuple[str, dict[str
     return "list_contains($types::VARCHAR[], c.crime_type)", {"types": list(types)}
 
 
-def _place(
-    warehouse: Warehouse,
-    table: str,
-    lat: str | None,
-    lng: str | None,
-    poly: str | None,
-    base: str,
-    base_params: dict[str, Any],
-) -> geo.Where:
-    area = params.parse_poly(poly)
-    if area is not None:
-        return geo.within_area(warehouse, table, area, base, base_params)
-    point = params.parse_point(lat, lng)
-    if point is None:
-        raise BadRequestError("give lat and lng (a one-mile radius) or poly=lat,lng:lat,lng:... (an area)")
-    return geo.within_radius(point)
-
-
 def crimes_street(
     warehouse: Warehouse,
     category: str,
@@ -124,7 +106,7 @@ def crimes_street(
     cat_sql, cat_params = _category_filter(warehouse, category)
     base = {"month": month_of(warehouse, date), **cat_params}
     base_sql = f"c.month = $month AND {cat_sql}"
-    place = _place(warehouse, "street_crimes", lat, lng, poly, base_sql, base)
+    place = geo.place_filter(warehouse, "street_crimes", lat, lng, poly, base_sql, base)
     return _crimes(f"{base_sql} AND {place.sql}", {**base, **place.params})
 
 
@@ -147,10 +129,6 @@ def _point_of(
     return (geo.at_point(*nearest), []) if nearest else None
 
 
-def _nothing() -> JsonQuery:
-    return JsonQuery("SELECT '' WHERE FALSE", {})
-
-
 def crimes_at_location(
     warehouse: Warehouse,
     *,
@@ -164,7 +142,7 @@ def crimes_at_location(
     month = month_of(warehouse, date)
     found = _point_of(warehouse, location_id, lat, lng)
     if found is None:
-        return _nothing()
+        return empty_query()
     where, named = found
     name_sql = ""
     if named:  # a location_id names the point's Location text too
@@ -231,14 +209,14 @@ def outcomes_at_location(
         wanted = params.parse_location_id(location_id)
         found = geo.location_index(warehouse).find(wanted) if wanted is not None else []
         if not found:
-            return _nothing()
+            return empty_query()
         place = geo.Where(
             geo.at_point(*found[0][:2]).sql + " AND list_contains($names::VARCHAR[], "
             "coalesce(c.location, ''))",
             {**geo.at_point(*found[0][:2]).params, "names": [n for *_, n in found]},
         )
     else:
-        place = _place(warehouse, "crime_outcomes", lat, lng, poly, base_sql, base)
+        place = geo.place_filter(warehouse, "crime_outcomes", lat, lng, poly, base_sql, base)
     return JsonQuery(
         f"""WITH hits AS (SELECT c.* FROM crime_outcomes c WHERE {base_sql} AND {place.sql}),
                  street AS (SELECT crime_id, crime_type, month, context FROM street_crimes

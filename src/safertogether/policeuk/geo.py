@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from safertogether.errors import BadRequestError
+from safertogether.policeuk import params
 from safertogether.policeuk.ids import location_id_sql
 from safertogether.policeuk.params import Area, Point
 from safertogether.store.warehouse import Warehouse
@@ -153,3 +155,22 @@ def location_index(warehouse: Warehouse) -> LocationIndex:
         )
         _indexes[warehouse.key] = (version, index)
         return index
+
+
+def place_filter(
+    warehouse: Warehouse,
+    table: str,
+    lat: str | None,
+    lng: str | None,
+    poly: str | None,
+    base: str,
+    base_params: dict[str, Any],
+) -> Where:
+    """Rows inside ``poly`` when given, else within one mile of ``lat``/``lng``, as data.police.uk reads them."""
+    area = params.parse_poly(poly)
+    if area is not None:
+        return within_area(warehouse, table, area, base, base_params)
+    point = params.parse_point(lat, lng)
+    if point is None:
+        raise BadRequestError("give lat and lng (a one-mile radius) or poly=lat,lng:lat,lng:... (an area)")
+    return within_radius(point)

@@ -10,7 +10,7 @@ from typing import Any
 from safertogether.policeuk import geo, params
 from safertogether.policeuk.crimes import month_of
 from safertogether.policeuk.ids import location_id_sql
-from safertogether.policeuk.output import JsonQuery
+from safertogether.policeuk.output import JsonQuery, empty_query
 from safertogether.policeuk.reference import check_force, stop_outcome_id_sql
 from safertogether.store.warehouse import Warehouse
 
@@ -73,16 +73,7 @@ def stops_street(
     """Stops within a mile of a point, or inside a polygon, in one month."""
     _require(warehouse)
     base = {"month": month_of(warehouse, date)}
-    area = params.parse_poly(poly)
-    if area is not None:
-        place = geo.within_area(warehouse, "stop_searches", area, "c.month = $month", base)
-    else:
-        point = params.parse_point(lat, lng)
-        if point is None:
-            raise params.BadRequestError(
-                "give lat and lng (a one-mile radius) or poly=lat,lng:lat,lng:... (an area)"
-            )
-        place = geo.within_radius(point)
+    place = geo.place_filter(warehouse, "stop_searches", lat, lng, poly, "c.month = $month", base)
     return _stops(f"c.month = $month AND {place.sql}", {**base, **place.params})
 
 
@@ -93,7 +84,7 @@ def stops_at_location(warehouse: Warehouse, *, location_id: str | None, date: st
     month = month_of(warehouse, date)
     found = geo.location_index(warehouse).find(wanted) if wanted is not None else []
     if not found:
-        return JsonQuery("SELECT '' WHERE FALSE", {})
+        return empty_query()
     where = geo.at_point(*found[0][:2])
     return _stops(f"c.month = $month AND {where.sql}", {"month": month, **where.params})
 
