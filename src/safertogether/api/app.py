@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -57,7 +56,3 @@ def _mount_web(app: FastAPI) -> None:
     from safertogether.web.pages import install_pages
 
     install_pages(app)
-
-
-def static_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "web" / "static"

@@ -28,10 +28,6 @@ class Entry:
     body: bytes
     _gzipped: bytes | None = field(default=None, repr=False)
 
-    @property
-    def has_gzip(self) -> bool:
-        return self._gzipped is not None
-
     def gzipped(self) -> bytes:
         if self._gzipped is None:
             self._gzipped = gzip.compress(self.body, compresslevel=1, mtime=0)

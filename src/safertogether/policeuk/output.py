@@ -65,11 +65,6 @@ def run_json_query(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | Non
     return JsonArray(("[" + ",".join(r[0] for r in rows)).encode(), rest())
 
 
-def collect(warehouse: Warehouse, query: JsonQuery) -> bytes:
-    """The whole answer as bytes (tests, small answers)."""
-    return b"".join(run_json_query(warehouse, query).chunks())
-
-
 def empty_query() -> JsonQuery:
     """An answer of ``[]`` (an unknown location, say), built like any other."""
     return JsonQuery("SELECT '' WHERE FALSE", {})
