@@ -1,7 +1,9 @@
 """Import of the Leicestershire police.uk files, with area assignment, against a bare DuckDB read_csv.
 
 Prints wall time, rows/s and peak memory of the import (in a process of its own), and the time
-DuckDB alone takes to read the same files into a table. Goal: the import within 2x of the bare read.
+DuckDB alone takes to read the same files into a table: in memory (the goal: the import within 2x
+of it), and into a DuckDB file, which also pays for compressing the rows into storage as the
+import must.
 
     .venv/bin/python bench/import_speed.py --data ../shared/data
 """
@@ -28,21 +30,24 @@ def child(db: Path, folder: Path) -> None:
     files = find_police_uk_files([folder])
     started = time.perf_counter()
     report = import_police_uk(warehouse, files)
+    warehouse.close()  # any checkpoint still owed is part of the import's cost
     seconds = time.perf_counter() - started
-    warehouse.close()
     print(json.dumps({"files": len(files), "rows": report.totals()["rows_read"], "seconds": seconds,
                       "peak_rss_mb": peak_rss_mb()}))
 
 
-def bare_read(folder: Path) -> dict[str, float]:
+def bare_read(folder: Path, target: str) -> dict[str, float]:
     import duckdb
 
     files = sorted(str(p) for p in folder.glob("*.csv"))
-    connection = duckdb.connect()
+    Path(target).unlink(missing_ok=True)
+    connection = duckdb.connect(target)
     started = time.perf_counter()
     connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv({files!r})").fetchall()
+    connection.execute("CHECKPOINT").fetchall()
     seconds = time.perf_counter() - started
     rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    connection.close()
     return {"rows": rows, "seconds": seconds}
 
 
@@ -64,7 +69,9 @@ def main() -> None:
             db = Path(tmp) / f"run{i}.duckdb"
             shutil.copy(reference, db)
             runs.append(run_child([__file__, "--child", str(db), str(folder)]))
-    bare = min((bare_read(folder) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        bare = min((bare_read(folder, ":memory:") for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        stored = min((bare_read(folder, f"{tmp}/bare.duckdb") for _ in range(args.repeat)),
+                     key=lambda r: r["seconds"])
     best = min(runs, key=lambda r: r["seconds"])
     print(f"files                 {best['files']}")
     print(f"rows                  {best['rows']:,}")
@@ -72,8 +79,10 @@ def main() -> None:
     print(f"import wall (best/{args.repeat})   {best['seconds']:.2f} s   (all: {every})")
     print(f"import rows/s         {best['rows'] / best['seconds']:,.0f}")
     print(f"import peak RSS       {max(r['peak_rss_mb'] for r in runs):,.0f} MB")
-    print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s ({bare['rows']:,} rows)")
-    print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x   (goal: within 2x)")
+    print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s in memory, {stored['seconds']:.2f} s into a file "
+          f"({bare['rows']:,} rows)")
+    print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x in memory (goal: within 2x), "
+          f"{best['seconds'] / stored['seconds']:.1f}x into a file")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from safertogether.areas.assign import lsoa_of
 from safertogether.areas.grid import bng_cells
 from safertogether.areas.load import import_boundaries
 from safertogether.errors import InputFormatError
+from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.sources.boundaries import read_boundaries
 from safertogether.store.warehouse import open_warehouse
 
@@ -84,3 +85,34 @@ def test_an_area_drawn_in_several_parts_becomes_one_multipolygon(city_polygons, 
     write(doubled, path, 4326)
     read = read_boundaries(path)
     assert sorted(read.codes) == sorted(CITY)
+
+
+def test_crimes_take_their_areas_on_import_and_again_when_boundaries_come_later(city_polygons, tmp_path, city_folder):
+    """Rows get the polygon containing their point (checked with shapely), and the published code counts."""
+    files = find_police_uk_files([city_folder], month_from="2021-10", month_to="2021-12")
+    path = tmp_path / "city.shp"
+    write(city_polygons, path, 27700)
+    polygons = read_boundaries(path)
+    columns = "month, row_number, longitude, latitude, lsoa_code, lsoa_polygon, lsoa"
+
+    def placed(boundaries_first: bool) -> list[dict[str, object]]:
+        warehouse = open_warehouse(tmp_path / f"w{boundaries_first}.duckdb")
+        if boundaries_first:
+            import_boundaries(warehouse, path)
+        import_police_uk(warehouse, files)
+        if not boundaries_first:
+            assert warehouse.scalar("SELECT count(lsoa_polygon) FROM street_crimes") == 0
+            import_boundaries(warehouse, path)
+        rows = warehouse.query(f"SELECT {columns} FROM street_crimes ORDER BY month, row_number")
+        warehouse.close()
+        return rows
+
+    rows = placed(boundaries_first=True)
+    assert rows == placed(boundaries_first=False)
+    located = [r for r in rows if r["longitude"] is not None]
+    points = shapely.points([r["longitude"] for r in located], [r["latitude"] for r in located])
+    inside = [next((c for c, g in zip(polygons.codes, polygons.geometries, strict=True) if g.intersects(p)), None)
+              for p in points]
+    assert [r["lsoa_polygon"] for r in located] == inside
+    assert sum(code is not None for code in inside) > len(located) / 2
+    assert all(r["lsoa"] == (r["lsoa_code"] or r["lsoa_polygon"]) for r in rows)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from safertogether.errors import InputFormatError
 from safertogether.sources.files import SourceFile
-from safertogether.sources.police_uk import read_police_uk
+from safertogether.sources.police_uk import read_police_uk, read_police_uk_files
 
 STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
                  "Crime type,Last outcome category,Context")
@@ -53,6 +53,21 @@ def test_stop_and_search_gets_force_and_month_from_file_name(multiforce_folder):
     parsed = read_police_uk(SourceFile(str(path), 0, path.read_bytes))
     assert parsed.partitions == [("cheshire", "2023-03")]
     assert set(parsed.rows.column("force_id").to_pylist()) == {"cheshire"}
+
+
+def test_a_batch_is_read_as_its_files_would_be_one_by_one(multiforce_folder):
+    """Files are validated together; each keeps its own rows, force, month and errors, in its place."""
+    paths = sorted(multiforce_folder.glob("2023-03-*.csv"))
+    sources = [SourceFile(str(p), p.stat().st_size, p.read_bytes) for p in paths]
+    broken = source(b"name,age\nann,3\n", "2023-03-nowhere-street.csv")
+    batch = read_police_uk_files([*sources[:2], broken, *sources[2:]])
+    assert isinstance(batch[2], InputFormatError) and "not a police.uk file" in str(batch[2])
+    together = [p for p in batch if not isinstance(p, InputFormatError)]
+    alone = [read_police_uk(s) for s in sources]
+    assert len({p.kind for p in alone}) == 3 and len(together) == len(alone) >= 4
+    for mine, single in zip(together, alone, strict=True):
+        assert (mine.name, mine.partitions, mine.rows_read) == (single.name, single.partitions, single.rows_read)
+        assert mine.rows.equals(single.rows) and mine.quarantine.equals(single.quarantine)
 
 
 def test_snake_case_bom_and_crlf_read_the_same_as_the_original():

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from safertogether.areas.assign import assign_points
+from safertogether.areas.assign import placed_rows
 from safertogether.derived import refresh_derived_tables
+from safertogether.errors import InputFormatError
 from safertogether.model.forces import force_id
 from safertogether.sources.files import SourceFile, expand_paths
 from safertogether.sources.parsed import ParsedFile
-from safertogether.sources.police_uk import read_police_uk
+from safertogether.sources.police_uk import read_police_uk_files
 from safertogether.store.imports import FileReport, ImportReport, run_import
 from safertogether.store.warehouse import Warehouse
 
@@ -59,13 +60,12 @@ def import_police_uk(
     """
     known = {r["sha256"] for r in warehouse.query("SELECT sha256 FROM source_files")}
 
-    def read(source: SourceFile) -> ParsedFile:
-        return read_police_uk(source, known)
+    def read(batch: list[SourceFile]) -> list[ParsedFile | InputFormatError]:
+        return read_police_uk_files(batch, known)
 
-    def finish(w: Warehouse, import_id: int) -> None:
-        assign_points(w, import_id)
+    def finish(w: Warehouse, _import_id: int) -> None:
         refresh_derived_tables(w)
 
     label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
-    return run_import(warehouse, sources, read, label=label, finish=finish, on_file=on_file,
+    return run_import(warehouse, sources, read, label=label, place=placed_rows, finish=finish, on_file=on_file,
                       spill_rows=spill_rows)

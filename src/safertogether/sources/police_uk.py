@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -86,30 +86,70 @@ def detect_kind(columns: list[str], name: str) -> KindSpec:
 
 
 def read_police_uk(source: SourceFile, known: Container[str] = frozenset()) -> ParsedFile:
-    """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine.
+    """Read one police.uk file (any of the three kinds) into rows to store and rows to quarantine."""
+    [outcome] = read_police_uk_files([source], known)
+    if isinstance(outcome, InputFormatError):
+        raise outcome
+    return outcome
 
+
+def read_police_uk_files(
+    sources: Sequence[SourceFile], known: Container[str] = frozenset()
+) -> list[ParsedFile | InputFormatError]:
+    """Read several police.uk files: each is parsed on its own, then each kind is validated in one query.
+
+    One validation query per file costs ~10 ms of set-up, as much as validating 25,000 rows, so a
+    batch is validated together. A file that cannot be read is returned as its error, in its place.
     A file whose SHA-256 is in ``known`` (already loaded) is only identified, not parsed: it has no
     new rows to offer, and skipping it makes re-running an import cheap.
     """
+    opened: list[_OpenedFile | InputFormatError] = []
+    for source in sources:
+        try:
+            opened.append(_open(source, known))
+        except InputFormatError as exc:
+            opened.append(exc)
+    checked = _validate_together([o for o in opened if isinstance(o, _OpenedFile) and o.parsed is not None])
+    return [o if isinstance(o, InputFormatError) else _parsed_file(o, checked.get(id(o))) for o in opened]
+
+
+@dataclass
+class _OpenedFile:
+    source: SourceFile
+    sha256: str
+    size: int
+    encoding: str
+    spec: KindSpec
+    parsed: CsvTable | None  # None: already loaded, not parsed
+
+
+def _open(source: SourceFile, known: Container[str]) -> _OpenedFile:
     data = source.read_bytes()
     sha256 = sha256_hex(data)
     decoded = decode_csv_bytes(data, source.name, EXPECTED)
     header = [normalise_column(c) for c in header_fields(decoded.text, source.name, EXPECTED)]
     spec = detect_kind(header, source.name)
     if sha256 in known:
-        empty = pa.table({"row_number": pa.array([], pa.int64())})
-        return ParsedFile(source.name, sha256, spec.kind, len(data), decoded.encoding, empty,
-                          QUARANTINE_SCHEMA.empty_table())
+        return _OpenedFile(source, sha256, len(data), decoded.encoding, spec, None)
     parsed = read_csv_text(decoded, header, source.name)
     _refuse_truncated(parsed, data, source.name)
-    rows, quarantine = _validate(spec, parsed, source)
-    notes = [f"decoded as {decoded.encoding}"] if decoded.encoding != "utf-8" else []
+    return _OpenedFile(source, sha256, len(data), decoded.encoding, spec, parsed)
+
+
+def _parsed_file(opened: _OpenedFile, checked: tuple[pa.Table, pa.Table] | None) -> ParsedFile:
+    source = opened.source
+    if checked is None:
+        empty = pa.table({"row_number": pa.array([], pa.int64())})
+        return ParsedFile(source.name, opened.sha256, opened.spec.kind, opened.size, opened.encoding, empty,
+                          QUARANTINE_SCHEMA.empty_table())
+    rows, quarantine = checked
+    notes = [f"decoded as {opened.encoding}"] if opened.encoding != "utf-8" else []
     return ParsedFile(
         name=source.name,
-        sha256=sha256,
-        kind=spec.kind,
-        size=len(data),
-        encoding=decoded.encoding,
+        sha256=opened.sha256,
+        kind=opened.spec.kind,
+        size=opened.size,
+        encoding=opened.encoding,
         rows=rows,
         quarantine=quarantine,
         partitions=_partitions(rows, source),
@@ -126,22 +166,40 @@ def _refuse_truncated(parsed: CsvTable, data: bytes, name: str) -> None:
         )
 
 
-def _validate(spec: KindSpec, parsed: CsvTable, source: SourceFile) -> tuple[pa.Table, pa.Table]:
-    table = _with_all_columns(parsed.table, spec)
-    named = source.police_uk_name
+def _validate_together(files: list[_OpenedFile]) -> dict[int, tuple[pa.Table, pa.Table]]:
+    """Rows to store and rows to quarantine of each file (keyed by ``id``), one query per kind."""
+    checked: dict[int, tuple[pa.Table, pa.Table]] = {}
+    for spec in SPECS:
+        of_kind = [f for f in files if f.spec.kind == spec.kind]
+        if not of_kind:
+            continue
+        good, bad = _validate(spec, pa.concat_tables(
+            [_with_all_columns(f.parsed.table, spec, part, f.source.police_uk_name)  # type: ignore[union-attr]
+             for part, f in enumerate(of_kind)]))
+        for part, f in enumerate(of_kind):
+            checked[id(f)] = (_part(good, part), _quarantine(f.parsed, _part(bad, part)))  # type: ignore[arg-type]
+    return checked
+
+
+def _part(table: pa.Table, part: int) -> pa.Table:
+    return table.filter(pc.equal(table.column("part"), part)).drop_columns(["part"])
+
+
+def _validate(spec: KindSpec, raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     db = _engine().cursor()
-    db.register("raw", table)
+    db.register("raw", raw)
     sql = _STREET_SQL if spec.kind == "street" else _OUTCOMES_SQL if spec.kind == "outcomes" else _STOPS_SQL
-    params = {"file_force": named[1] if named else None, "file_month": named[0] if named else None}
-    sql = sql.format(**UK_BOX, max_year=dt.date.today().year + 1)
-    checked = db.sql(sql, params=params if spec.kind == "stop-and-search" else None).to_arrow_table()
+    checked = db.sql(sql.format(**UK_BOX, max_year=dt.date.today().year + 1)).to_arrow_table()
     db.close()
     bad_mask = pc.is_valid(checked.column("reason"))
     good = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"])
-    bad = checked.filter(bad_mask)
     good = good if "force_id" in good.column_names else _with_force_ids(good)
+    return good, checked.filter(bad_mask).select(["part", "row_number", "reason"])
+
+
+def _quarantine(parsed: CsvTable, bad: pa.Table) -> pa.Table:
     numbers = bad.column("row_number").to_pylist()
-    quarantine = pa.table(
+    return pa.table(
         {
             "row_number": [n for n, _t, _r in parsed.unparseable] + numbers,
             "raw_text": [t for _n, t, _r in parsed.unparseable] + parsed.record_text(numbers),
@@ -149,15 +207,20 @@ def _validate(spec: KindSpec, parsed: CsvTable, source: SourceFile) -> tuple[pa.
         },
         schema=QUARANTINE_SCHEMA,
     )
-    return good, quarantine
 
 
 # Kept exactly as published: free text whose spacing is the publisher's.
 _UNTRIMMED: Final = frozenset({"location", "context"})
 
 
-def _with_all_columns(table: pa.Table, spec: KindSpec) -> pa.Table:
-    """The kind's columns, missing optional ones as empty, values trimmed of surrounding whitespace."""
+def _with_all_columns(
+    table: pa.Table, spec: KindSpec, part: int, named: tuple[str, str, str] | None
+) -> pa.Table:
+    """The kind's columns, missing optional ones as empty, values trimmed of surrounding whitespace.
+
+    ``part`` tells the file apart within a batch; stop-and-search rows also carry the month and force
+    of their file's name, as the rows themselves do not say them.
+    """
     columns = {}
     for column in spec.columns:
         if column not in table.column_names:
@@ -167,6 +230,10 @@ def _with_all_columns(table: pa.Table, spec: KindSpec) -> pa.Table:
         else:
             columns[column] = pc.utf8_trim_whitespace(table.column(column))
     columns["row_number"] = table.column("row_number")
+    columns["part"] = pa.repeat(pa.scalar(part, pa.int32()), table.num_rows)
+    if spec.kind == "stop-and-search":
+        columns["file_month"] = pa.repeat(pa.scalar(named[0] if named else None, pa.string()), table.num_rows)
+        columns["file_force"] = pa.repeat(pa.scalar(named[1] if named else None, pa.string()), table.num_rows)
     return pa.table(columns)
 
 
@@ -225,7 +292,7 @@ def _mandatory_reasons(fields: dict[str, str]) -> str:
 
 
 _STREET_SQL = _TYPED + f"""
-SELECT row_number,
+SELECT part, row_number,
     nullif(crime_id, '') AS crime_id, month_date AS month,
     reported_by AS reported_by, falls_within AS falls_within, lon AS longitude, lat AS latitude,
     location, nullif(lsoa_code, '') AS lsoa_code, nullif(lsoa_name, '') AS lsoa_name,
@@ -237,7 +304,7 @@ FROM typed
 """
 
 _OUTCOMES_SQL = _TYPED + f"""
-SELECT row_number,
+SELECT part, row_number,
     crime_id AS crime_id, month_date AS month,
     reported_by AS reported_by, falls_within AS falls_within, lon AS longitude, lat AS latitude,
     location, nullif(lsoa_code, '') AS lsoa_code, nullif(lsoa_name, '') AS lsoa_name,
@@ -252,11 +319,11 @@ _STOP_TIME = "try_strptime(date, ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S', '%
 
 # Stop-and-search files have no Month column; the typed CTE's month_date is unused for them.
 _STOPS_SQL = _TYPED.replace("month", "NULL") + f"""
-SELECT row_number,
+SELECT part, row_number,
     type AS type,
     CAST({_STOP_TIME} AS TIMESTAMP) AS datetime,
-    CAST(coalesce(try_strptime($file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
-    coalesce($file_force, 'unknown') AS force_id,
+    CAST(coalesce(try_strptime(file_month, '%Y-%m'), date_trunc('month', {_STOP_TIME})) AS DATE) AS month,
+    coalesce(file_force, 'unknown') AS force_id,
     try_cast(nullif(part_of_a_policing_operation, '') AS BOOLEAN) AS part_of_a_policing_operation,
     nullif(policing_operation, '') AS policing_operation, lon AS longitude, lat AS latitude,
     nullif(gender, '') AS gender, nullif(age_range, '') AS age_range,
@@ -270,7 +337,7 @@ SELECT row_number,
     CASE
         WHEN {_STOP_TIME} IS NULL THEN 'unknown date: ''' || date || ''''
         WHEN year({_STOP_TIME}) NOT BETWEEN 2008 AND {{max_year}} THEN 'unknown date: ''' || date || ''''
-        WHEN $file_force IS NULL THEN 'unknown force: name the file YYYY-MM-<force>-stop-and-search.csv'
+        WHEN file_force IS NULL THEN 'unknown force: name the file YYYY-MM-<force>-stop-and-search.csv'
         {_mandatory_reasons({"type": "Type"})}{_COORD_REASON}
     END AS reason
 FROM typed

@@ -28,6 +28,17 @@ from safertogether.sources.parsed import ParsedFile
 from safertogether.store.schema import KIND_TABLES
 from safertogether.store.warehouse import Warehouse
 
+#: Given a table and the name of a relation holding rows about to be inserted into it, a SELECT over
+#: that relation giving the rows as they should be stored (for example with their areas added).
+Placement = Callable[[Warehouse, str, str], str]
+
+_SOURCE_FILES_SCHEMA = pa.schema([
+    ("file_id", pa.int64()), ("import_id", pa.int64()), ("name", pa.string()), ("sha256", pa.string()),
+    ("kind", pa.string()), ("bytes", pa.int64()), ("encoding", pa.string()), ("rows_read", pa.int64()),
+    ("rows_stored", pa.int64()), ("rows_quarantined", pa.int64()), ("partitions", pa.list_(pa.string())),
+    ("status", pa.string()), ("loaded_at", pa.timestamp("us")),
+])
+
 
 @dataclass
 class FileReport:
@@ -74,42 +85,47 @@ class ImportFailed(InputFormatError):
 def run_import(
     warehouse: Warehouse,
     items: Iterable[Any],
-    read: Callable[[Any], ParsedFile],
+    read: Callable[[list[Any]], list[ParsedFile | InputFormatError]],
     *,
     label: str,
+    place: Placement | None = None,
     finish: Callable[[Warehouse, int], None] | None = None,
     on_file: Callable[[FileReport], None] | None = None,
+    batch_files: int = 8,
     read_ahead: int = 2,
     spill_rows: int = 1_000_000,
 ) -> ImportReport:
-    """Read each item with ``read`` and store the results in one transaction.
+    """Read the items in batches of ``batch_files`` with ``read`` and store the results in one transaction.
 
-    Reading (parsing, validation) runs ``read_ahead`` files ahead in worker threads while this
+    ``read`` returns, for each item of a batch in order, its parsed file or the error that stopped
+    it. Reading (parsing, validation) runs ``read_ahead`` batches ahead in worker threads while this
     thread stores; all writes stay on this thread, inside the transaction. Beyond ``spill_rows``
-    pending rows are staged on disk (see :class:`PendingRows`). Every item is tried
-    even after a failure, so that all problems are reported together; any failure rolls the
-    whole batch back and raises :class:`ImportFailed`. ``finish`` runs inside the transaction
-    after the last file (area assignment, derived tables), unless every file was already loaded.
+    pending rows are staged on disk (see :class:`PendingRows`); ``place`` adds columns to rows as
+    they are inserted (see :data:`Placement`). Every item is tried even after a failure, so that all
+    problems are reported together; any failure rolls the whole batch back and raises
+    :class:`ImportFailed`. ``finish`` runs inside the transaction after the last file (derived
+    tables), unless every file was already loaded.
     """
     reports: list[FileReport] = []
     problems: list[str] = []
     started = dt.datetime.now()
     with contextlib.ExitStack() as stack, warehouse.transaction():
         import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
-        pending = PendingRows(warehouse, spill_rows)
+        pending = PendingRows(warehouse, spill_rows, place)
         ledger = FileLedger(warehouse)
         stack.callback(pending.close)
-        for outcome in read_in_background(items, read, read_ahead):
-            if isinstance(outcome, InputFormatError):
-                problems.append(str(outcome))
-                continue
-            if problems:
-                reports.append(_unstored(outcome))
-                continue
-            report = _store_file(warehouse, import_id, outcome, pending, ledger)
-            reports.append(report)
-            if on_file:
-                on_file(report)
+        for batch in read_in_background(_batches(items, batch_files), read, read_ahead):
+            for outcome in batch:
+                if isinstance(outcome, InputFormatError):
+                    problems.append(str(outcome))
+                    continue
+                if problems:
+                    reports.append(_unstored(outcome))
+                    continue
+                report = _store_file(warehouse, import_id, outcome, pending, ledger)
+                reports.append(report)
+                if on_file:
+                    on_file(report)
         if problems:
             raise ImportFailed(problems)
         pending.flush()
@@ -125,21 +141,27 @@ def run_import(
     return result
 
 
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == max(1, size):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def read_in_background(
-    items: Iterable[Any], read: Callable[[Any], ParsedFile], read_ahead: int
-) -> Iterator[ParsedFile | InputFormatError]:
-    """``read(item)`` for each item in order, at most ``read_ahead`` running ahead (bounded memory)."""
-
-    def attempt(item: Any) -> ParsedFile | InputFormatError:
-        try:
-            return read(item)
-        except InputFormatError as exc:
-            return exc
-
+    batches: Iterable[list[Any]],
+    read: Callable[[list[Any]], list[ParsedFile | InputFormatError]],
+    read_ahead: int,
+) -> Iterator[list[ParsedFile | InputFormatError]]:
+    """``read(batch)`` for each batch in order, at most ``read_ahead`` running ahead (bounded memory)."""
     with ThreadPoolExecutor(max_workers=max(1, read_ahead)) as pool:
-        pending: deque[Future[ParsedFile | InputFormatError]] = deque()
-        for item in items:
-            pending.append(pool.submit(attempt, item))
+        pending: deque[Future[list[ParsedFile | InputFormatError]]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(read, batch))
             if len(pending) > read_ahead:
                 yield pending.popleft().result()
         while pending:
@@ -156,21 +178,22 @@ class PendingRows:
     DuckDB holds rows appended from Arrow inside an open transaction in memory (20 million rows
     took 9.6 GB), but streams an INSERT ... SELECT from Parquet within its memory limit. Small
     imports therefore go straight from Arrow; large ones are staged as Parquet in a temporary folder
-    beside the warehouse and inserted in one statement per table. A file that replaces partitions
-    of a file still pending calls :meth:`flush` first, so its deletes see every earlier row.
+    beside the warehouse and inserted in one statement per table at the end.
+
+    ``place`` adds columns to rows as they are inserted, which is much cheaper than updating stored
+    rows (an UPDATE makes DuckDB rewrite the columns at commit).
     """
 
-    def __init__(self, warehouse: Warehouse, spill_rows: int = 1_000_000) -> None:
+    def __init__(self, warehouse: Warehouse, spill_rows: int = 1_000_000, place: Placement | None = None) -> None:
         self._warehouse = warehouse
         self._spill_rows = spill_rows
+        self._place = place
         self._tables: dict[str, list[pa.Table]] = {}
         self._staged: dict[str, list[str]] = {}
         self._rows = 0
-        self.file_ids: set[int] = set()
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
-    def add(self, table: str, rows: pa.Table, file_id: int) -> None:
-        self.file_ids.add(file_id)
+    def add(self, table: str, rows: pa.Table) -> None:
         if rows.num_rows:
             self._tables.setdefault(table, []).append(rows)
             self._rows += rows.num_rows
@@ -190,17 +213,28 @@ class PendingRows:
 
     def flush(self) -> None:
         """Insert everything pending into the warehouse tables (inside the caller's transaction)."""
-        for table, parts in self._tables.items():
-            self._warehouse.insert_arrow(table, pa.concat_tables(parts, promote_options="permissive"))
-        for table, paths in self._staged.items():
-            columns = ", ".join(pq.read_schema(paths[0]).names)
-            self._warehouse.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM read_parquet($paths)", {"paths": paths}
-            )
+        cursor = self._warehouse.cursor
+        for table in [*self._tables, *(t for t in self._staged if t not in self._tables)]:
+            if table in self._tables:
+                cursor.register("_pending_rows", pa.concat_tables(self._tables[table], promote_options="permissive"))
+            staged = self._staged.get(table)
+            if staged:
+                files = ", ".join("'" + path.replace("'", "''") + "'" for path in staged)
+                fresh = "UNION ALL BY NAME SELECT * FROM _pending_rows" if table in self._tables else ""
+                cursor.execute(f"CREATE OR REPLACE TEMP VIEW _pending_staged AS SELECT * FROM read_parquet([{files}]) "
+                               f"{fresh}").fetchall()
+            source = "_pending_staged" if staged else "_pending_rows"
+            try:
+                select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
+                self._warehouse.execute(f"INSERT INTO {table} BY NAME {select}")
+            finally:
+                if staged:
+                    cursor.execute("DROP VIEW _pending_staged").fetchall()
+                if table in self._tables:
+                    cursor.unregister("_pending_rows")
         self._tables.clear()
         self._staged.clear()
         self._rows = 0
-        self.file_ids.clear()
 
     def close(self) -> None:
         if self._folder is not None:
@@ -241,18 +275,20 @@ def _store_file(
         )
     file_id = int(warehouse.scalar("SELECT nextval('file_ids')"))
     partitions = [f"{force}:{month}" for force, month in parsed.partitions]
-    overlaps = ledger.overlaps(parsed.kind, partitions)
+    replaced = []
+    if ledger.overlaps(parsed.kind, partitions):
+        pending.flush()  # the rows it replaces may still be pending
+        replaced = _replace_partitions(warehouse, KIND_TABLES[parsed.kind], parsed.kind, file_id, partitions)
     ledger.record(parsed, file_id, partitions)
-    warehouse.execute(
-        "INSERT INTO source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', NULL, now())",
-        [file_id, import_id, parsed.name, parsed.sha256, parsed.kind, parsed.size, parsed.encoding,
-         parsed.rows_read, parsed.rows.num_rows, parsed.quarantine.num_rows, partitions],
-    )
-    table = KIND_TABLES[parsed.kind]
-    replaced = _replace_partitions(warehouse, table, parsed.kind, file_id, partitions, pending) if overlaps else []
+    pending.add("source_files", pa.Table.from_pylist([{
+        "file_id": file_id, "import_id": import_id, "name": parsed.name, "sha256": parsed.sha256,
+        "kind": parsed.kind, "bytes": parsed.size, "encoding": parsed.encoding, "rows_read": parsed.rows_read,
+        "rows_stored": parsed.rows.num_rows, "rows_quarantined": parsed.quarantine.num_rows,
+        "partitions": partitions, "status": "current", "loaded_at": dt.datetime.now(),
+    }], schema=_SOURCE_FILES_SCHEMA))
     provenance = {"file_id": file_id, "import_id": import_id}
-    pending.add(table, _with_constants(parsed.rows, provenance), file_id)
-    pending.add("quarantine", _with_constants(parsed.quarantine, provenance), file_id)
+    pending.add(KIND_TABLES[parsed.kind], _with_constants(parsed.rows, provenance))
+    pending.add("quarantine", _with_constants(parsed.quarantine, provenance))
     status = "replaced an earlier version" if replaced else "stored"
     return FileReport(
         parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows.num_rows,
@@ -266,9 +302,7 @@ def _with_constants(rows: pa.Table, constants: dict[str, int]) -> pa.Table:
     return rows
 
 
-def _replace_partitions(
-    warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str], pending: PendingRows
-) -> list[str]:
+def _replace_partitions(warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str]) -> list[str]:
     """Delete earlier rows of the partitions this file publishes; mark emptied files superseded."""
     if not partitions:
         return []
@@ -280,8 +314,6 @@ def _replace_partitions(
     if not older:
         return []
     older_ids = [o["file_id"] for o in older]
-    if pending.file_ids.intersection(older_ids):
-        pending.flush()
     warehouse.execute(
         f"DELETE FROM {table} WHERE list_contains(?::BIGINT[], file_id) "
         "AND list_contains(?::VARCHAR[], force_id || ':' || strftime(month, '%Y-%m'))",
