@@ -86,10 +86,12 @@ def entry_response(request: Request, entry: Entry, media_type: str = "applicatio
 _building: dict[tuple[Hashable, ...], asyncio.Future[Any]] = {}
 
 
-async def build_once(full_key: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+async def build_once(full_key: tuple[Hashable, ...], build: Callable[[], T], in_memory: bool = False) -> T:
     """Run ``build`` in a worker thread; concurrent callers with the same key share the one result.
 
-    Without this, the first burst of clients asking the same question would each compute it.
+    Without this, the first burst of clients asking the same question would each compute it. An
+    answer made ``in_memory`` (about a millisecond of Python, no I/O) is made on the event loop
+    instead: handing it to a thread costs more than making it, as threads wait for the GIL.
     """
     pending = _building.get(full_key)
     if pending is not None:
@@ -97,7 +99,7 @@ async def build_once(full_key: tuple[Hashable, ...], build: Callable[[], T]) -> 
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     _building[full_key] = future
     try:
-        result = await run_in_threadpool(build)
+        result = build() if in_memory else await run_in_threadpool(build)
         future.set_result(result)
         return result
     except BaseException as exc:
@@ -110,11 +112,12 @@ async def build_once(full_key: tuple[Hashable, ...], build: Callable[[], T]) -> 
 
 async def cached_answer(
     request: Request, warehouse: Warehouse, key: tuple[Hashable, ...], build: Callable[[], bytes],
-    media_type: str = "application/json",
+    media_type: str = "application/json", in_memory: bool = False,
 ) -> Response:
-    """Answer from memory when the same question was asked of the same data; else build it in a thread."""
+    """Answer from memory when the same question was asked of the same data; else build it (see
+    :func:`build_once` for ``in_memory``)."""
     full_key = answer_key(warehouse, *key)
-    entry = ANSWERS.get(full_key) or await build_once(full_key, lambda: _built(full_key, build))
+    entry = ANSWERS.get(full_key) or await build_once(full_key, lambda: _built(full_key, build), in_memory)
     return entry_response(request, entry, media_type)
 
 

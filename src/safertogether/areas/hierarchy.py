@@ -44,45 +44,58 @@ def area(warehouse: Warehouse, code: str) -> dict[str, Any]:
     """An area with its level, its parents up to the force, and its resident population."""
     if not _CODE.match(code):
         raise BadRequestError(f"'{code[:60]}' is not an area code; use an ONS code such as E01025631 or a force id")
-    rows = warehouse.query(
-        "SELECT code, name, level, parent, force_id, population FROM areas WHERE code = $code "
-        "ORDER BY level = 'force'", {"code": code})
-    if not rows:
-        raise NotFoundError(f"no area with code '{code}'; search with /api/areas?q=... or `safer areas NAME`")
-    found = rows[0]
-    if found["level"] == "force":
-        found["name"] = force_name(found["code"])
-    found["parents"] = _parents(warehouse, found)
-    found["level_name"] = LEVEL_NAMES[found["level"]]
-    return found
+    return warehouse.memo("area index", AreaIndex).area(code)
 
 
-def _parents(warehouse: Warehouse, found: dict[str, Any]) -> list[dict[str, str]]:
-    parents: list[dict[str, str]] = []
-    if found["level"] == "lsoa":
-        rows = warehouse.query(
-            "SELECT msoa_code, msoa_name, lad_code, lad_name FROM lsoa_lookup WHERE lsoa_code = $code",
-            {"code": found["code"]},
-        )
-        if rows:
-            parents += [
-                {"code": rows[0]["msoa_code"], "name": rows[0]["msoa_name"], "level": "msoa"},
-                {"code": rows[0]["lad_code"], "name": rows[0]["lad_name"], "level": "lad"},
-            ]
-    elif found["level"] == "msoa":
-        rows = warehouse.query("SELECT any_value(lad_code) c, any_value(lad_name) n FROM lsoa_lookup "
-                               "WHERE msoa_code = $code", {"code": found["code"]})
-        parents.append({"code": rows[0]["c"], "name": rows[0]["n"], "level": "lad"})
-    if found["level"] != "force" and found.get("force_id"):
-        parents.append({"code": found["force_id"], "name": force_name(found["force_id"]), "level": "force"})
-    return parents
+class AreaIndex:
+    """Every area and the LSOA lookup in memory: an area is asked for on every request.
+
+    A code that names an area at two levels (a force id that is also a name) is taken below force.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._areas: dict[str, dict[str, Any]] = {}
+        self.population: dict[tuple[str, str], int] = {}
+        for row in warehouse.query_arrow(
+                "SELECT code, name, level, parent, force_id, population FROM areas "
+                "ORDER BY level = 'force', code").to_pylist():
+            self._areas.setdefault(row["code"], row)
+            if row["population"] is not None:
+                self.population[(row["level"], row["code"])] = row["population"]
+        self._lsoa_parents: dict[str, list[dict[str, str]]] = {}
+        self._msoa_parent: dict[str, dict[str, str]] = {}
+        for row in warehouse.query_arrow(
+                "SELECT lsoa_code, msoa_code, msoa_name, lad_code, lad_name FROM lsoa_lookup").to_pylist():
+            msoa = {"code": row["msoa_code"], "name": row["msoa_name"], "level": "msoa"}
+            lad = {"code": row["lad_code"], "name": row["lad_name"], "level": "lad"}
+            self._lsoa_parents[row["lsoa_code"]] = [msoa, lad]
+            self._msoa_parent.setdefault(row["msoa_code"], lad)
+
+    def area(self, code: str) -> dict[str, Any]:
+        row = self._areas.get(code)
+        if row is None:
+            raise NotFoundError(f"no area with code '{code}'; search with /api/areas?q=... or `safer areas NAME`")
+        found = dict(row)
+        if found["level"] == "force":
+            found["name"] = force_name(found["code"])
+        found["parents"] = self._parents(found)
+        found["level_name"] = LEVEL_NAMES[found["level"]]
+        return found
+
+    def _parents(self, found: dict[str, Any]) -> list[dict[str, str]]:
+        parents: list[dict[str, str]] = []
+        if found["level"] == "lsoa":
+            parents += [dict(p) for p in self._lsoa_parents.get(found["code"], [])]
+        elif found["level"] == "msoa" and found["code"] in self._msoa_parent:
+            parents.append(dict(self._msoa_parent[found["code"]]))
+        if found["level"] != "force" and found.get("force_id"):
+            parents.append({"code": found["force_id"], "name": force_name(found["force_id"]), "level": "force"})
+        return parents
 
 
 def population(warehouse: Warehouse, level: str, code: str) -> int | None:
     """Usual residents (Census) of an area, or None when no population has been imported for it."""
-    value = warehouse.scalar("SELECT population FROM areas WHERE code = $code AND level = $level",
-                             {"code": code, "level": level})
-    return int(value) if value is not None else None
+    return warehouse.memo("area index", AreaIndex).population.get((level, code))
 
 
 def refresh_areas(warehouse: Warehouse) -> None:

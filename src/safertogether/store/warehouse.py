@@ -6,9 +6,9 @@ import contextlib
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
@@ -17,6 +17,7 @@ from safertogether.errors import MissingDataError, WarehouseBusyError
 from safertogether.store.schema import DDL, SCHEMA_VERSION
 
 DEFAULT_DB = "safer.duckdb"
+T = TypeVar("T")
 
 # A process-unique key per opened warehouse, for caches (``id()`` values are reused after collection).
 _warehouse_keys = itertools.count(1)
@@ -41,6 +42,8 @@ class Warehouse:
         self._local = threading.local()
         self._version = 0
         self.key = next(_warehouse_keys)
+        self._memos: dict[str, tuple[int, Any]] = {}
+        self._memo_lock = threading.Lock()
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -103,6 +106,21 @@ class Warehouse:
         count of this object's own commits is enough.
         """
         return self._version
+
+    def memo(self, name: str, build: Callable[[Warehouse], T]) -> T:
+        """``build(self)``, computed once per version of the contents and shared by all threads.
+
+        For what serving reads on every request and is cheap to hold: made on first use, made again
+        after a commit changes the contents.
+        """
+        version, value = self._memos.get(name, (-1, None))
+        if version != self._version:
+            with self._memo_lock:
+                version, value = self._memos.get(name, (-1, None))
+                if version != self._version:
+                    version, value = self._version, build(self)
+                    self._memos[name] = (version, value)
+        return cast(T, value)
 
     def has_rows(self, table: str) -> bool:
         """Whether a warehouse table holds anything (``table`` is one of ours, never user input)."""
