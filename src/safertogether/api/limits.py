@@ -16,11 +16,12 @@ _lock = threading.Lock()
 _last_prune = [0.0]
 
 
-def rate_limit(request: Request) -> None:
+async def rate_limit(request: Request) -> None:
     """``SAFER_RATE_LIMIT_PER_SECOND`` requests a second per client address (a burst of twice that).
 
     A token bucket per address; behind a reverse proxy every client shares the proxy's address, so
-    limit at the proxy there instead.
+    limit at the proxy there instead. Async so that FastAPI does not hand it to a thread (see
+    :mod:`safertogether.api.deps`).
     """
     limit = getattr(request.app.state.settings, "rate_limit_per_second", None)
     if not limit:
