@@ -10,7 +10,7 @@ from scipy import special
 
 from safertogether.areas.hierarchy import area, population
 from safertogether.measures.cube import STOP_BREAKDOWNS, SummaryCubes, summary_cubes
-from safertogether.measures.period import Period, add_months, resolve_period
+from safertogether.measures.period import Period, add_months, month_text, resolve_period
 from safertogether.model.categories import crime_type_slug
 from safertogether.store.warehouse import Warehouse
 
@@ -78,7 +78,7 @@ def _categories(names: list[str], totals: np.ndarray) -> list[dict[str, Any]]:
 def _monthly(per_month: np.ndarray, loaded: set[dt.date], period: Period) -> list[dict[str, Any]]:
     """Crimes per month of the period; None for a month the force has not published."""
     months = [add_months(period.start, i) for i in range(period.months)]
-    return [{"month": f"{m:%Y-%m}", "crimes": int(n) if m in loaded else None}
+    return [{"month": month_text(m), "crimes": int(n) if m in loaded else None}
             for m, n in zip(months, per_month, strict=True)]
 
 
