@@ -219,3 +219,17 @@ def test_the_same_file_twice_in_one_batch_is_stored_once(fresh_warehouse, city_f
     report = import_police_uk(fresh_warehouse, find_police_uk_files([month, copy, archive]))
     assert [f.status for f in report.files] == ["stored", "unchanged", "unchanged"]
     assert fresh_warehouse.scalar("SELECT count(*) FROM street_crimes") == count_rows(month)
+
+
+def test_summaries_see_each_new_import_at_once(fresh_warehouse, city_folder):
+    """Answers held in memory (area index, monthly cubes) are rebuilt when an import commits."""
+    from safertogether.measures.summary import area_summary
+
+    import_police_uk(fresh_warehouse, find_police_uk_files([city_folder], month_from="2021-11", month_to="2021-11"))
+    before = area_summary(fresh_warehouse, "city-of-london", "2021-11", "2021-12")
+    import_police_uk(fresh_warehouse, find_police_uk_files([city_folder], month_from="2021-12", month_to="2021-12"))
+    after = area_summary(fresh_warehouse, "city-of-london", "2021-11", "2021-12")
+    december = count_rows(city_folder / "2021-12-city-of-london-street.csv")
+    assert [m["crimes"] is None for m in before["monthly"]] == [False, True]
+    assert after["crimes"] == before["crimes"] + december
+    assert after["monthly"][1]["crimes"] == december

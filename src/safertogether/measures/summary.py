@@ -139,7 +139,9 @@ def _force_comparison(
     warehouse: Warehouse, cubes: SummaryCubes, force: str, period: Period, total: int, residents: int | None
 ) -> dict[str, Any]:
     force_residents = population(warehouse, "force", force)
-    by_category = _force_categories(cubes, force, period)
+    # Counted like the areas themselves (by LSOA, whoever reported them), so that the rate has the
+    # same numerator as its denominator, the force's residents.
+    by_category = cubes.force_baseline(force, period.start, period.end)
     force_total = sum(by_category.values())
     force_rate = _per_1000(force_total, force_residents)
     area_rate = _per_1000(total, residents)
@@ -159,23 +161,6 @@ def _force_comparison(
             else ("higher than the force average" if total > expected else "lower than the force average"),
         })
     return comparison
-
-
-def _force_categories(cubes: SummaryCubes, force: str, period: Period) -> dict[str, int]:
-    """Crimes per category located in a force's LSOAs in a period: the baseline of every area's comparison.
-
-    Counted like the areas themselves (by LSOA, whoever reported them), so that the rate has the same
-    numerator as its denominator, the force's residents; a force without LSOAs in the lookup (British
-    Transport Police) falls back to everything it reported. The same for every area, so kept.
-    """
-    key = (force, period.start, period.end)
-    found = cubes.force_baselines.get(key)
-    if found is None:
-        crimes = cubes.crimes
-        lsoas = cubes.lsoas_of.get(("force", force))
-        rows = crimes.rows_of_lsoas(("located in", force), lsoas) if lsoas else crimes.rows_of_force(force)
-        found = cubes.force_baselines[key] = crimes.totals(rows, period.start, period.end)
-    return found
 
 
 def _outcomes(cubes: SummaryCubes, level: str, code: str, period: Period) -> list[dict[str, Any]]:
