@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -176,13 +177,21 @@ def _validate_together(files: list[_OpenedFile]) -> dict[int, tuple[pa.Table, pa
         good, bad = _validate(spec, pa.concat_tables(
             [_with_all_columns(f.parsed.table, spec, part, f.source.police_uk_name)  # type: ignore[union-attr]
              for part, f in enumerate(of_kind)]))
-        for part, f in enumerate(of_kind):
-            checked[id(f)] = (_part(good, part), _quarantine(f.parsed, _part(bad, part)))  # type: ignore[arg-type]
+        parts = zip(of_kind, _split(good, len(of_kind)), _split(bad, len(of_kind)), strict=True)
+        for f, rows, rejected in parts:
+            checked[id(f)] = (rows, _quarantine(f.parsed, rejected))  # type: ignore[arg-type]
     return checked
 
 
-def _part(table: pa.Table, part: int) -> pa.Table:
-    return table.filter(pc.equal(table.column("part"), part)).drop_columns(["part"])
+def _split(table: pa.Table, parts: int) -> list[pa.Table]:
+    """The rows of each part, in order, as zero-copy slices (one filter per part cost O(rows x parts))."""
+    part = table.column("part").to_numpy()
+    if not np.all(part[:-1] <= part[1:]):  # validation keeps the input order; should it ever not
+        order = np.argsort(part, kind="stable")
+        table, part = table.take(order), part[order]
+    bounds = np.searchsorted(part, np.arange(parts + 1))
+    rows = table.drop_columns(["part"])
+    return [rows.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(parts)]
 
 
 def _validate(spec: KindSpec, raw: pa.Table) -> tuple[pa.Table, pa.Table]:
