@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from safertogether.areas.assign import placed_rows
+from safertogether.areas.assign import AreaPlacement
 from safertogether.derived import refresh_derived_tables
 from safertogether.errors import InputFormatError
 from safertogether.model.forces import force_id
@@ -59,13 +59,18 @@ def import_police_uk(
     flat however large the archive.
     """
     known = {r["sha256"] for r in warehouse.query("SELECT sha256 FROM source_files")}
+    place = AreaPlacement(warehouse)
 
     def read(batch: list[SourceFile]) -> list[ParsedFile | InputFormatError]:
-        return read_police_uk_files(batch, known)
+        parsed = read_police_uk_files(batch, known)
+        if any(isinstance(p, ParsedFile) and p.rows.num_rows for p in parsed):
+            place.prepare()  # rows to place are coming: build the polygons' tree meanwhile
+        return parsed
 
     def finish(w: Warehouse, _import_id: int) -> None:
         refresh_derived_tables(w)
 
     label = "police-uk " + ", ".join(sorted({s.name.split("!")[0] for s in sources}))[:500]
-    return run_import(warehouse, sources, read, label=label, place=placed_rows, finish=finish, on_file=on_file,
-                      spill_rows=spill_rows)
+    with place:
+        return run_import(warehouse, sources, read, label=label, place=place, finish=finish, on_file=on_file,
+                          spill_rows=spill_rows)

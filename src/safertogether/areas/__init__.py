@@ -3,8 +3,8 @@
 Loading boundaries, lookups and population lives in :mod:`safertogether.areas.load`.
 """
 
-from safertogether.areas.assign import placed_rows, reassign_all_points
+from safertogether.areas.assign import AreaPlacement, reassign_all_points
 from safertogether.areas.grid import bng_cells
 from safertogether.areas.hierarchy import area, search_areas
 
-__all__ = ["area", "bng_cells", "placed_rows", "reassign_all_points", "search_areas"]
+__all__ = ["AreaPlacement", "area", "bng_cells", "reassign_all_points", "search_areas"]
