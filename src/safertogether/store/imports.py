@@ -213,28 +213,23 @@ class PendingRows:
 
     def flush(self) -> None:
         """Insert everything pending into the warehouse tables (inside the caller's transaction)."""
-        cursor = self._warehouse.cursor
-        for table in [*self._tables, *(t for t in self._staged if t not in self._tables)]:
-            if table in self._tables:
-                cursor.register("_pending_rows", pa.concat_tables(self._tables[table], promote_options="permissive"))
-            staged = self._staged.get(table)
-            if staged:
-                files = ", ".join("'" + path.replace("'", "''") + "'" for path in staged)
-                fresh = "UNION ALL BY NAME SELECT * FROM _pending_rows" if table in self._tables else ""
-                cursor.execute(f"CREATE OR REPLACE TEMP VIEW _pending_staged AS SELECT * FROM read_parquet([{files}]) "
-                               f"{fresh}").fetchall()
-            source = "_pending_staged" if staged else "_pending_rows"
+        if self._staged:
+            self._spill()  # the rest joins the staged files: one source per table
+        for table, parts in self._tables.items():
+            self._warehouse.cursor.register("_pending_rows", pa.concat_tables(parts, promote_options="permissive"))
             try:
-                select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
-                self._warehouse.execute(f"INSERT INTO {table} BY NAME {select}")
+                self._insert(table, "_pending_rows")
             finally:
-                if staged:
-                    cursor.execute("DROP VIEW _pending_staged").fetchall()
-                if table in self._tables:
-                    cursor.unregister("_pending_rows")
+                self._warehouse.cursor.unregister("_pending_rows")
+        for table, paths in self._staged.items():
+            self._insert(table, "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "])")
         self._tables.clear()
         self._staged.clear()
         self._rows = 0
+
+    def _insert(self, table: str, source: str) -> None:
+        select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
+        self._warehouse.execute(f"INSERT INTO {table} BY NAME {select}")
 
     def close(self) -> None:
         if self._folder is not None:
