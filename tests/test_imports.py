@@ -233,3 +233,16 @@ def test_summaries_see_each_new_import_at_once(fresh_warehouse, city_folder):
     assert [m["crimes"] is None for m in before["monthly"]] == [False, True]
     assert after["crimes"] == before["crimes"] + december
     assert after["monthly"][1]["crimes"] == december
+
+
+def test_a_warehouse_with_only_stop_and_search_still_answers_summaries(fresh_warehouse, multiforce_folder):
+    from safertogether.measures.summary import area_summary
+
+    import_police_uk(fresh_warehouse, [s for s in find_police_uk_files([multiforce_folder], forces=["city-of-london"])
+                                       if s.name.endswith("stop-and-search.csv")])
+    busiest, stops = fresh_warehouse.query(
+        "SELECT lsoa, count(*) AS n FROM stop_searches WHERE lsoa IS NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT 1"
+    )[0].values()
+    summary = area_summary(fresh_warehouse, busiest, "2023-03", "2023-03")
+    assert summary["crimes"] == 0 and summary["categories"] == []
+    assert summary["stop_and_search"]["stops"] == stops > 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -13,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
 from safertogether.api.routes import areas, meta, police_uk
-from safertogether.api.warm import start_warming
+from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -48,10 +47,10 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     limit = app.state.settings.warm_cache
-    if limit:
-        start_warming(app.state.warehouse, limit)
+    warming = Warming(app.state.warehouse, limit) if limit else None
     yield
-    gc.unfreeze()
+    if warming:
+        warming.stop()
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -44,7 +44,15 @@ def area(warehouse: Warehouse, code: str) -> dict[str, Any]:
     """An area with its level, its parents up to the force, and its resident population."""
     if not _CODE.match(code):
         raise BadRequestError(f"'{code[:60]}' is not an area code; use an ONS code such as E01025631 or a force id")
-    return warehouse.memo("area index", AreaIndex).area(code)
+    return warehouse.memo(_AREA_INDEX, AreaIndex).area(code)
+
+
+def area_index_ready(warehouse: Warehouse) -> bool:
+    """Whether the areas are in memory for the current contents (so :func:`area` needs no I/O)."""
+    return warehouse.memo_ready(_AREA_INDEX)
+
+
+_AREA_INDEX = "area index"
 
 
 class AreaIndex:
@@ -95,7 +103,7 @@ class AreaIndex:
 
 def population(warehouse: Warehouse, level: str, code: str) -> int | None:
     """Usual residents (Census) of an area, or None when no population has been imported for it."""
-    return warehouse.memo("area index", AreaIndex).population.get((level, code))
+    return warehouse.memo(_AREA_INDEX, AreaIndex).population.get((level, code))
 
 
 def refresh_areas(warehouse: Warehouse) -> None:

@@ -65,13 +65,17 @@ class MonthlyCube:
             starts=np.searchsorted(lsoa_index[lsoa_index >= 0], np.arange(len(codes) + 1)),
         )
 
+    def rows_of_lsoa(self, code: str) -> np.ndarray:
+        """Row numbers of one LSOA: a slice, too cheap to keep."""
+        i = self.lsoa_ids.get(code)
+        return np.arange(self.starts[i], self.starts[i + 1]) if i is not None else np.empty(0, np.int64)
+
     def rows_of_lsoas(self, name: Hashable, codes: Iterable[str]) -> np.ndarray:
         """Row numbers of the given LSOAs, kept under ``name``: areas are asked about again."""
         rows = self._rows.get(name)
         if rows is None:
-            ids = [self.lsoa_ids[c] for c in codes if c in self.lsoa_ids]
-            slices = [np.arange(self.starts[i], self.starts[i + 1]) for i in ids]
-            rows = self._rows[name] = np.concatenate(slices) if slices else np.empty(0, np.int64)
+            slices = [self.rows_of_lsoa(c) for c in codes]
+            rows = self._rows[name] = np.concatenate(slices).astype(np.int32) if slices else np.empty(0, np.int32)
         return rows
 
     def rows_of_force(self, force: str) -> np.ndarray:
@@ -80,13 +84,15 @@ class MonthlyCube:
         rows = self._rows.get(name)
         if rows is None:
             index = self.forces.index(force) if force in self.forces else -2
-            rows = self._rows[name] = np.flatnonzero(self.force == index)
+            rows = self._rows[name] = np.flatnonzero(self.force == index).astype(np.int32)
         return rows
 
     def rows_of_area(self, level: str, code: str, cubes: SummaryCubes) -> np.ndarray:
         """Row numbers of an area: its LSOAs' rows, or for a force everything it reported."""
         if level == "force":
             return self.rows_of_force(code)
+        if level == "lsoa":
+            return self.rows_of_lsoa(code)
         return self.rows_of_lsoas((level, code), cubes.member_lsoas(level, code))
 
     def _in_period(self, rows: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
@@ -105,9 +111,9 @@ class MonthlyCube:
         width = len(self.keys)
         first = month_index(start)
         cells = (self.month[chosen] - first).astype(np.int64) * width + self.key[chosen]
-        size = (month_index(end) - first + 1) * width
-        sums = np.bincount(cells, weights=self.count[chosen], minlength=size)
-        return sums.astype(np.int64).reshape(-1, width)
+        months = month_index(end) - first + 1
+        sums = np.bincount(cells, weights=self.count[chosen], minlength=months * width)
+        return sums.astype(np.int64).reshape(months, width)  # (months, 0) when nothing of the kind is loaded
 
 
 @dataclass
@@ -126,6 +132,11 @@ class SummaryCubes:
 
     def member_lsoas(self, level: str, code: str) -> list[str]:
         return [code] if level == "lsoa" else self.lsoas_of.get((level, code), [])
+
+    def latest_month(self, force: str | None) -> dt.date | None:
+        """The latest month loaded for the force (any force when None)."""
+        months = self.months_loaded.get(force)
+        return max(months) if months else None
 
     def force_baseline(self, force: str, start: dt.date, end: dt.date) -> dict[str, int]:
         """Crimes per category located in a force's LSOAs (or, a force without any, that it reported).
@@ -161,7 +172,15 @@ _STOPS_SQL = f"""
 
 def summary_cubes(warehouse: Warehouse) -> SummaryCubes:
     """The cubes of the warehouse's current contents (built on first use; ~0.3 s for a force)."""
-    return warehouse.memo("summary cubes", _build)
+    return warehouse.memo(_CUBES, _build)
+
+
+def summary_cubes_ready(warehouse: Warehouse) -> bool:
+    """Whether the cubes of the current contents are built (so a summary needs no I/O)."""
+    return warehouse.memo_ready(_CUBES)
+
+
+_CUBES = "summary cubes"
 
 
 def _build(warehouse: Warehouse) -> SummaryCubes:

@@ -35,8 +35,11 @@ def area_summary(
     """
     place = area(warehouse, code)
     force = place["code"] if place["level"] == "force" else place.get("force_id")
-    period = resolve_period(warehouse, month_from, month_to, force=force)
     cubes = summary_cubes(warehouse)
+    latest = cubes.latest_month(force)
+    if month_to is None and latest is not None:  # the default end, from memory rather than a query
+        month_to = month_text(latest)
+    period = resolve_period(warehouse, month_from, month_to, force=force)
     # One read of the monthly counts serves the categories, the monthly series and the trend.
     span = Period(min(period.start, add_months(period.end, -23)), period.end)
     crimes = cubes.crimes

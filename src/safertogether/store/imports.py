@@ -92,10 +92,14 @@ def run_import(
     finish: Callable[[Warehouse, int], None] | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     batch_files: int = 8,
+    batch_bytes: int = 64 * 1024 * 1024,
     read_ahead: int = 2,
     spill_rows: int = 1_000_000,
 ) -> ImportReport:
-    """Read the items in batches of ``batch_files`` with ``read`` and store the results in one transaction.
+    """Read the items in batches with ``read`` and store the results in one transaction.
+
+    A batch is up to ``batch_files`` items and, for items with a ``size``, ``batch_bytes`` (at least one
+    item), so that the ``read_ahead`` batches held at once stay small whatever the files.
 
     ``read`` returns, for each item of a batch in order, its parsed file or the error that stopped
     it. Reading (parsing, validation) runs ``read_ahead`` batches ahead in worker threads while this
@@ -114,7 +118,7 @@ def run_import(
         pending = PendingRows(warehouse, spill_rows, place)
         ledger = FileLedger(warehouse)
         stack.callback(pending.close)
-        for batch in read_in_background(_batches(items, batch_files), read, read_ahead):
+        for batch in read_in_background(_batches(items, batch_files, batch_bytes), read, read_ahead):
             for outcome in batch:
                 if isinstance(outcome, InputFormatError):
                     problems.append(str(outcome))
@@ -141,13 +145,16 @@ def run_import(
     return result
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def _batches(items: Iterable[Any], max_items: int, max_bytes: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
+    size = 0
     for item in items:
-        batch.append(item)
-        if len(batch) == max(1, size):
+        item_size = getattr(item, "size", 0) or 0
+        if batch and (len(batch) >= max_items or size + item_size > max_bytes):
             yield batch
-            batch = []
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
     if batch:
         yield batch
 

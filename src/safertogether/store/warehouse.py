@@ -122,6 +122,10 @@ class Warehouse:
                     self._memos[name] = (version, value)
         return cast(T, value)
 
+    def memo_ready(self, name: str) -> bool:
+        """Whether :meth:`memo` holds ``name`` for the current version (would answer without building)."""
+        return self._memos.get(name, (-1, None))[0] == self._version
+
     def has_rows(self, table: str) -> bool:
         """Whether a warehouse table holds anything (``table`` is one of ours, never user input)."""
         return bool(self.scalar(f"SELECT EXISTS (SELECT 1 FROM {table})"))

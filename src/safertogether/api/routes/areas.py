@@ -13,7 +13,8 @@ from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.api.schemas import AreaSummary
-from safertogether.areas.hierarchy import area, search_areas
+from safertogether.areas.hierarchy import area, area_index_ready, search_areas
+from safertogether.measures.cube import summary_cubes_ready
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
@@ -49,9 +50,11 @@ def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
             responses={200: {"model": AreaSummary, "description": "The area's summary for the period"}})
 async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
                       month_to: MonthTo = None) -> Response:
-    # Summaries come from the in-memory cubes (measures.cube): cheaper made at once than in a thread.
+    # Summaries come from the in-memory cubes (measures.cube): once they are built, cheaper made at once
+    # than in a thread; building them (seconds, nationally) must not hold up the event loop.
     return await cached_answer(request, warehouse, summary_key(code, month_from, month_to),
-                               lambda: summary_body(warehouse, code, month_from, month_to), in_memory=True)
+                               lambda: summary_body(warehouse, code, month_from, month_to),
+                               in_memory=summary_cubes_ready(warehouse) and area_index_ready(warehouse))
 
 
 def summary_key(code: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
