@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from safertogether.areas.hierarchy import area, population
-from safertogether.measures.cube import STOP_BREAKDOWNS, SummaryCubes, summary_cubes
+from safertogether.areas.hierarchy import area, area_index_ready, population
+from safertogether.measures.cube import STOP_BREAKDOWNS, SummaryCubes, summary_cubes, summary_cubes_ready
 from safertogether.measures.period import Period, add_months, month_text, resolve_period
 from safertogether.model.categories import crime_type_slug
 from safertogether.store.warehouse import Warehouse
@@ -71,6 +71,11 @@ def area_summary(
         "outcomes": _outcomes(cubes, place["level"], code, period),
         "stop_and_search": stop_and_search(cubes, place["level"], code, period),
     }
+
+
+def summary_in_memory(warehouse: Warehouse) -> bool:
+    """Whether what :func:`area_summary` reads is all in memory (a summary then needs no I/O)."""
+    return summary_cubes_ready(warehouse) and area_index_ready(warehouse)
 
 
 def _categories(names: list[str], totals: np.ndarray) -> list[dict[str, Any]]:

@@ -32,12 +32,6 @@ from safertogether.store.warehouse import Warehouse
 #: that relation giving the rows as they should be stored (for example with their areas added).
 Placement = Callable[[Warehouse, str, str], str]
 
-_SOURCE_FILES_SCHEMA = pa.schema([
-    ("file_id", pa.int64()), ("import_id", pa.int64()), ("name", pa.string()), ("sha256", pa.string()),
-    ("kind", pa.string()), ("bytes", pa.int64()), ("encoding", pa.string()), ("rows_read", pa.int64()),
-    ("rows_stored", pa.int64()), ("rows_quarantined", pa.int64()), ("partitions", pa.list_(pa.string())),
-    ("status", pa.string()), ("loaded_at", pa.timestamp("us")),
-])
 
 
 @dataclass
@@ -287,7 +281,7 @@ def _store_file(
         "kind": parsed.kind, "bytes": parsed.size, "encoding": parsed.encoding, "rows_read": parsed.rows_read,
         "rows_stored": parsed.rows.num_rows, "rows_quarantined": parsed.quarantine.num_rows,
         "partitions": partitions, "status": "current", "loaded_at": dt.datetime.now(),
-    }], schema=_SOURCE_FILES_SCHEMA))
+    }]))
     provenance = {"file_id": file_id, "import_id": import_id}
     pending.add(KIND_TABLES[parsed.kind], _with_constants(parsed.rows, provenance))
     pending.add("quarantine", _with_constants(parsed.quarantine, provenance))

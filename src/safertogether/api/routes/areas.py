@@ -13,12 +13,11 @@ from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.api.schemas import AreaSummary
-from safertogether.areas.hierarchy import area, area_index_ready, search_areas
-from safertogether.measures.cube import summary_cubes_ready
+from safertogether.areas.hierarchy import area, search_areas
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
-from safertogether.measures.summary import area_summary
+from safertogether.measures.summary import area_summary, summary_in_memory
 from safertogether.store.warehouse import Warehouse
 
 router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["areas"], responses=ERROR_RESPONSES)
@@ -54,7 +53,7 @@ async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode,
     # than in a thread; building them (seconds, nationally) must not hold up the event loop.
     return await cached_answer(request, warehouse, summary_key(code, month_from, month_to),
                                lambda: summary_body(warehouse, code, month_from, month_to),
-                               in_memory=summary_cubes_ready(warehouse) and area_index_ready(warehouse))
+                               in_memory=summary_in_memory(warehouse))
 
 
 def summary_key(code: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
