@@ -246,3 +246,21 @@ def test_a_warehouse_with_only_stop_and_search_still_answers_summaries(fresh_war
     summary = area_summary(fresh_warehouse, busiest, "2023-03", "2023-03")
     assert summary["crimes"] == 0 and summary["categories"] == []
     assert summary["stop_and_search"]["stops"] == stops > 0
+
+
+def test_a_crime_import_leaves_areas_as_a_full_rebuild_would(fresh_warehouse, multiforce_folder):
+    """Crime imports only touch the force rows of ``areas``; the result must equal rebuilding it all."""
+    from safertogether.areas.hierarchy import refresh_areas
+
+    def areas() -> list[dict[str, object]]:
+        return fresh_warehouse.query("SELECT * FROM areas ORDER BY ALL")
+
+    import_police_uk(fresh_warehouse, find_police_uk_files([multiforce_folder], forces=["city-of-london", "btp"]))
+    import_police_uk(fresh_warehouse, find_police_uk_files([multiforce_folder], forces=["cheshire"]))
+    imported = areas()
+    with fresh_warehouse.transaction():
+        refresh_areas(fresh_warehouse)
+    forces = {a["code"]: a["population"] for a in imported if a["level"] == "force"}
+    assert forces.keys() == {"btp", "cheshire", "city-of-london"}
+    assert forces["btp"] is None and forces["cheshire"] > forces["city-of-london"] > 0  # BTP polices no LSOA
+    assert imported == areas()

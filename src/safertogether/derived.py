@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from safertogether.areas.hierarchy import refresh_areas, refresh_street_index
+from safertogether.areas.hierarchy import refresh_force_areas, refresh_street_index
 from safertogether.measures.counts import refresh_monthly_counts
 from safertogether.store.warehouse import Warehouse
 
 
 def refresh_derived_tables(warehouse: Warehouse) -> None:
-    """Rebuild what is computed from crimes; ``areas`` last, as it lists the forces found in the counts."""
+    """Rebuild what is computed from crimes; the forces in ``areas`` last, as they are those found in the counts."""
     refresh_monthly_counts(warehouse)
     refresh_street_index(warehouse)
-    refresh_areas(warehouse)
+    refresh_force_areas(warehouse)

@@ -12,8 +12,8 @@ from safertogether.store.warehouse import Warehouse
 LEVELS: Final = ("lsoa", "msoa", "lad", "force")
 LEVEL_NAMES: Final = {"lsoa": "neighbourhood (LSOA)", "msoa": "MSOA", "lad": "local authority", "force": "police force"}
 
-# One row per area at every level; LSOAs outside the lookup (Wales, or boundaries-only) come from the shapes.
-# Materialised as the ``areas`` table by :func:`refresh_areas` whenever imports change it.
+# One row per area at every level below force; LSOAs outside the lookup (Wales, or boundaries-only) come
+# from the shapes. Materialised, with forces, as the ``areas`` table by :func:`refresh_areas`.
 AREAS_SQL: Final = """
     SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
     UNION ALL
@@ -25,8 +25,6 @@ AREAS_SQL: Final = """
     UNION ALL
     SELECT lad_code, any_value(lad_name), 'lad', mode(force_id), mode(force_id) FROM lsoa_lookup
         WHERE lad_code <> '' GROUP BY lad_code
-    UNION ALL
-    SELECT DISTINCT force_id, force_id, 'force', NULL, force_id FROM force_months
 """
 
 #: For an area at each level, the condition on ``monthly_counts`` (alias m) that selects its crimes.
@@ -112,15 +110,29 @@ def refresh_areas(warehouse: Warehouse) -> None:
         f"""CREATE OR REPLACE TABLE areas AS
             WITH base AS ({AREAS_SQL}),
                  lsoa_population AS (
-                     SELECT l.lsoa_code, l.msoa_code, l.lad_code, l.force_id, p.persons
+                     SELECT l.lsoa_code, l.msoa_code, l.lad_code, p.persons
                      FROM lsoa_lookup l JOIN population p USING (lsoa_code)),
                  totals AS (
                      SELECT 'lsoa' AS level, lsoa_code AS code, sum(persons) AS population FROM population GROUP BY 2
                      UNION ALL SELECT 'msoa', msoa_code, sum(persons) FROM lsoa_population GROUP BY 2
-                     UNION ALL SELECT 'lad', lad_code, sum(persons) FROM lsoa_population GROUP BY 2
-                     UNION ALL SELECT 'force', force_id, sum(persons) FROM lsoa_population
-                         WHERE force_id IS NOT NULL GROUP BY 2)
+                     UNION ALL SELECT 'lad', lad_code, sum(persons) FROM lsoa_population GROUP BY 2)
             SELECT b.*, t.population::BIGINT AS population FROM base b LEFT JOIN totals t USING (level, code)"""
+    )
+    refresh_force_areas(warehouse)
+
+
+def refresh_force_areas(warehouse: Warehouse) -> None:
+    """Rebuild only the force rows of ``areas``: all that importing crimes can change there.
+
+    Cheaper than :func:`refresh_areas` (a few rows, not every LSOA of the country again).
+    """
+    warehouse.execute("DELETE FROM areas WHERE level = 'force'")
+    warehouse.execute(
+        """INSERT INTO areas
+           SELECT f.force_id, f.force_id, 'force', NULL, f.force_id, p.population::BIGINT
+           FROM (SELECT DISTINCT force_id FROM force_months) f LEFT JOIN (
+               SELECT l.force_id, sum(p.persons) AS population FROM lsoa_lookup l JOIN population p USING (lsoa_code)
+               WHERE l.force_id IS NOT NULL GROUP BY 1) p USING (force_id)"""
     )
 
 
@@ -166,11 +178,10 @@ NOT_STREETS: Final = (
 def refresh_street_index(warehouse: Warehouse) -> None:
     """Street names per LSOA from police.uk's ``Location`` ("On or near Hobill Close" -> "Hobill Close")."""
     warehouse.execute(
+        # Grouping before cutting the prefix, and NOT IN a set, take a third of the time of the plain way.
         """CREATE OR REPLACE TABLE street_index AS
-           SELECT lsoa, street, count(*) AS crimes FROM (
-               SELECT lsoa, regexp_replace(location, '^On or near ', '') AS street FROM street_crimes
-               WHERE lsoa IS NOT NULL AND location LIKE 'On or near %')
-           WHERE NOT list_contains($not_streets, street)
-           GROUP BY ALL""",
+           SELECT lsoa, location[12:] AS street, count(*) AS crimes FROM street_crimes
+           WHERE lsoa IS NOT NULL AND starts_with(location, 'On or near ')
+           GROUP BY lsoa, location HAVING street NOT IN (SELECT unnest($not_streets))""",
         {"not_streets": list(NOT_STREETS)},
     )

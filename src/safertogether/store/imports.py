@@ -216,8 +216,14 @@ class PendingRows:
         """Insert everything pending into the warehouse tables (inside the caller's transaction)."""
         if self._staged:
             self._spill()  # the rest joins the staged files: one source per table
-        for table, parts in self._tables.items():
-            self._warehouse.cursor.register("_pending_rows", pa.concat_tables(parts, promote_options="permissive"))
+        while self._tables:
+            table, parts = self._tables.popitem()  # the parts can go once combined
+            # One contiguous chunk: DuckDB then writes whole compressed row groups as it inserts.
+            # Many small chunks (one per file) leave row groups that the commit's checkpoint
+            # rewrites, which took as long as the insert itself (0.37 s for 302k rows).
+            rows = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+            del parts
+            self._warehouse.cursor.register("_pending_rows", rows)
             try:
                 self._insert(table, "_pending_rows")
             finally:
