@@ -200,10 +200,14 @@ def _validate(spec: KindSpec, raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     sql = _STREET_SQL if spec.kind == "street" else _OUTCOMES_SQL if spec.kind == "outcomes" else _STOPS_SQL
     checked = db.sql(sql.format(**UK_BOX, max_year=dt.date.today().year + 1)).to_arrow_table()
     db.close()
-    bad_mask = pc.is_valid(checked.column("reason"))
-    good = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"])
+    reasons = checked.column("reason")
+    if reasons.null_count == checked.num_rows:  # nothing to quarantine: skip copying every column
+        good, bad = checked.drop_columns(["reason"]), checked.slice(0, 0)
+    else:
+        bad_mask = pc.is_valid(reasons)
+        good, bad = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"]), checked.filter(bad_mask)
     good = good if "force_id" in good.column_names else _with_force_ids(good)
-    return good, checked.filter(bad_mask).select(["part", "row_number", "reason"])
+    return good, bad.select(["part", "row_number", "reason"])
 
 
 def _quarantine(parsed: CsvTable, bad: pa.Table) -> pa.Table:
