@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from safertogether.errors import InputFormatError
 
 _BOM = b"\xef\xbb\xbf"
+_FIRST_LINE = re.compile(r"[^\r\n]*")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def decode_csv_bytes(data: bytes, name: str, expected: str) -> DecodedText:
     Spreadsheet exports are often Windows-1252; decoding them as such keeps every row rather than
     failing the file. Binary and empty files raise :class:`InputFormatError` naming what was expected.
     """
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise InputFormatError(f"{name}: the file is empty; expected {expected}")
     if b"\x00" in data[:65536]:
         raise InputFormatError(f"{name}: this is a binary file, not CSV text; expected {expected}")
@@ -57,7 +58,8 @@ def normalise_column(name: str) -> str:
 
 def header_fields(text: str, name: str, expected: str) -> list[str]:
     """The fields of the first line; a header that is not CSV is an :class:`InputFormatError`."""
-    first_line = re.split(r"\r\n|\n|\r", text, maxsplit=1)[0]
+    line = _FIRST_LINE.match(text)  # not re.split: that copies the rest of the file
+    first_line = line.group() if line else ""
     try:
         return next(csv.reader([first_line]), [])
     except csv.Error as exc:
