@@ -66,3 +66,15 @@ def test_reading_a_warehouse_that_does_not_exist_says_how_to_make_one(tmp_path):
     result = runner.invoke(app, ["summary", "E01000001", "--db", str(tmp_path / "typo.duckdb")])
     assert result.exit_code != 0 and "no warehouse" in result.output and "safer import" in result.output
     assert not (tmp_path / "typo.duckdb").exists()
+
+
+def test_importing_crimes_does_not_load_what_only_summaries_and_grids_need():
+    """`safer import` starts without SciPy, pyproj or the web stack (together 0.6 s before any work)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, safertogether.cli, safertogether.ingest; print(*sorted(sys.modules))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    heavy = {"scipy", "pyproj", "fastapi", "safertogether.measures.summary"}
+    assert heavy.isdisjoint(loaded)

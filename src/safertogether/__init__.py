@@ -6,10 +6,26 @@
 0
 """
 
-from safertogether.areas.hierarchy import search_areas
-from safertogether.measures.summary import area_summary
-from safertogether.store.warehouse import Warehouse, open_warehouse
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from safertogether.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from safertogether.areas.hierarchy import search_areas
+    from safertogether.measures.summary import area_summary
+    from safertogether.store.warehouse import Warehouse, open_warehouse
 
 __version__ = "0.1.0"
 
 __all__ = ["Warehouse", "__version__", "area_summary", "open_warehouse", "search_areas"]
+
+# Every `safer` command imports this package; most need neither SciPy (summaries) nor shapely and
+# pyproj (areas), which took 0.6 s to import before any work began.
+__getattr__ = lazy_exports(__name__, {
+    "Warehouse": "safertogether.store.warehouse",
+    "open_warehouse": "safertogether.store.warehouse",
+    "area_summary": "safertogether.measures.summary",
+    "search_areas": "safertogether.areas.hierarchy",
+})
