@@ -78,3 +78,12 @@ def test_importing_crimes_does_not_load_what_only_summaries_and_grids_need():
         capture_output=True, text=True, check=True).stdout.split()
     heavy = {"scipy", "pyproj", "fastapi", "safertogether.measures.summary"}
     assert heavy.isdisjoint(loaded)
+
+
+def test_the_library_lists_and_gives_its_exports_though_they_load_late():
+    import safertogether
+    import safertogether.areas
+
+    for package in (safertogether, safertogether.areas):
+        assert set(package.__all__) <= set(dir(package))
+        assert all(callable(getattr(package, name)) for name in package.__all__ if name != "__version__")

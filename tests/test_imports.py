@@ -264,3 +264,12 @@ def test_a_crime_import_leaves_areas_as_a_full_rebuild_would(fresh_warehouse, mu
     assert forces.keys() == {"btp", "cheshire", "city-of-london"}
     assert forces["btp"] is None and forces["cheshire"] > forces["city-of-london"] > 0  # BTP polices no LSOA
     assert imported == areas()
+
+
+def test_a_crime_import_fills_an_areas_table_that_was_never_built(fresh_warehouse, multiforce_folder):
+    """A warehouse made before ``areas`` existed gets the whole table, not only its forces, on the next import."""
+    with fresh_warehouse.transaction():
+        fresh_warehouse.execute("DELETE FROM areas")
+    import_police_uk(fresh_warehouse, find_police_uk_files([multiforce_folder], forces=["city-of-london"]))
+    levels = {r["level"]: r["n"] for r in fresh_warehouse.query("SELECT level, count(*) AS n FROM areas GROUP BY 1")}
+    assert levels["force"] == 1 and levels["lsoa"] > 30_000 and levels["msoa"] > 0 and levels["lad"] > 0

@@ -23,7 +23,7 @@ __all__ = ["Warehouse", "__version__", "area_summary", "open_warehouse", "search
 
 # Every `safer` command imports this package; most need neither SciPy (summaries) nor shapely and
 # pyproj (areas), which took 0.6 s to import before any work began.
-__getattr__ = lazy_exports(__name__, {
+lazy_exports(globals(), {
     "Warehouse": "safertogether.store.warehouse",
     "open_warehouse": "safertogether.store.warehouse",
     "area_summary": "safertogether.measures.summary",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from safertogether.areas.hierarchy import refresh_force_areas, refresh_street_index
+from safertogether.areas.hierarchy import (
+    areas_below_force_missing,
+    refresh_areas,
+    refresh_force_areas,
+    refresh_street_index,
+)
 from safertogether.measures.counts import refresh_monthly_counts
 from safertogether.store.warehouse import Warehouse
 
@@ -11,4 +16,7 @@ def refresh_derived_tables(warehouse: Warehouse) -> None:
     """Rebuild what is computed from crimes; the forces in ``areas`` last, as they are those found in the counts."""
     refresh_monthly_counts(warehouse)
     refresh_street_index(warehouse)
-    refresh_force_areas(warehouse)
+    if areas_below_force_missing(warehouse):
+        refresh_areas(warehouse)
+    else:
+        refresh_force_areas(warehouse)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["AreaPlacement", "area", "bng_cells", "reassign_all_points", "search_areas"]
 
 # Importing one module of the package (an import needs only ``assign``) should not load pyproj.
-__getattr__ = lazy_exports(__name__, {
+lazy_exports(globals(), {
     "AreaPlacement": "safertogether.areas.assign",
     "reassign_all_points": "safertogether.areas.assign",
     "bng_cells": "safertogether.areas.grid",

@@ -121,6 +121,17 @@ def refresh_areas(warehouse: Warehouse) -> None:
     refresh_force_areas(warehouse)
 
 
+def areas_below_force_missing(warehouse: Warehouse) -> bool:
+    """Whether ``areas`` lacks the LSOAs and their parents that the lookup or the boundaries give.
+
+    True only of a warehouse whose ``areas`` was never built from them (made before the table existed).
+    """
+    return bool(warehouse.scalar(
+        """SELECT NOT EXISTS (SELECT 1 FROM areas WHERE level <> 'force')
+                  AND (EXISTS (SELECT 1 FROM lsoa_lookup)
+                       OR EXISTS (SELECT 1 FROM area_shapes WHERE level = 'lsoa'))"""))
+
+
 def refresh_force_areas(warehouse: Warehouse) -> None:
     """Rebuild only the force rows of ``areas``: all that importing crimes can change there.
 
