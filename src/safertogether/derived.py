@@ -12,11 +12,15 @@ from safertogether.measures.counts import refresh_monthly_counts
 from safertogether.store.warehouse import Warehouse
 
 
-def refresh_derived_tables(warehouse: Warehouse) -> None:
-    """Rebuild what is computed from crimes; the forces in ``areas`` last, as they are those found in the counts."""
+def refresh_derived_tables(warehouse: Warehouse, *, all_areas: bool = False) -> None:
+    """Rebuild what is computed from crimes; the forces in ``areas`` last, as they are those found in the counts.
+
+    Only the force rows of ``areas`` change with crimes; ``all_areas`` rebuilds the other levels too
+    (after new boundaries), as does a warehouse whose ``areas`` were never built.
+    """
     refresh_monthly_counts(warehouse)
     refresh_street_index(warehouse)
-    if areas_below_force_missing(warehouse):
+    if all_areas or areas_below_force_missing(warehouse):
         refresh_areas(warehouse)
     else:
         refresh_force_areas(warehouse)

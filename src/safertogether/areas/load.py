@@ -45,8 +45,7 @@ def import_boundaries(warehouse: Warehouse, path: str | Path, code_field: str | 
 
     def after(w: Warehouse) -> None:
         reassign_all_points(w)
-        refresh_derived_tables(w)
-        refresh_areas(w)  # LSOAs the lookup does not list come from the shapes
+        refresh_derived_tables(w, all_areas=True)  # LSOAs the lookup does not list come from the shapes
 
     return load_reference(warehouse, "area_shapes", lambda: _boundary_rows(path, code_field), key="code",
                           kind="boundaries", name=str(path), sha256=_sha_of_files(path), after=after)
