@@ -30,6 +30,28 @@ def run_child(args: list[str]) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def bare_load(files: list[str], target: str, memory_limit: str | None = None) -> dict[str, float]:
+    """The machine's limit for an import: DuckDB's own ``read_csv`` of the files into a table, checkpointed.
+
+    No validation, provenance or area placement; ``target`` is ``":memory:"`` or a file (then the rows
+    are compressed into storage, as an import's must be).
+    """
+    import duckdb
+
+    Path(target).unlink(missing_ok=True)
+    connection = duckdb.connect(target)
+    connection.execute("SET preserve_insertion_order = false").fetchall()
+    if memory_limit:
+        connection.execute("SET memory_limit = ?", [memory_limit]).fetchall()
+    started = time.perf_counter()
+    connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv({files!r})").fetchall()
+    connection.execute("CHECKPOINT").fetchall()
+    seconds = time.perf_counter() - started
+    rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    connection.close()
+    return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
 def build_reference_warehouse(db: Path, data: Path) -> None:
     """Boundaries, lookup and population: the set-up every import benchmark starts from (not timed)."""
     from safertogether.areas.load import import_area_lookup, import_boundaries, import_population

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
 
 
 def child(db: Path, folder: Path) -> None:
@@ -37,18 +37,7 @@ def child(db: Path, folder: Path) -> None:
 
 
 def bare_read(folder: Path, target: str) -> dict[str, float]:
-    import duckdb
-
-    files = sorted(str(p) for p in folder.glob("*.csv"))
-    Path(target).unlink(missing_ok=True)
-    connection = duckdb.connect(target)
-    started = time.perf_counter()
-    connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv({files!r})").fetchall()
-    connection.execute("CHECKPOINT").fetchall()
-    seconds = time.perf_counter() - started
-    rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
-    connection.close()
-    return {"rows": rows, "seconds": seconds}
+    return bare_load(sorted(str(p) for p in folder.glob("*.csv")), target)
 
 
 def main() -> None:

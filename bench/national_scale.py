@@ -3,7 +3,9 @@
 The archive is laid out as police.uk's download (one folder per month, one street file per force
 and month). Rows are real Leicestershire rows re-labelled for 40 forces and 10 months, so points,
 LSOAs and categories are realistic and police.uk's snap-point reuse is preserved. The import runs
-in a process of its own with DuckDB capped at 3 GB; goal: peak memory under 4 GB.
+in a process of its own with DuckDB capped at 3 GB; goal: peak memory under 4 GB. Beside it, in the
+same run, a bare DuckDB load of the same archive into a file (same cap, own process): the import's
+distance from what this machine can do at all.
 
     .venv/bin/python bench/national_scale.py --data ../shared/data [--rows 20000000] [--keep DIR]
 """
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
 
 FORCES = 40
 MONTHS = 10
@@ -74,15 +76,21 @@ def child(db: Path, archive: Path) -> None:
                       "seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
+def bare_child(db: Path, archive: Path) -> None:
+    files = sorted(str(p) for p in archive.rglob("*.csv"))
+    print(json.dumps(bare_load(files, str(db), memory_limit="3GB")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--keep", type=Path, help="keep the generated archive and warehouse here")
     parser.add_argument("--child", nargs=2, metavar=("DB", "ARCHIVE"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare-child", nargs=2, metavar=("DB", "ARCHIVE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(Path(args.child[0]), Path(args.child[1]))
+    if args.child or args.bare_child:
+        (child if args.child else bare_child)(*map(Path, args.child or args.bare_child))
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="safer-national-"))
     try:
@@ -93,12 +101,16 @@ def main() -> None:
         size_gb = sum(p.stat().st_size for p in archive.rglob("*.csv")) / 1e9
         build_reference_warehouse(db, args.data)
         result = run_child([__file__, "--child", str(db), str(archive)])
+        bare = run_child([__file__, "--bare-child", str(work / "bare.duckdb"), str(archive)])
         print(f"archive               {result['files']} files, {rows:,} rows, {size_gb:.1f} GB "
               f"(generated in {generated:.0f} s)")
         print(f"rows stored           {result['rows_stored']:,} of {result['rows_read']:,} read")
         print(f"import wall           {result['seconds']:.0f} s")
         print(f"import rows/s         {result['rows_read'] / result['seconds']:,.0f}")
         print(f"import peak RSS       {result['peak_rss_mb']:,.0f} MB   (goal: under 4,096 MB)")
+        print(f"bare DuckDB load      {bare['seconds']:.0f} s into a file ({bare['rows']:,} rows, "
+              f"peak RSS {bare['peak_rss_mb']:,.0f} MB)")
+        print(f"import / bare load    {result['seconds'] / bare['seconds']:.2f}x")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

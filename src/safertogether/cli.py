@@ -227,6 +227,10 @@ def summary(
     _print_summary(result)
 
 
+def _or_dash(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
 def _print_summary(result: dict[str, Any]) -> None:
     place, period = result["area"], result["period"]
     console.print(f"[b]{place['name']}[/] ({place['code']}, {place['level_name']}) — "
@@ -238,7 +242,8 @@ def _print_summary(result: dict[str, Any]) -> None:
     for column in ("category", "crimes", "per 1,000", "force per 1,000"):
         table.add_column(column, justify="left" if column == "category" else "right")
     for c in result["categories"]:
-        table.add_row(c["crime_type"], f"{c['crimes']:,}", str(c["rate_per_1000"]), str(c["force_rate_per_1000"]))
+        table.add_row(c["crime_type"], f"{c['crimes']:,}", _or_dash(c["rate_per_1000"]),
+                      _or_dash(c["force_rate_per_1000"]))
     console.print(table)
     trend = result["trend"]
     if trend["available"]:
@@ -247,6 +252,9 @@ def _print_summary(result: dict[str, Any]) -> None:
     comparison = result["force_comparison"]
     if comparison and "verdict" in comparison:
         console.print(f"Against the force: {comparison['ratio_to_force']}x its rate — {comparison['verdict']}")
+    for missing in result["missing_data"]:
+        console.print(f"No {missing['data']} imported: {missing['needed_for']} need `{missing['command']}`",
+                      highlight=False)
 
 
 @app.command()

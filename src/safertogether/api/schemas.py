@@ -96,6 +96,12 @@ class StopAndSearch(_Model):
     note: str
 
 
+class MissingData(_Model):
+    data: Literal["population", "boundaries", "lookup"] = Field(description="The reference data not imported")
+    needed_for: str = Field(description="What the answer would show with it")
+    command: str = Field(description="The import that adds it")
+
+
 class AreaSummary(_Model):
     """Everything the neighbourhood page shows about one area and period."""
 
@@ -110,3 +116,4 @@ class AreaSummary(_Model):
     force_comparison: ForceComparison | None
     outcomes: list[OutcomeCount]
     stop_and_search: StopAndSearch
+    missing_data: list[MissingData] = Field(description="Reference imports that would complete this answer")

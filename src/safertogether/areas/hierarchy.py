@@ -12,19 +12,48 @@ from safertogether.store.warehouse import Warehouse
 LEVELS: Final = ("lsoa", "msoa", "lad", "force")
 LEVEL_NAMES: Final = {"lsoa": "neighbourhood (LSOA)", "msoa": "MSOA", "lad": "local authority", "force": "police force"}
 
-# One row per area at every level below force; LSOAs outside the lookup (Wales, or boundaries-only) come
-# from the shapes. Materialised, with forces, as the ``areas`` table by :func:`refresh_areas`.
+# LSOAs as police.uk files name them: the code and name their rows give, and the force that published
+# most of their crimes (ties go to the first force id), so that crimes alone make areas.
+CRIME_LSOAS_SQL: Final = """
+    SELECT code, min(name) AS name, first(force_id ORDER BY crimes DESC, force_id) AS force_id
+    FROM (SELECT lsoa_code AS code, min(lsoa_name) AS name, force_id, count(*) AS crimes FROM street_crimes
+          WHERE nullif(lsoa_code, '') IS NOT NULL GROUP BY lsoa_code, force_id)
+    GROUP BY code
+"""
+
+# One row per area at every level below force. An LSOA's name and parents come from the ONS lookup,
+# else from the boundaries, else from the police.uk files; its force from the lookup, else from the files.
+# Materialised, with forces and populations, as the ``areas`` table by :func:`refresh_areas`.
 AREAS_SQL: Final = """
-    SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
+    SELECT l.lsoa_code AS code, l.lsoa_name AS name, 'lsoa' AS level, l.msoa_code AS parent,
+           coalesce(l.force_id, c.force_id) AS force_id
+    FROM lsoa_lookup l LEFT JOIN crime_lsoas c ON c.code = l.lsoa_code
     UNION ALL
-    SELECT code, name, 'lsoa', NULL, NULL FROM area_shapes
-        WHERE level = 'lsoa' AND code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
+    SELECT s.code, s.name, 'lsoa', NULL, c.force_id FROM area_shapes s LEFT JOIN crime_lsoas c USING (code)
+        WHERE s.level = 'lsoa' AND s.code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
+    UNION ALL
+    SELECT code, name, 'lsoa', NULL, force_id FROM crime_lsoas
+        WHERE code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
+          AND code NOT IN (SELECT code FROM area_shapes WHERE level = 'lsoa')
     UNION ALL
     SELECT msoa_code, any_value(msoa_name), 'msoa', any_value(lad_code), any_value(force_id) FROM lsoa_lookup
         WHERE msoa_code <> '' GROUP BY msoa_code
     UNION ALL
     SELECT lad_code, any_value(lad_name), 'lad', mode(force_id), mode(force_id) FROM lsoa_lookup
         WHERE lad_code <> '' GROUP BY lad_code
+"""
+
+# Every area below force with its residents (NULL where no population covers it).
+_AREA_ROWS_SQL: Final = f"""
+    WITH base AS ({AREAS_SQL}),
+         lsoa_population AS (
+             SELECT l.lsoa_code, l.msoa_code, l.lad_code, p.persons
+             FROM lsoa_lookup l JOIN population p USING (lsoa_code)),
+         totals AS (
+             SELECT 'lsoa' AS level, lsoa_code AS code, sum(persons) AS population FROM population GROUP BY 2
+             UNION ALL SELECT 'msoa', msoa_code, sum(persons) FROM lsoa_population GROUP BY 2
+             UNION ALL SELECT 'lad', lad_code, sum(persons) FROM lsoa_population GROUP BY 2)
+    SELECT b.*, t.population::BIGINT AS population FROM base b LEFT JOIN totals t USING (level, code)
 """
 
 #: For an area at each level, the condition on ``monthly_counts`` (alias m) that selects its crimes.
@@ -106,18 +135,31 @@ def population(warehouse: Warehouse, level: str, code: str) -> int | None:
 
 def refresh_areas(warehouse: Warehouse) -> None:
     """Rebuild the ``areas`` table: every area at every level with its resident population."""
+    refresh_crime_lsoas(warehouse)
+    warehouse.execute(f"CREATE OR REPLACE TABLE areas AS {_AREA_ROWS_SQL}")
+    refresh_force_areas(warehouse)
+
+
+def refresh_crime_lsoas(warehouse: Warehouse) -> None:
+    """Rebuild ``crime_lsoas``, the LSOAs named in the street crimes (see :data:`CRIME_LSOAS_SQL`)."""
+    warehouse.execute("DELETE FROM crime_lsoas")
+    warehouse.execute(f"INSERT INTO crime_lsoas {CRIME_LSOAS_SQL}")
+
+
+def refresh_crime_areas(warehouse: Warehouse) -> None:
+    """Bring ``areas`` up to date after importing crimes: the LSOAs they name, and the forces.
+
+    Only LSOAs named in the crimes before or after the import can change, so only their rows are
+    rebuilt: a few hundred rows per force instead of every LSOA of the country.
+    """
+    warehouse.execute("CREATE OR REPLACE TEMP TABLE touched_lsoas AS SELECT code FROM crime_lsoas")
+    refresh_crime_lsoas(warehouse)
+    warehouse.execute("INSERT INTO touched_lsoas SELECT code FROM crime_lsoas")
+    warehouse.execute("DELETE FROM areas WHERE level = 'lsoa' AND code IN (SELECT code FROM touched_lsoas)")
     warehouse.execute(
-        f"""CREATE OR REPLACE TABLE areas AS
-            WITH base AS ({AREAS_SQL}),
-                 lsoa_population AS (
-                     SELECT l.lsoa_code, l.msoa_code, l.lad_code, p.persons
-                     FROM lsoa_lookup l JOIN population p USING (lsoa_code)),
-                 totals AS (
-                     SELECT 'lsoa' AS level, lsoa_code AS code, sum(persons) AS population FROM population GROUP BY 2
-                     UNION ALL SELECT 'msoa', msoa_code, sum(persons) FROM lsoa_population GROUP BY 2
-                     UNION ALL SELECT 'lad', lad_code, sum(persons) FROM lsoa_population GROUP BY 2)
-            SELECT b.*, t.population::BIGINT AS population FROM base b LEFT JOIN totals t USING (level, code)"""
-    )
+        f"""INSERT INTO areas SELECT * FROM ({_AREA_ROWS_SQL})
+            WHERE level = 'lsoa' AND code IN (SELECT code FROM touched_lsoas)""")
+    warehouse.execute("DROP TABLE touched_lsoas")
     refresh_force_areas(warehouse)
 
 

@@ -10,6 +10,7 @@ from scipy import special
 
 from safertogether.areas.hierarchy import area, area_index_ready, population
 from safertogether.measures.cube import STOP_BREAKDOWNS, SummaryCubes, summary_cubes, summary_cubes_ready
+from safertogether.measures.missing import missing_for_area
 from safertogether.measures.period import Period, add_months, month_text, resolve_period
 from safertogether.model.categories import crime_type_slug
 from safertogether.store.warehouse import Warehouse
@@ -70,6 +71,7 @@ def area_summary(
         "force_comparison": force_part,
         "outcomes": _outcomes(cubes, place["level"], code, period),
         "stop_and_search": stop_and_search(cubes, place["level"], code, period),
+        "missing_data": missing_for_area(warehouse, place),
     }
 
 

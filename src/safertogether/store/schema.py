@@ -58,6 +58,7 @@ DDL: Final[tuple[str, ...]] = (
     # Monthly counts per LSOA and category: every area question is answered from here.
     """CREATE TABLE IF NOT EXISTS areas (code VARCHAR, name VARCHAR, level VARCHAR, parent VARCHAR,
         force_id VARCHAR, population BIGINT)""",
+    "CREATE TABLE IF NOT EXISTS crime_lsoas (code VARCHAR, name VARCHAR, force_id VARCHAR)",
     "CREATE TABLE IF NOT EXISTS street_index (lsoa VARCHAR, street VARCHAR, crimes BIGINT)",
     # The months each force has published, with its total: which months are loaded, at a glance.
     "CREATE TABLE IF NOT EXISTS force_months (force_id VARCHAR, month DATE, crimes BIGINT)",

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { renderSummary } from './details.js';
-import { addMonths, count, el, monthName, monthRange, rate } from './format.js';
+import { addMonths, count, el, missingDataText, monthName, monthRange, rate } from './format.js';
 import { classBreaks, createMap, legendRows } from './map.js';
 import { setupSearch } from './search.js';
 
@@ -112,6 +112,7 @@ async function loadMap() {
     const geojson = await api.map(state.force, state.period, request.signal);
     if (request.signal.aborted) return;
     renderAreaList(geojson);
+    showError('map-note', missingDataText(geojson.metadata?.missing_data));
     const breaks = classBreaks(geojson.features.map((f) => f.properties.rate_per_1000));
     renderLegend(breaks);
     await state.mapView?.setData(geojson, breaks);

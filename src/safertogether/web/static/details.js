@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { drawCategories, drawTrend } from './charts.js';
-import { LEVEL_NAMES, count, el, monthName, pValueWords, percent, rate } from './format.js';
+import { LEVEL_NAMES, count, el, missingDataText, monthName, pValueWords, percent, rate } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,6 +36,9 @@ function renderHeader(summary) {
   const loaded = summary.monthly.filter((m) => m.crimes != null).length;
   const note = $('coverage-note');
   note.hidden = loaded === summary.monthly.length;
+  const missing = $('missing-note');
+  missing.textContent = missingDataText(summary.missing_data);
+  missing.hidden = !missing.textContent;
   note.textContent = `Only ${loaded} of the ${summary.monthly.length} months in this period are loaded, `
     + 'so the counts and rates cover those months only. Choose another period to see more.';
 }

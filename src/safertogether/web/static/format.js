@@ -66,3 +66,9 @@ export function el(tag, text, attributes = {}) {
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   return node;
 }
+
+/** One sentence per reference import an answer lacks: what it would add and the command that adds it. */
+export function missingDataText(missing) {
+  return (missing ?? []).map((m) => `Not imported yet: ${m.data}, needed for ${m.needed_for}. `
+    + `To add it, run: ${m.command}`).join(' ');
+}
