@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from safertogether.api import create_app
-from safertogether.areas.load import import_area_lookup, import_boundaries, import_population
+from safertogether.areas.load import import_area_lookup, import_boundaries, import_places, import_population
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -39,13 +39,14 @@ def multiforce_folder(data_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def reference_db(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """A warehouse with boundaries, the area lookup and population, and no crimes."""
+    """A warehouse with boundaries, the area lookup, population and places, and no crimes."""
     path = tmp_path_factory.mktemp("reference") / "reference.duckdb"
     warehouse = open_warehouse(path)
     boundaries = data_dir / "boundaries"
     import_boundaries(warehouse, boundaries / "lsoa-2011-ew.geojson")
     import_area_lookup(warehouse, boundaries / "lsoa-2011-police-force-lookup.csv")
     import_population(warehouse, boundaries / "lsoa-2011-census-population.csv")
+    import_places(warehouse)
     warehouse.close()
     return path
 

@@ -200,3 +200,22 @@ def test_clicking_a_neighbourhood_on_the_map_selects_it(page, server_url, api):
     page.click(f"#breadcrumb a[data-code='{FORCE}']")
     _wait_for_area(page, FORCE)
     assert "Open Government Licence" in page.inner_text("footer")
+
+
+def test_the_map_opens_on_the_force_with_place_names(page, server_url, city_warehouse):
+    """police.uk files hold City crimes as far away as Derbyshire: the map must still open on the City."""
+    force = city_warehouse.query(
+        """SELECT min(xmin) AS w, min(ymin) AS s, max(xmax) AS e, max(ymax) AS n FROM area_shapes
+           WHERE code IN (SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $force)""", {"force": FORCE})[0]
+    page.goto(server_url + "/")
+    _wait_for_map(page)
+    (west, south), (east, north) = page.evaluate("window.saferMap.getBounds().toArray()")
+    lng, lat = page.evaluate("window.saferMap.getCenter().toArray()")
+    assert force["w"] < lng < force["e"] and force["s"] < lat < force["n"]
+    # The force fills the map: it is on screen, and the screen is not ten times wider than the force.
+    assert west < force["w"] and east > force["e"] and south < force["s"] and north > force["n"]
+    assert east - west < 10 * (force["e"] - force["w"])
+    shown = page.evaluate(
+        "[...document.querySelectorAll('.map-label')].filter((l) => !l.hidden).map((l) => l.textContent)")
+    assert "City of London" in shown
+    assert "GeoNames" in page.inner_text("footer")

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from safertogether.api import create_app
 from safertogether.api.schemas import AreaSummary
-from safertogether.areas.load import import_area_lookup, import_boundaries, import_population
+from safertogether.areas.load import import_area_lookup, import_boundaries, import_places, import_population
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
@@ -71,7 +71,7 @@ def test_answers_say_which_import_adds_rates_and_the_map(crimes_only_client, cit
     assert commands["lookup"].startswith("safer import lookup ")
 
     collection = crimes_only_client.get("/api/map/city-of-london.geojson").json()
-    assert {m["data"] for m in collection["metadata"]["missing_data"]} == {"boundaries", "population"}
+    assert {m["data"] for m in collection["metadata"]["missing_data"]} == {"boundaries", "population", "places"}
     feature = next(f for f in collection["features"] if f["id"] == code)
     assert feature["geometry"] is None and feature["properties"]["rate_per_1000"] is None
     assert feature["properties"]["crimes"] > 0
@@ -106,8 +106,8 @@ def _snapshot(warehouse: Warehouse) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("order", [
-    ("crimes", "boundaries", "lookup", "population"),
-    ("population", "crimes", "lookup", "boundaries"),
+    ("crimes", "boundaries", "lookup", "population", "places"),
+    ("population", "places", "crimes", "lookup", "boundaries"),
 ])
 def test_reference_data_after_the_crimes_gives_the_same_answers(order, tmp_path, data_dir, city_db, city_folder,
                                                                  multiforce_folder):
@@ -117,6 +117,7 @@ def test_reference_data_after_the_crimes_gives_the_same_answers(order, tmp_path,
         "boundaries": lambda w: import_boundaries(w, boundaries / "lsoa-2011-ew.geojson"),
         "lookup": lambda w: import_area_lookup(w, boundaries / "lsoa-2011-police-force-lookup.csv"),
         "population": lambda w: import_population(w, boundaries / "lsoa-2011-census-population.csv"),
+        "places": import_places,
     }
     warehouse = open_warehouse(tmp_path / "later.duckdb")
     for step in order:

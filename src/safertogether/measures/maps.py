@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from safertogether.areas.hierarchy import area
+from safertogether.areas.places import map_labels
 from safertogether.measures.missing import missing_reference_data
 from safertogether.measures.period import Period
 from safertogether.store.warehouse import Warehouse
@@ -49,6 +50,36 @@ def rate_map_geojson(warehouse: Warehouse, force: str, period: Period) -> bytes:
             b'{"type":"Feature","id":"' + row["code"].encode() + b'","properties":'
             + orjson.dumps(properties) + b',"geometry":' + geometry + b"}"
         )
-    missing = [m for m in missing_reference_data(warehouse) if m["data"] in ("boundaries", "population")]
-    meta = orjson.dumps({"force": force, **period.as_json(), "missing_data": missing})
+    missing = [m for m in missing_reference_data(warehouse) if m["data"] in ("boundaries", "population", "places")]
+    view = force_view(warehouse, force, period)
+    meta = orjson.dumps({"force": force, **period.as_json(), "view": view,
+                         "labels": map_labels(warehouse, force, view), "missing_data": missing})
     return b'{"type":"FeatureCollection","metadata":' + meta + b',"features":[' + b",".join(features) + b"]}"
+
+
+def force_view(warehouse: Warehouse, force: str, period: Period) -> list[list[float]] | None:
+    """[[west, south], [east, north]]: the force's own area, for the map to open on.
+
+    The box of the force's LSOA polygons where the lookup and boundaries say which they are. Else
+    (police.uk files alone) the box of where its crimes of the period are: police.uk files include
+    crimes a force recorded far outside its area, and fitting the map to all of them shows the force
+    as a small patch, so the box spans the 0.1-99.9% quantiles of the points, widened by a tenth on
+    each side (not beyond the farthest point) to keep the edges.
+    """
+    own = warehouse.query(
+        """SELECT min(xmin) AS west, min(ymin) AS south, max(xmax) AS east, max(ymax) AS north FROM area_shapes
+           WHERE level = 'lsoa' AND code IN (SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $force)""",
+        {"force": force})[0]
+    if own["west"] is not None:
+        return [[round(own["west"], 5), round(own["south"], 5)], [round(own["east"], 5), round(own["north"], 5)]]
+    row = warehouse.query(
+        """SELECT quantile_cont(longitude, [0.001, 0.999]) AS x, quantile_cont(latitude, [0.001, 0.999]) AS y,
+                  min(longitude) AS west, max(longitude) AS east, min(latitude) AS south, max(latitude) AS north
+           FROM street_crimes WHERE force_id = $force AND month BETWEEN $start AND $end AND longitude IS NOT NULL""",
+        {"force": force, "start": period.start, "end": period.end})[0]
+    if row["x"] is None:
+        return None
+    (x0, x1), (y0, y1) = row["x"], row["y"]
+    pad_x, pad_y = (x1 - x0) / 10, (y1 - y0) / 10
+    return [[round(max(x0 - pad_x, row["west"]), 5), round(max(y0 - pad_y, row["south"]), 5)],
+            [round(min(x1 + pad_x, row["east"]), 5), round(min(y1 + pad_y, row["north"]), 5)]]

@@ -18,11 +18,11 @@ class ReferenceData:
     kind: str  #: the ``safer import`` sub-command
     table: str  #: the warehouse table it fills
     adds: str  #: what answers need it, in a resident's words
-    example: str  #: the file it takes
+    example: str  #: the file it takes ("" when it has a default)
 
     @property
     def command(self) -> str:
-        return f"safer import {self.kind} {self.example}"
+        return f"safer import {self.kind} {self.example}".rstrip()
 
     def as_json(self) -> dict[str, str]:
         return {"data": self.kind, "needed_for": self.adds, "command": self.command}
@@ -37,4 +37,6 @@ REFERENCE_DATA: Final = {
     "lookup": ReferenceData(
         "lookup", "lsoa_lookup", "MSOAs and local authorities, and the force of neighbourhoods without crimes",
         "lsoa-2011-police-force-lookup.csv"),
+    "places": ReferenceData(
+        "places", "places", "finding towns by name and town names on the map", ""),
 }

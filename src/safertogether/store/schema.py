@@ -53,6 +53,9 @@ DDL: Final[tuple[str, ...]] = (
         lsoa_code VARCHAR PRIMARY KEY, lsoa_name VARCHAR, msoa_code VARCHAR, msoa_name VARCHAR,
         lad_code VARCHAR, lad_name VARCHAR, region_code VARCHAR, region_name VARCHAR,
         force_id VARCHAR, force_inferred BOOLEAN, source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS places (
+        geonameid BIGINT PRIMARY KEY, name VARCHAR NOT NULL, longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL,
+        population BIGINT, country VARCHAR, source VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS population (
         lsoa_code VARCHAR PRIMARY KEY, persons BIGINT, households BIGINT, hectares DOUBLE, source VARCHAR)""",
     # Monthly counts per LSOA and category: every area question is answered from here.

@@ -52,7 +52,9 @@ function renderHeadline(summary) {
   if (comparison) {
     $('stat-verdict').textContent = capitalise(comparison.verdict ?? 'not compared');
     const ratio = comparison.ratio_to_force == null ? '' : ` (${rate(comparison.ratio_to_force)} times the force rate)`;
-    $('stat-force').textContent = `Force average: ${rate(comparison.force_rate_per_1000)} per 1,000${ratio}`;
+    $('stat-force').textContent = comparison.force_rate_per_1000 == null
+      ? 'The force average needs resident population.'
+      : `Force average: ${rate(comparison.force_rate_per_1000)} per 1,000${ratio}`;
   } else {
     $('stat-verdict').textContent = 'Not compared';
     $('stat-force').textContent = summary.area.level === 'force'

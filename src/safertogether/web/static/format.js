@@ -70,5 +70,5 @@ export function el(tag, text, attributes = {}) {
 /** One sentence per reference import an answer lacks: what it would add and the command that adds it. */
 export function missingDataText(missing) {
   return (missing ?? []).map((m) => `Not imported yet: ${m.data}, needed for ${m.needed_for}. `
-    + `To add it, run: ${m.command}`).join(' ');
+    + `To add it, run: ${m.command}`).join('\n');
 }

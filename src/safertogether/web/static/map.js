@@ -108,6 +108,37 @@ function bounds(features) {
   return Number.isFinite(box[0]) ? [[box[0], box[1]], [box[2], box[3]]] : null;
 }
 
+/** Fewest residents a town must have for its name to show at a zoom level (more names as one zooms in). */
+export function minPopulation(zoom) {
+  if (zoom < 8) return 50000;
+  if (zoom < 9) return 15000;
+  if (zoom < 10) return 5000;
+  if (zoom < 11.5) return 1500;
+  return 0;
+}
+
+/**
+ * Which labels to show at a zoom: local authorities while zoomed out, towns by size, and none that
+ * would overlap one shown before it (authorities first, then bigger towns). `project` maps a label to
+ * pixels; boxes are estimated from the length of the name.
+ */
+export function visibleLabels(labels, zoom, project) {
+  const placed = [];
+  const shown = new Set();
+  const wanted = labels
+    .filter((l) => (l.kind === 'authority' ? zoom < 11 : (l.population ?? 0) >= minPopulation(zoom)))
+    .sort((a, b) => (a.kind === b.kind ? (b.population ?? 0) - (a.population ?? 0) : a.kind === 'authority' ? -1 : 1));
+  for (const label of wanted) {
+    const { x, y } = project(label);
+    const half = (label.name.length * 7.5) / 2 + 4;
+    const box = [x - half, y - 10, x + half, y + 10];
+    if (placed.some((p) => box[0] < p[2] && p[0] < box[2] && box[1] < p[3] && p[1] < box[3])) continue;
+    placed.push(box);
+    shown.add(label);
+  }
+  return shown;
+}
+
 /** The LSOA features that make up an area of any level, judged by the naming convention of LSOAs. */
 function featuresOf(features, area) {
   if (!area) return [];
@@ -141,6 +172,8 @@ export function createMap({ container, tileUrl, onSelect }) {
   window.saferMap = map;
 
   let features = [];
+  let view = null;
+  let labels = [];
   let hovered = null;
   let pendingSelection = null;
   const loaded = new Promise((resolve) => map.on('load', resolve));
@@ -178,6 +211,26 @@ export function createMap({ container, tileUrl, onSelect }) {
     if (p) onSelect({ code: p.code, name: p.name, level: 'lsoa' });
   });
 
+  function placeLabels() {
+    const shown = visibleLabels(labels.map((l) => l.label), map.getZoom(),
+      (l) => map.project([l.longitude, l.latitude]));
+    for (const { label, element } of labels) element.hidden = !shown.has(label);
+  }
+
+  function setLabels(next) {
+    labels.forEach(({ marker }) => marker.remove());
+    labels = (next ?? []).map((label) => {
+      const element = document.createElement('div');
+      element.className = `map-label map-label-${label.kind}`;
+      element.textContent = label.name;
+      const marker = new maplibregl.Marker({ element, anchor: 'center' })
+        .setLngLat([label.longitude, label.latitude]).addTo(map);
+      return { label, element, marker };
+    });
+    placeLabels();
+  }
+  map.on('moveend', placeLabels);
+
   function markReady(ready) {
     container.dataset.ready = String(ready);
     window.saferMapReady = ready;
@@ -188,7 +241,9 @@ export function createMap({ container, tileUrl, onSelect }) {
     const chosen = featuresOf(features, area);
     map.getLayer('lsoa-selected')
       && map.setFilter('lsoa-selected', ['in', ['get', 'code'], ['literal', chosen.map((f) => f.properties.code)]]);
-    const box = bounds(chosen.length ? chosen : features);
+    // A force (or an area without boundaries) opens on where the force's crimes are, not on the
+    // stray ones it recorded far away.
+    const box = (area?.level !== 'force' && bounds(chosen)) || view || bounds(features);
     if (fit && box) map.fitBounds(box, { padding: 40, maxZoom: 13.5, duration: 0 });
   }
 
@@ -196,6 +251,8 @@ export function createMap({ container, tileUrl, onSelect }) {
     markReady(false);
     await loaded;
     features = geojson.features;
+    view = geojson.metadata?.view ?? null;
+    setLabels(geojson.metadata?.labels);
     map.setPaintProperty('lsoa-fill', 'fill-color', fillColour(breaks));
     map.getSource(SOURCE).setData(geojson);
     highlight(pendingSelection, { fit: true });
