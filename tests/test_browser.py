@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from shapely.geometry import shape
 
+from installed_wheel import wait_until_serving
 from safertogether.api import create_app
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -222,17 +223,6 @@ def test_clicking_a_neighbourhood_on_the_map_selects_it(page, server_url, api):
     assert "Open Government Licence" in page.inner_text("footer")
 
 
-def _wait_until_serving(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        assert server.poll() is None and time.monotonic() < deadline, "safer serve did not start"
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-
-
 def test_a_checkout_without_npm_says_so_at_start_up_and_on_the_page(browser, tmp_path):
     """`safer serve` from source without node_modules (an editable install before `npm ci`)."""
     source = tmp_path / "src"
@@ -245,7 +235,7 @@ def test_a_checkout_without_npm_says_so_at_start_up_and_on_the_page(browser, tmp
     server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(source)}, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_until_serving(url, server)
+        wait_until_serving(url, server)
         context = browser.new_context()
         page = context.new_page()
         page.goto(url + "/")
