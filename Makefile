@@ -7,7 +7,7 @@ WEB    := src/safertogether/web
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all bench browser lint clean
+.PHONY: setup demo test test-all test-wheel dist bench browser lint clean
 
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed
 
@@ -33,9 +33,22 @@ demo: setup
 
 test: setup browser
 	SAFER_DATA=$(DATA) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-wheel
 
 test-all: setup browser
 	SAFER_DATA=$(DATA) $(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-wheel
+
+# The browser test against the page an installed wheel serves: sdist, wheel from it without npm, a fresh
+# virtual environment, the installed `safer` importing and serving with no node on PATH (tests/installed_wheel.py).
+test-wheel: setup browser
+	$(BIN)/python tests/installed_wheel.py --data $(DATA)
+
+# The sdist and the wheel, both carrying the page's libraries from npm (setup.py), into dist/.
+dist: setup
+	rm -rf dist build
+	$(BIN)/python -c "from setuptools import build_meta as b; b.build_sdist('dist'); b.build_wheel('dist')" >/dev/null
+	@ls -l dist
 
 bench: setup
 	$(BIN)/python bench/import_speed.py --data $(DATA)
@@ -45,4 +58,4 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache
+	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache build dist

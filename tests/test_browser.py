@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,11 +18,13 @@ import pytest
 import uvicorn
 from shapely.geometry import shape
 
+from installed_wheel import wait_until_serving
 from safertogether.api import create_app
-from safertogether.store.warehouse import Warehouse
+from safertogether.store.warehouse import Warehouse, open_warehouse
 
 pytestmark = pytest.mark.browser
 
+REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -45,11 +50,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url(city_warehouse: Warehouse) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a background thread."""
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The server under test: $SAFER_TEST_SERVER_URL when set (an installed wheel's `safer serve` in
+    `make test-wheel`), else a real uvicorn server over the City of London data, in a background thread."""
+    if os.environ.get("SAFER_TEST_SERVER_URL"):
+        yield os.environ["SAFER_TEST_SERVER_URL"].rstrip("/")
+        return
     port = _free_port()
-    config = uvicorn.Config(app=create_app(city_warehouse), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
+    app = create_app(request.getfixturevalue("city_warehouse"))
+    config = uvicorn.Config(app=app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
     thread.start()
@@ -60,6 +69,18 @@ def server_url(city_warehouse: Warehouse) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served_warehouse(request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    """The warehouse the server answers from, read-only ($SAFER_TEST_SERVER_DB with an external server)."""
+    if not os.environ.get("SAFER_TEST_SERVER_URL"):
+        yield request.getfixturevalue("city_warehouse")
+        return
+    assert os.environ.get("SAFER_TEST_SERVER_DB"), "SAFER_TEST_SERVER_URL needs SAFER_TEST_SERVER_DB too"
+    warehouse = open_warehouse(os.environ["SAFER_TEST_SERVER_DB"], read_only=True)
+    yield warehouse
+    warehouse.close()
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +136,9 @@ def _street_in_one_lsoa(warehouse: Warehouse, lsoas: list[str]) -> tuple[str, st
     return row[0]["street"], row[0]["lsoa"]
 
 
-def test_search_with_the_keyboard_shows_the_area(page, server_url, api, city_warehouse):
+def test_search_with_the_keyboard_shows_the_area(page, server_url, api, served_warehouse):
     lsoas = [f["id"] for f in api.get(f"/api/map/{FORCE}.geojson").json()["features"]]
-    street, lsoa = _street_in_one_lsoa(city_warehouse, lsoas)
+    street, lsoa = _street_in_one_lsoa(served_warehouse, lsoas)
     page.goto(server_url + "/")
     _wait_for_map(page)
     assert page.evaluate("window.saferMap.querySourceFeatures('lsoa').length") > 0
@@ -202,9 +223,9 @@ def test_clicking_a_neighbourhood_on_the_map_selects_it(page, server_url, api):
     assert "Open Government Licence" in page.inner_text("footer")
 
 
-def test_the_map_opens_on_the_force_with_place_names(page, server_url, city_warehouse):
+def test_the_map_opens_on_the_force_with_place_names(page, server_url, served_warehouse):
     """police.uk files hold City crimes as far away as Derbyshire: the map must still open on the City."""
-    force = city_warehouse.query(
+    force = served_warehouse.query(
         """SELECT min(xmin) AS w, min(ymin) AS s, max(xmax) AS e, max(ymax) AS n FROM area_shapes
            WHERE code IN (SELECT lsoa_code FROM lsoa_lookup WHERE force_id = $force)""", {"force": FORCE})[0]
     page.goto(server_url + "/")
@@ -219,3 +240,36 @@ def test_the_map_opens_on_the_force_with_place_names(page, server_url, city_ware
         "[...document.querySelectorAll('.map-label')].filter((l) => !l.hidden).map((l) => l.textContent)")
     assert "City of London" in shown
     assert "GeoNames" in page.inner_text("footer")
+
+
+def test_a_checkout_without_npm_says_so_at_start_up_and_on_the_page(browser, tmp_path):
+    """`safer serve` from source without node_modules (an editable install before `npm ci`)."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "safertogether", source / "safertogether",
+                    ignore=shutil.ignore_patterns("node_modules", "vendor", "__pycache__"))
+    open_warehouse(tmp_path / "empty.duckdb").close()
+    url = f"http://127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-c", "from safertogether.cli import main; main()", "serve", "--warm", "0",
+               "--db", str(tmp_path / "empty.duckdb"), "--port", url.rsplit(":", 1)[1]]
+    server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(source)}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until_serving(url, server)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/")
+        assert "map and chart libraries" in page.locator("#libraries-missing").inner_text()
+        page.evaluate("window.stillHere = true")
+        page.focus("#search-input")
+        page.keyboard.type("Bank")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.stillHere === true"), "Enter in the search box reloaded the page"
+        assert page.url == url + "/"
+        context.close()
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1, stderr
+    assert f"cd {source / 'safertogether' / 'web'} && npm ci" in warnings[0]

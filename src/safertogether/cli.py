@@ -287,9 +287,21 @@ def serve(
     host, port = host or settings.host, port or settings.port
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
+    _warn_if_page_libraries_missing()
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+def _warn_if_page_libraries_missing() -> None:
+    """One line at start-up: the page cannot work without its libraries, and says so to visitors too."""
+    from rich.markup import escape
+
+    from safertogether.web import frontend
+
+    if frontend.library_dirs() is None:
+        errors.print(f"[bold yellow]warning:[/] {escape(frontend.missing_message())}", highlight=False,
+                     soft_wrap=True)
 
 
 @app.command()

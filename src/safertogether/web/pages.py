@@ -1,4 +1,4 @@
-"""Serving the page, its static files and the npm-installed libraries it uses."""
+"""Serving the page, its static files and the front-end libraries it uses (see ``frontend``)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,53 @@ import html
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from safertogether.measures.quality import CHECKS, quality_report
 from safertogether.model.attribution import ATTRIBUTION
+from safertogether.web import frontend
 
-WEB_DIR = Path(__file__).resolve().parent
-STATIC_DIR = WEB_DIR / "static"
-NODE_MODULES = WEB_DIR / "node_modules"
+STATIC_DIR = frontend.WEB_DIR / "static"
+#: What the page says when the libraries are missing; the full command is on the server's console.
+MISSING_NOTICE = """<div id="libraries-missing" class="note" role="alert">
+  <p><strong>The map, the charts and the search cannot work here:</strong> this installation of Safer Together
+  lacks the page's map and chart libraries (MapLibre GL, Chart.js).</p>
+  <p>Whoever runs the server can fix it: run <code>make setup</code> in the checkout, or <code>npm ci</code> in the
+  package's <code>web</code> folder (<code>safer serve</code> printed the exact command at start-up), or install
+  Safer Together from its wheel, which carries them. The figures are still available from the
+  <a href="/docs">API</a>.</p>
+</div>"""
 
-#: URL path -> folder inside node_modules that the page loads.
-VENDOR = {
-    "maplibre-gl": "maplibre-gl/dist",
-    "chart.js": "chart.js/dist",
-}
 
-
-def install_pages(app: FastAPI) -> None:
+def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None:
+    """Mount the page, its own files and its libraries (looked for in ``libraries_from``), and the quality report."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for url, folder in VENDOR.items():
-        path = NODE_MODULES / folder
-        if path.is_dir():
-            app.mount(f"/vendor/{url}", StaticFiles(directory=path), name=f"vendor-{url}")
+    libraries = frontend.library_dirs(libraries_from)
+    for name, folder in (libraries or {}).items():
+        app.mount(f"/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    def index() -> Response:
+        if libraries is None:
+            return HTMLResponse(index_without_libraries())
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     @app.get("/quality", include_in_schema=False)
     def quality_page(request: Request) -> HTMLResponse:
         return HTMLResponse(quality_html(quality_report(request.app.state.warehouse)))
+
+
+def index_without_libraries() -> str:
+    """The page with a notice saying why it cannot work, and its forms made inert.
+
+    Without the libraries the page's module script never starts, so nothing would tell the user why, and the
+    search form would submit and reload the page on Enter: an inert form cannot be focused or submitted.
+    """
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    for form in ('<form id="search-form"', '<form id="period-form"'):
+        page = page.replace(form, f"{form} inert", 1)
+    return page.replace("<body>", f"<body>\n{MISSING_NOTICE}", 1)
 
 
 def quality_html(report: dict[str, object]) -> str:
