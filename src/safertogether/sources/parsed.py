@@ -22,7 +22,10 @@ class ParsedFile:
     encoding: str
     rows: pa.Table
     quarantine: pa.Table
-    partitions: list[tuple[str, str]] = field(default_factory=list)
+    table: str = ""  #: the warehouse table the rows go to
+    partitions: list[tuple[str, ...]] = field(default_factory=list)
+    partition_fields: tuple[str, ...] = ()  #: what a partition's values are values of
+    partition_months: frozenset[str] = frozenset()  #: those of them that are months (compared as YYYY-MM)
     notes: list[str] = field(default_factory=list)
 
     @property

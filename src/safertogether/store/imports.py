@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 
 from safertogether.errors import InputFormatError
 from safertogether.sources.parsed import ParsedFile
-from safertogether.store.schema import KIND_TABLES
 from safertogether.store.warehouse import Warehouse
 
 #: Given a table and the name of a relation holding rows about to be inserted into it, a SELECT over
@@ -288,11 +287,11 @@ def _store_file(
             earlier["file_id"], notes=[f"identical to {earlier['name']} ({earlier['status']})"],
         )
     file_id = int(warehouse.scalar("SELECT nextval('file_ids')"))
-    partitions = [f"{force}:{month}" for force, month in parsed.partitions]
+    partitions = [":".join(values) for values in parsed.partitions]
     replaced = []
     if ledger.overlaps(parsed.kind, partitions):
         pending.flush()  # the rows it replaces may still be pending
-        replaced = _replace_partitions(warehouse, KIND_TABLES[parsed.kind], parsed.kind, file_id, partitions)
+        replaced = _replace_partitions(warehouse, parsed, file_id, partitions)
     ledger.record(parsed, file_id, partitions)
     pending.add_record("source_files", {
         "file_id": file_id, "import_id": import_id, "name": parsed.name, "sha256": parsed.sha256,
@@ -301,7 +300,7 @@ def _store_file(
         "partitions": partitions, "status": "current", "loaded_at": dt.datetime.now(),
     })
     provenance = {"file_id": file_id, "import_id": import_id}
-    pending.add(KIND_TABLES[parsed.kind], _with_constants(parsed.rows, provenance))
+    pending.add(parsed.table, _with_constants(parsed.rows, provenance))
     pending.add("quarantine", _with_constants(parsed.quarantine, provenance))
     status = "replaced an earlier version" if replaced else "stored"
     return FileReport(
@@ -316,21 +315,29 @@ def _with_constants(rows: pa.Table, constants: dict[str, int]) -> pa.Table:
     return rows
 
 
-def _replace_partitions(warehouse: Warehouse, table: str, kind: str, file_id: int, partitions: list[str]) -> list[str]:
+def _partition_key_sql(parsed: ParsedFile) -> str:
+    """A stored row's partition as the text ``ParsedFile.partitions`` gives it (months as YYYY-MM)."""
+    return " || ':' || ".join(
+        f"strftime({f}, '%Y-%m')" if f in parsed.partition_months else f"CAST({f} AS VARCHAR)"
+        for f in parsed.partition_fields)
+
+
+def _replace_partitions(warehouse: Warehouse, parsed: ParsedFile, file_id: int, partitions: list[str]) -> list[str]:
     """Delete earlier rows of the partitions this file publishes; mark emptied files superseded."""
-    if not partitions:
+    if not partitions or not parsed.partition_fields:
         return []
+    table = parsed.table
     older = warehouse.query(
         "SELECT file_id, name FROM source_files WHERE kind = ? AND status <> 'superseded' AND file_id <> ? "
         "AND list_has_any(partitions, ?::VARCHAR[])",
-        [kind, file_id, partitions],
+        [parsed.kind, file_id, partitions],
     )
     if not older:
         return []
     older_ids = [o["file_id"] for o in older]
     warehouse.execute(
         f"DELETE FROM {table} WHERE list_contains(?::BIGINT[], file_id) "
-        "AND list_contains(?::VARCHAR[], force_id || ':' || strftime(month, '%Y-%m'))",
+        f"AND list_contains(?::VARCHAR[], {_partition_key_sql(parsed)})",
         [older_ids, partitions],
     )
     warehouse.execute(

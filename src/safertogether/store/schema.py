@@ -70,10 +70,3 @@ DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
 )
-
-#: Kind of police.uk file -> the table its rows go to.
-KIND_TABLES: Final[dict[str, str]] = {
-    "street": "street_crimes",
-    "outcomes": "crime_outcomes",
-    "stop-and-search": "stop_searches",
-}
