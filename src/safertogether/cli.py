@@ -256,6 +256,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: $SAFER_PORT or 8000]")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     warm: Annotated[int, typer.Option(help="Pre-compute the default view of up to this many areas")] = 5000,
+    police_uk_root: Annotated[int | None, typer.Option(
+        "--police-uk-root", help="Also serve the police.uk-compatible API at the root /api/ of this port (HTTPS "
+        "with --ssl-certfile), for clients that hard-code https://data.police.uk/api/ (see the README)")] = None,
+    police_uk_root_http: Annotated[int | None, typer.Option(
+        "--police-uk-root-http", help="The same over plain HTTP, for clients that hard-code http://")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for --police-uk-root")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for --police-uk-root")] = None,
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
     import uvicorn
@@ -267,8 +274,27 @@ def serve(
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    if police_uk_root or police_uk_root_http or ssl_certfile or ssl_keyfile:
+        _serve_police_uk_root(host, port, workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
+        return
     uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+def _serve_police_uk_root(host: str, port: int, workers: int, root: int | None, root_http: int | None,
+                          certfile: Path | None, keyfile: Path | None) -> None:
+    from safertogether.api.police_uk_root import RootPorts, serve_with_police_uk_root
+
+    problem = ("--ssl-certfile/--ssl-keyfile need --police-uk-root PORT" if (certfile or keyfile) and not root
+               else "--ssl-keyfile needs --ssl-certfile" if keyfile and not certfile
+               else "--police-uk-root serves from one process: drop --workers" if workers != 1 else None)
+    if problem:
+        errors.print(f"[bold red]error:[/] {problem}")
+        raise typer.Exit(code=2)
+    ports = RootPorts(root, root_http, certfile, keyfile)
+    for url in ports.urls(host):
+        console.print(f"Serving the police.uk-compatible API at {url}")
+    serve_with_police_uk_root(host, port, ports)
 
 
 @app.command()
