@@ -11,6 +11,7 @@ import math
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ from police_api import PoliceAPI
 from safertogether.api import create_app
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.model.forces import FORCE_NAMES
-from safertogether.policeuk import ids, output
+from safertogether.policeuk import ids, output, params
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse
 
 API = "/police-uk/api/"
+REPO = Path(__file__).resolve().parent.parent
 EARTH_RADIUS_M = 6_371_008.8
 MILE_M = 1609.344
 # Written out from data.police.uk's documentation, not imported from the model: the test checks the model.
@@ -402,6 +404,8 @@ def test_stops(city_client: TestClient, files_2023_03) -> None:
         ("crimes-no-location?category=all-crime", 400, "bad_request"),
         ("crimes-no-location?category=all-crime&force=atlantis", 404, "not_found"),
         ("crime-categories?date=2021", 400, "bad_request"),
+        ("crime-categories?date=null", 400, "bad_request"),
+        ("crimes-street/all-crime?lat=51.5&lng=-0.1&date=Undefined", 400, "bad_request"),
         ("forces/atlantis", 404, "not_found"),
         ("forces/city-of-london/people", 404, "missing_data"),
         ("outcomes-for-crime/" + "0" * 64, 404, "not_found"),
@@ -416,6 +420,38 @@ def test_stops(city_client: TestClient, files_2023_03) -> None:
 )
 def test_errors(city_client: TestClient, path: str, status: int, code: str) -> None:
     assert_error(city_client.get(API + path), status, code)
+
+
+@pytest.mark.parametrize("date", ["undefined", "", " undefined "])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"crimes-street/all-crime?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        f"stops-street?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        f"outcomes-at-location?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        "crimes-no-location?category=all-crime&force=city-of-london",
+        "stops-force?force=city-of-london",
+        "crime-categories",
+    ],
+)
+def test_dates_data_police_uk_tolerates_mean_the_latest_month(city_client: TestClient, path: str, date: str) -> None:
+    """ukpd sends ``date=undefined`` when no date is given; data.police.uk answers with the latest month."""
+    answers = [
+        city_client.get(API + path + ("&" if "?" in path else "?") + query)
+        for query in ("", "date=" + urllib.parse.quote(date), "date=2023-03")
+    ]
+    assert [a.status_code for a in answers] == [200] * 3, answers[1].text
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+
+
+def test_tolerated_values_are_documented(city_client: TestClient) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    operations = city_client.get("/openapi.json").json()["paths"]
+    street = operations[API + "crimes-street/{category}"]["get"]["parameters"]
+    described = {p["name"]: p.get("description", "") for p in street}
+    for case in params.TOLERATED:
+        assert f"| {case.value} | {case.read_as} | {case.evidence} |" in readme
+        assert case.value in described[case.parameter]
 
 
 def test_optional_rate_limit(city_warehouse: Warehouse) -> None:

@@ -25,6 +25,7 @@ from safertogether.api.limits import rate_limit
 from safertogether.errors import BadRequestError
 from safertogether.policeuk import crimes, reference, stops
 from safertogether.policeuk.output import JsonArray, JsonQuery, run_json_query
+from safertogether.policeuk.params import tolerated
 from safertogether.store.warehouse import Warehouse
 
 TAG = "police.uk compatible"
@@ -39,12 +40,12 @@ MAX_FORM_BYTES = 2 * 1024 * 1024
 #: The methods without a prefix; :func:`compatible_router` mounts them (include them only through it).
 routes = APIRouter()
 
-Date = Annotated[
-    str | None, Query(description="Month, YYYY-MM (default: the latest month loaded)", max_length=50)
-]
+DATE_HELP = "Month, YYYY-MM (default: the latest month loaded)." + tolerated("date")
+POLY_HELP = "Custom area: lat,lng:lat,lng:... (closed automatically)." + tolerated("poly")
+Date = Annotated[str | None, Query(description=DATE_HELP, max_length=50)]
 Lat = Annotated[str | None, Query(description="Latitude (with lng: one-mile radius)", max_length=50)]
 Lng = Annotated[str | None, Query(description="Longitude", max_length=50)]
-Poly = Annotated[str | None, Query(description="Custom area: lat,lng:lat,lng:... (closed automatically)")]
+Poly = Annotated[str | None, Query(description=POLY_HELP)]
 LocationId = Annotated[
     str | None, Query(description="A location id (any answer's location.street.id)", max_length=50)
 ]
@@ -60,8 +61,8 @@ _FORM_BODY = {
                     "properties": {
                         "lat": {"type": "string"},
                         "lng": {"type": "string"},
-                        "poly": {"type": "string"},
-                        "date": {"type": "string"},
+                        "poly": {"type": "string", "description": POLY_HELP},
+                        "date": {"type": "string", "description": DATE_HELP},
                     },
                 }
             }
