@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 WEB    := src/safertogether/web
+JS_CLIENTS := tests/js_clients
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test test-all bench browser lint clean
 
-setup: $(VENV)/.installed $(WEB)/node_modules/.installed
+setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(JS_CLIENTS)/node_modules/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Existing data.police.uk JavaScript clients, which the tests run unchanged against the server.
+$(JS_CLIENTS)/node_modules/.installed: $(JS_CLIENTS)/package.json $(JS_CLIENTS)/package-lock.json
+	cd $(JS_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright drives it; it cannot download its own here).
@@ -45,4 +51,4 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache
+	rm -rf $(VENV) $(WEB)/node_modules $(JS_CLIENTS)/node_modules .pytest_cache

@@ -7,15 +7,23 @@ never through the warehouse.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import os
+import shlex
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 import shapely
@@ -529,3 +537,147 @@ def test_police_api_client(server_url: str, street_2021_06, files_2023_03) -> No
     assert [o.category.name.replace(" a penalty", " penalty") for o in crime.outcomes] == [
         o["Outcome type"] for o in outcomes if o["Crime ID"] == crime_id
     ]
+
+
+# --- existing clients, unchanged, at the root of a port of their own (README: "Existing clients, unchanged") --
+
+HOSTS_ENTRY = REPO / "tests" / "hosts_entry"
+JS_CLIENTS = REPO / "tests" / "js_clients"
+RING = [(51.510, -0.100), (51.520, -0.098), (51.518, -0.080), (51.509, -0.085)]
+# What a user of the two Python clients writes: neither is told where the server is.
+PYTHON_CLIENTS = """
+import json, sys
+import police_api, pyrozza
+
+lat, lng, ring = json.loads(sys.argv[1])
+police = police_api.PoliceAPI()  # http://data.police.uk/api/
+rozza = pyrozza.Client()  # https://data.police.uk/api/
+print(json.dumps({
+    "latest_date": police.get_latest_date(),
+    "area": [c.persistent_id for c in police.get_crimes_area(ring, date="2021-06")],
+    "point_latest": [c.persistent_id for c in police.get_crimes_point(lat, lng)],
+    "https_month": [c["persistent_id"] for c in rozza.street_level_crimes(lat=lat, lon=lng, date="2021-06")],
+    "https_categories": rozza.crime_categories(),
+}))
+"""
+
+
+@dataclass
+class RootServer:
+    folder: Path
+    main_port: int
+    env: dict[str, str]
+
+
+def readme_example() -> list[str]:
+    """The shell commands of the README's example, continuation lines joined, comments dropped."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Existing clients, unchanged", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = (line.split("  # ")[0].strip() for line in block.replace("\\\n", " ").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def require(tool: str, hint: str) -> None:
+    if shutil.which(tool) and (tool != "node" or (JS_CLIENTS / "node_modules" / "ukpd").is_dir()):
+        return
+    message = f"{tool} or its packages are missing: {hint}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(process: subprocess.Popen[bytes], ports: list[int], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    for port in ports:
+        while True:
+            assert process.poll() is None, f"safer serve stopped: {log.read_text()}"
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+
+
+def serve_command(line: str, ports: dict[str, int], db: Path) -> list[str]:
+    """The README's `sudo .venv/bin/safer serve ...` with this venv's safer, free ports and the test warehouse."""
+    words = shlex.split(line)
+    words = words[words.index("serve"):]
+    for i, word in enumerate(words[:-1]):
+        if word in ("--police-uk-root", "--police-uk-root-http"):
+            words[i + 1] = str(ports[words[i + 1]])
+    return [str(Path(sys.executable).with_name("safer")), *words, "--db", str(db), "--port", str(ports["main"]),
+            "--warm", "0"]
+
+
+@pytest.fixture(scope="module")
+def root_server(city_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RootServer]:
+    """The README's example run as written, on free ports: certificate, `safer serve`, the clients' trust."""
+    require("openssl", "install Debian's openssl")
+    folder = tmp_path_factory.mktemp("data.police.uk")
+    commands = readme_example()
+    openssl = next(c for c in commands if c.startswith("openssl "))
+    subprocess.run(shlex.split(openssl), cwd=folder, check=True, capture_output=True)
+    ports = {"443": free_port(), "80": free_port(), "main": free_port()}
+    serve = serve_command(next(c for c in commands if "safer serve " in c), ports, city_db)
+    log = folder / "serve.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(serve, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}  # straight to the hosts entry
+    for export in (c.removeprefix("export ") for c in commands if c.startswith("export ")):
+        name, value = export.split("=", 1)
+        env[name] = value.replace("$PWD", str(folder))
+    env |= {"SAFER_TEST_PORTS": f"443={ports['443']},80={ports['80']}", "PYTHONPATH": str(HOSTS_ENTRY)}
+    try:
+        wait_for(process, list(ports.values()), log)
+        yield RootServer(folder, ports["main"], env)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_the_main_port_serves_as_before(root_server: RootServer) -> None:
+    base = f"http://127.0.0.1:{root_server.main_port}"
+    assert httpx.get(base + "/").status_code == 200
+    assert httpx.get(base + API + "crime-last-updated").json() == {"date": "2023-03-01"}
+
+
+def test_python_clients_unchanged(root_server: RootServer, street_2021_06, files_2023_03) -> None:
+    """police-api-client (plain HTTP) and pyrozza (HTTPS, the README's certificate) with no base URL."""
+    argument = json.dumps([*CENTRE, RING])
+    run = subprocess.run([sys.executable, "-c", PYTHON_CLIENTS, argument], env=root_server.env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    answers = json.loads(run.stdout)
+    ids = lambda rows: sorted(r["Crime ID"] for r in rows)  # noqa: E731
+    assert answers["latest_date"] == "2023-03"
+    assert sorted(answers["area"]) == ids(inside(street_2021_06, RING))
+    assert sorted(answers["point_latest"]) == ids(within_mile(files_2023_03["street"], *CENTRE))
+    assert sorted(answers["https_month"]) == ids(within_mile(street_2021_06, *CENTRE))
+    assert answers["https_categories"][0] == {"url": "all-crime", "name": "All crime"}
+
+
+def test_javascript_client_unchanged(root_server: RootServer, street_2021_06, files_2023_03) -> None:
+    """ukpd over HTTPS, sending date=undefined for its default month, as its tests do to data.police.uk."""
+    require("node", "install Node.js and run `make setup` (npm ci in tests/js_clients)")
+    run = subprocess.run(
+        ["node", "--require", str(HOSTS_ENTRY / "hosts-entry.js"), "ukpd-answers.js", *map(str, CENTRE), "2021-06"],
+        cwd=JS_CLIENTS, env=root_server.env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    answers = json.loads(run.stdout)
+    assert isinstance(answers["latest"], list), answers["latest"]  # not an error for date=undefined
+    ids = lambda rows: sorted(r["Crime ID"] for r in rows)  # noqa: E731
+    assert sorted(c["persistent_id"] for c in answers["latest"]) == ids(within_mile(files_2023_03["street"], *CENTRE))
+    assert {c["month"] for c in answers["latest"]} == {"2023-03"}
+    assert sorted(c["persistent_id"] for c in answers["month"]) == ids(within_mile(street_2021_06, *CENTRE))
+    assert len(answers["stops"]) == len(within_mile(files_2023_03["stop-and-search"], *CENTRE)) > 0
+    assert len(answers["forces"]) == 44 and answers["force"]["name"] == "City of London Police"
+    assert answers["lastUpdated"] == {"date": "2023-03-01"}
+    assert answers["availability"][0]["date"] == "2023-03"
+    assert answers["categories"][0] == {"url": "all-crime", "name": "All crime"}
