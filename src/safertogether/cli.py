@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from safertogether.errors import SaferError
 from safertogether.store.imports import FileReport, ImportFailed, ImportReport
 from safertogether.store.warehouse import Warehouse, default_db_path, open_warehouse
+
+if TYPE_CHECKING:
+    from safertogether.api.police_uk_root import RootPorts
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -271,27 +274,35 @@ def serve(
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    if police_uk_root or police_uk_root_http or ssl_certfile or ssl_keyfile:
-        _serve_police_uk_root(host, port, workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
+    if root:
+        _serve_police_uk_root(host, port, root)
         return
     uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
 
 
-def _serve_police_uk_root(host: str, port: int, workers: int, root: int | None, root_http: int | None,
-                          certfile: Path | None, keyfile: Path | None) -> None:
-    from safertogether.api.police_uk_root import RootPorts, serve_with_police_uk_root
+def _police_uk_root_ports(workers: int, root: int | None, root_http: int | None, certfile: Path | None,
+                          keyfile: Path | None) -> RootPorts | None:
+    """The root ports asked for (None: none), or exit with the one problem in the options."""
+    from safertogether.api.police_uk_root import RootPorts
 
     problem = ("--ssl-certfile/--ssl-keyfile need --police-uk-root PORT" if (certfile or keyfile) and not root
                else "--ssl-keyfile needs --ssl-certfile" if keyfile and not certfile
-               else "--police-uk-root serves from one process: drop --workers" if workers != 1 else None)
+               else "--police-uk-root serves from one process: drop --workers" if workers != 1 and (root or root_http)
+               else None)
     if problem:
         errors.print(f"[bold red]error:[/] {problem}")
         raise typer.Exit(code=2)
-    ports = RootPorts(root, root_http, certfile, keyfile)
+    return RootPorts(root, root_http, certfile, keyfile) if root or root_http else None
+
+
+def _serve_police_uk_root(host: str, port: int, ports: RootPorts) -> None:
+    from safertogether.api.police_uk_root import serve_with_police_uk_root
+
     for url in ports.urls(host):
         console.print(f"Serving the police.uk-compatible API at {url}")
     serve_with_police_uk_root(host, port, ports)
