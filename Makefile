@@ -8,7 +8,7 @@ JS_CLIENTS := tests/js_clients
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all bench browser lint clean
+.PHONY: setup demo test test-all bench browser proxy lint clean
 
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(JS_CLIENTS)/node_modules/.installed
 
@@ -34,13 +34,20 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: browser tests will be skipped (install Debian's chromium)"; fi; }
 
+# nginx for the test of the README's reverse-proxy example (Debian's package, as root).
+proxy:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "nginx is not installed: the reverse-proxy test will be skipped (install Debian's nginx-light)"; fi; }
+
 demo: setup
 	$(BIN)/safer demo --data $(DATA)
 
-test: setup browser
+test: setup browser proxy
 	SAFER_DATA=$(DATA) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: setup browser
+test-all: setup browser proxy
 	SAFER_DATA=$(DATA) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -565,14 +565,19 @@ print(json.dumps({
 @dataclass
 class RootServer:
     folder: Path
-    main_port: int
+    ports: dict[str, int]  # "443", "80" (the README's) and "main" -> the free ports used instead
     env: dict[str, str]
+
+
+def readme_block(language: str) -> str:
+    """The README example's first code block in ``language``."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("### Existing clients, unchanged", 1)[1].split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
 def readme_example() -> list[str]:
     """The shell commands of the README's example, continuation lines joined, comments dropped."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    block = text.split("### Existing clients, unchanged", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = readme_block("sh")
     lines = (line.split("  # ")[0].strip() for line in block.replace("\\\n", " ").splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
@@ -635,22 +640,61 @@ def root_server(city_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env |= {"SAFER_TEST_PORTS": f"443={ports['443']},80={ports['80']}", "PYTHONPATH": str(HOSTS_ENTRY)}
     try:
         wait_for(process, list(ports.values()), log)
-        yield RootServer(folder, ports["main"], env)
+        yield RootServer(folder, ports, env)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(root_server: RootServer) -> Iterator[RootServer]:
+    """The README's nginx server block in front of the root port, on free ports, as a hosts entry sees it."""
+    require("nginx", "install Debian's nginx-light (`make proxy` does as root)")
+    folder, ports = root_server.folder, {"443": free_port(), "80": free_port()}
+    server = (
+        readme_block("nginx")
+        .replace("listen 80;", f"listen 127.0.0.1:{ports['80']};")
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{ports['443']} ssl;")
+        .replace("/etc/ssl/", f"{folder}/")
+        .replace("127.0.0.1:8001", f"127.0.0.1:{root_server.ports['80']}")  # the root port over plain HTTP
+    )
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in kinds)
+    (folder / "nginx.conf").write_text(
+        f"daemon off; pid {folder}/nginx.pid; error_log {folder}/nginx.log;\n"
+        f"events {{}}\nhttp {{ access_log off; {temp}\n{server}}}\n"
+    )
+    with open(folder / "nginx.log", "ab") as output:
+        process = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                   stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(process, list(ports.values()), folder / "nginx.log")
+        env = root_server.env | {"SAFER_TEST_PORTS": f"443={ports['443']},80={ports['80']}"}
+        yield RootServer(folder, root_server.ports | ports, env)
     finally:
         process.terminate()
         process.wait(20)
 
 
 def test_the_main_port_serves_as_before(root_server: RootServer) -> None:
-    base = f"http://127.0.0.1:{root_server.main_port}"
+    base = f"http://127.0.0.1:{root_server.ports['main']}"
     assert httpx.get(base + "/").status_code == 200
     assert httpx.get(base + API + "crime-last-updated").json() == {"date": "2023-03-01"}
 
 
-def test_python_clients_unchanged(root_server: RootServer, street_2021_06, files_2023_03) -> None:
+def server_for(request: pytest.FixtureRequest, route: str) -> RootServer:
+    server: RootServer = request.getfixturevalue("behind_nginx" if route == "nginx" else "root_server")
+    return server
+
+
+ROUTES = pytest.mark.parametrize("route", ["safer serve", "nginx"])
+
+
+@ROUTES
+def test_python_clients_unchanged(request, route: str, street_2021_06, files_2023_03) -> None:
     """police-api-client (plain HTTP) and pyrozza (HTTPS, the README's certificate) with no base URL."""
     argument = json.dumps([*CENTRE, RING])
-    run = subprocess.run([sys.executable, "-c", PYTHON_CLIENTS, argument], env=root_server.env,
+    run = subprocess.run([sys.executable, "-c", PYTHON_CLIENTS, argument], env=server_for(request, route).env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     answers = json.loads(run.stdout)
@@ -662,12 +706,13 @@ def test_python_clients_unchanged(root_server: RootServer, street_2021_06, files
     assert answers["https_categories"][0] == {"url": "all-crime", "name": "All crime"}
 
 
-def test_javascript_client_unchanged(root_server: RootServer, street_2021_06, files_2023_03) -> None:
+@ROUTES
+def test_javascript_client_unchanged(request, route: str, street_2021_06, files_2023_03) -> None:
     """ukpd over HTTPS, sending date=undefined for its default month, as its tests do to data.police.uk."""
     require("node", "install Node.js and run `make setup` (npm ci in tests/js_clients)")
     run = subprocess.run(
         ["node", "--require", str(HOSTS_ENTRY / "hosts-entry.js"), "ukpd-answers.js", *map(str, CENTRE), "2021-06"],
-        cwd=JS_CLIENTS, env=root_server.env, capture_output=True, text=True, timeout=120,
+        cwd=JS_CLIENTS, env=server_for(request, route).env, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr
     answers = json.loads(run.stdout)
