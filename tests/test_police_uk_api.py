@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from police_api import PoliceAPI
 
 from safertogether.api import create_app
+from safertogether.api.police_uk_root import create_police_uk_app
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.model.forces import FORCE_NAMES
 from safertogether.policeuk import ids, output, params
@@ -674,6 +675,15 @@ def behind_nginx(root_server: RootServer) -> Iterator[RootServer]:
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_the_root_app_answers_as_the_mounted_one(city_warehouse: Warehouse, city_client: TestClient) -> None:
+    with TestClient(create_police_uk_app(city_warehouse), raise_server_exceptions=False) as root:
+        for path in ("forces", "crime-last-updated", f"stops-street?lat={CENTRE[0]}&lng={CENTRE[1]}&date=undefined"):
+            assert root.get("/api/" + path).json() == city_client.get(API + path).json()
+        assert_error(root.get("/api/crimes-street/all-crime?lat=51.5&lng=-0.1&date=2021-13"), 400, "bad_request")
+        assert_error(root.get(API + "forces"), 404)
+        assert all(path.startswith("/api/") for path in root.get("/openapi.json").json()["paths"])
 
 
 def test_the_main_port_serves_as_before(root_server: RootServer) -> None:
