@@ -287,17 +287,22 @@ def serve(
 
 def _police_uk_root_ports(workers: int, root: int | None, root_http: int | None, certfile: Path | None,
                           keyfile: Path | None) -> RootPorts | None:
-    """The root ports asked for (None: none), or exit with the one problem in the options."""
+    """The root ports asked for (None: none), or exit naming every problem in the options."""
+    checks = [
+        (bool(certfile or keyfile) and not root, "--ssl-certfile/--ssl-keyfile need --police-uk-root PORT"),
+        (bool(keyfile) and not certfile, "--ssl-keyfile needs --ssl-certfile"),
+        (workers != 1 and bool(root or root_http), "--police-uk-root serves from one process: drop --workers"),
+    ]
+    problems = [message for failed, message in checks if failed]
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}")
+    if problems:
+        raise typer.Exit(code=2)
+    if not (root or root_http):
+        return None
     from safertogether.api.police_uk_root import RootPorts
 
-    problem = ("--ssl-certfile/--ssl-keyfile need --police-uk-root PORT" if (certfile or keyfile) and not root
-               else "--ssl-keyfile needs --ssl-certfile" if keyfile and not certfile
-               else "--police-uk-root serves from one process: drop --workers" if workers != 1 and (root or root_http)
-               else None)
-    if problem:
-        errors.print(f"[bold red]error:[/] {problem}")
-        raise typer.Exit(code=2)
-    return RootPorts(root, root_http, certfile, keyfile) if root or root_http else None
+    return RootPorts(root, root_http, certfile, keyfile)
 
 
 def _serve_police_uk_root(host: str, port: int, ports: RootPorts) -> None:
