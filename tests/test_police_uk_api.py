@@ -663,7 +663,8 @@ def behind_nginx(root_server: RootServer) -> Iterator[RootServer]:
     temp = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in kinds)
     (folder / "nginx.conf").write_text(
         f"daemon off; pid {folder}/nginx.pid; error_log {folder}/nginx.log;\n"
-        f"events {{}}\nhttp {{ access_log off; {temp}\n{server}}}\n"
+        # Workers may run as nobody, who cannot enter pytest's temporary folder: buffer in memory only.
+        f"events {{}}\nhttp {{ access_log off; proxy_max_temp_file_size 0; {temp}\n{server}}}\n"
     )
     with open(folder / "nginx.log", "ab") as output:
         process = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
