@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 WEB    := src/safertogether/web
+JS_CLIENTS := tests/js_clients
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all test-wheel dist bench browser lint clean
+.PHONY: setup demo test test-all test-wheel dist bench browser proxy lint clean
 
-setup: $(VENV)/.installed $(WEB)/node_modules/.installed
+setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(JS_CLIENTS)/node_modules/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Existing data.police.uk JavaScript clients, which the tests run unchanged against the server.
+$(JS_CLIENTS)/node_modules/.installed: $(JS_CLIENTS)/package.json $(JS_CLIENTS)/package-lock.json
+	cd $(JS_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian's Chromium for the browser tests (Playwright drives it; it cannot download its own here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -28,14 +34,21 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: browser tests will be skipped (install Debian's chromium)"; fi; }
 
+# nginx for the test of the README's reverse-proxy example (Debian's package, as root).
+proxy:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "nginx is not installed: the reverse-proxy test will be skipped (install Debian's nginx-light)"; fi; }
+
 demo: setup
 	$(BIN)/safer demo --data $(DATA)
 
-test: setup browser
+test: setup browser proxy
 	SAFER_DATA=$(DATA) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 
-test-all: setup browser
+test-all: setup browser proxy
 	SAFER_DATA=$(DATA) $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 
@@ -58,4 +71,4 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache build dist
+	rm -rf $(VENV) $(WEB)/node_modules $(JS_CLIENTS)/node_modules .pytest_cache build dist

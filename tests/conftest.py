@@ -15,6 +15,8 @@ from safertogether.areas.load import import_area_lookup, import_boundaries, impo
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
+# Helpers that tests run in other processes (a sitecustomize would patch this one if imported for doctests).
+collect_ignore = ["hosts_entry", "js_clients"]
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SAFER_DATA") or REPO.parent / "shared" / "data")
 if not DATA.is_absolute():

@@ -87,3 +87,13 @@ def test_the_library_lists_and_gives_its_exports_though_they_load_late():
     for package in (safertogether, safertogether.areas):
         assert set(package.__all__) <= set(dir(package))
         assert all(callable(getattr(package, name)) for name in package.__all__ if name != "__version__")
+
+
+def test_serve_refuses_tls_without_a_root_port_and_workers_with_one(tmp_path, monkeypatch):
+    for name in ("SAFER_DB", "SAFER_WARM_CACHE"):  # restored afterwards, whatever serve sets
+        monkeypatch.delenv(name, raising=False)
+    certificate = tmp_path / "data.police.uk.pem"
+    alone = runner.invoke(app, ["serve", "--db", str(tmp_path / "x.duckdb"), "--ssl-certfile", str(certificate)])
+    assert alone.exit_code == 2 and "need --police-uk-root PORT" in alone.stderr
+    workers = runner.invoke(app, ["serve", "--police-uk-root", "8443", "--workers", "2"])
+    assert workers.exit_code == 2 and "drop --workers" in workers.stderr

@@ -7,14 +7,23 @@ never through the warehouse.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import os
+import shlex
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 import shapely
@@ -24,13 +33,15 @@ from hypothesis import HealthCheck, given, settings
 from police_api import PoliceAPI
 
 from safertogether.api import create_app
+from safertogether.api.police_uk_root import create_police_uk_app
 from safertogether.ingest import find_police_uk_files, import_police_uk
 from safertogether.model.forces import FORCE_NAMES
-from safertogether.policeuk import ids, output
+from safertogether.policeuk import ids, output, params
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse
 
 API = "/police-uk/api/"
+REPO = Path(__file__).resolve().parent.parent
 EARTH_RADIUS_M = 6_371_008.8
 MILE_M = 1609.344
 # Written out from data.police.uk's documentation, not imported from the model: the test checks the model.
@@ -402,6 +413,8 @@ def test_stops(city_client: TestClient, files_2023_03) -> None:
         ("crimes-no-location?category=all-crime", 400, "bad_request"),
         ("crimes-no-location?category=all-crime&force=atlantis", 404, "not_found"),
         ("crime-categories?date=2021", 400, "bad_request"),
+        ("crime-categories?date=null", 400, "bad_request"),
+        ("crimes-street/all-crime?lat=51.5&lng=-0.1&date=Undefined", 400, "bad_request"),
         ("forces/atlantis", 404, "not_found"),
         ("forces/city-of-london/people", 404, "missing_data"),
         ("outcomes-for-crime/" + "0" * 64, 404, "not_found"),
@@ -416,6 +429,38 @@ def test_stops(city_client: TestClient, files_2023_03) -> None:
 )
 def test_errors(city_client: TestClient, path: str, status: int, code: str) -> None:
     assert_error(city_client.get(API + path), status, code)
+
+
+@pytest.mark.parametrize("date", ["undefined", "", " undefined "])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"crimes-street/all-crime?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        f"stops-street?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        f"outcomes-at-location?lat={CENTRE[0]}&lng={CENTRE[1]}",
+        "crimes-no-location?category=all-crime&force=city-of-london",
+        "stops-force?force=city-of-london",
+        "crime-categories",
+    ],
+)
+def test_dates_data_police_uk_tolerates_mean_the_latest_month(city_client: TestClient, path: str, date: str) -> None:
+    """ukpd sends ``date=undefined`` when no date is given; data.police.uk answers with the latest month."""
+    answers = [
+        city_client.get(API + path + ("&" if "?" in path else "?") + query)
+        for query in ("", "date=" + urllib.parse.quote(date), "date=2023-03")
+    ]
+    assert [a.status_code for a in answers] == [200] * 3, answers[1].text
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+
+
+def test_tolerated_values_are_documented(city_client: TestClient) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    operations = city_client.get("/openapi.json").json()["paths"]
+    street = operations[API + "crimes-street/{category}"]["get"]["parameters"]
+    described = {p["name"]: p.get("description", "") for p in street}
+    for case in params.TOLERATED:
+        assert f"| {case.value} | {case.read_as} | {case.evidence} |" in readme
+        assert case.value in described[case.parameter]
 
 
 def test_optional_rate_limit(city_warehouse: Warehouse) -> None:
@@ -493,3 +538,202 @@ def test_police_api_client(server_url: str, street_2021_06, files_2023_03) -> No
     assert [o.category.name.replace(" a penalty", " penalty") for o in crime.outcomes] == [
         o["Outcome type"] for o in outcomes if o["Crime ID"] == crime_id
     ]
+
+
+# --- existing clients, unchanged, at the root of a port of their own (README: "Existing clients, unchanged") --
+
+HOSTS_ENTRY = REPO / "tests" / "hosts_entry"
+JS_CLIENTS = REPO / "tests" / "js_clients"
+RING = [(51.510, -0.100), (51.520, -0.098), (51.518, -0.080), (51.509, -0.085)]
+# What a user of the two Python clients writes: neither is told where the server is.
+PYTHON_CLIENTS = """
+import json, sys
+import police_api, pyrozza
+
+lat, lng, ring = json.loads(sys.argv[1])
+police = police_api.PoliceAPI()  # http://data.police.uk/api/
+rozza = pyrozza.Client()  # https://data.police.uk/api/
+print(json.dumps({
+    "latest_date": police.get_latest_date(),
+    "area": [c.persistent_id for c in police.get_crimes_area(ring, date="2021-06")],
+    "point_latest": [c.persistent_id for c in police.get_crimes_point(lat, lng)],
+    "https_month": [c["persistent_id"] for c in rozza.street_level_crimes(lat=lat, lon=lng, date="2021-06")],
+    "https_categories": rozza.crime_categories(),
+}))
+"""
+
+
+@dataclass
+class RootServer:
+    folder: Path
+    ports: dict[str, int]  # "443", "80" (the README's) and "main" -> the free ports used instead
+    env: dict[str, str]
+
+
+def readme_block(language: str) -> str:
+    """The README example's first code block in ``language``."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("### Existing clients, unchanged", 1)[1].split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def readme_example() -> list[str]:
+    """The shell commands of the README's example, continuation lines joined, comments dropped."""
+    block = readme_block("sh")
+    lines = (line.split("  # ")[0].strip() for line in block.replace("\\\n", " ").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def require(tool: str, hint: str) -> None:
+    if shutil.which(tool) and (tool != "node" or (JS_CLIENTS / "node_modules" / "ukpd").is_dir()):
+        return
+    message = f"{tool} or its packages are missing: {hint}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(process: subprocess.Popen[bytes], ports: list[int], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    for port in ports:
+        while True:
+            assert process.poll() is None, f"safer serve stopped: {log.read_text()}"
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+
+
+def serve_command(line: str, ports: dict[str, int], db: Path) -> list[str]:
+    """The README's `sudo .venv/bin/safer serve ...` with this venv's safer, free ports and the test warehouse."""
+    words = shlex.split(line)
+    words = words[words.index("serve"):]
+    for i, word in enumerate(words[:-1]):
+        if word in ("--police-uk-root", "--police-uk-root-http"):
+            words[i + 1] = str(ports[words[i + 1]])
+    return [str(Path(sys.executable).with_name("safer")), *words, "--db", str(db), "--port", str(ports["main"]),
+            "--warm", "0"]
+
+
+@pytest.fixture(scope="module")
+def root_server(city_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RootServer]:
+    """The README's example run as written, on free ports: certificate, `safer serve`, the clients' trust."""
+    require("openssl", "install Debian's openssl")
+    folder = tmp_path_factory.mktemp("data.police.uk")
+    commands = readme_example()
+    openssl = next(c for c in commands if c.startswith("openssl "))
+    subprocess.run(shlex.split(openssl), cwd=folder, check=True, capture_output=True)
+    ports = {"443": free_port(), "80": free_port(), "main": free_port()}
+    serve = serve_command(next(c for c in commands if "safer serve " in c), ports, city_db)
+    log = folder / "serve.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(serve, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}  # straight to the hosts entry
+    for export in (c.removeprefix("export ") for c in commands if c.startswith("export ")):
+        name, value = export.split("=", 1)
+        env[name] = value.replace("$PWD", str(folder))
+    env |= {"SAFER_TEST_PORTS": f"443={ports['443']},80={ports['80']}", "PYTHONPATH": str(HOSTS_ENTRY)}
+    try:
+        wait_for(process, list(ports.values()), log)
+        yield RootServer(folder, ports, env)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(root_server: RootServer) -> Iterator[RootServer]:
+    """The README's nginx server block in front of the root port, on free ports, as a hosts entry sees it."""
+    require("nginx", "install Debian's nginx-light (`make proxy` does as root)")
+    folder, ports = root_server.folder, {"443": free_port(), "80": free_port()}
+    server = (
+        readme_block("nginx")
+        .replace("listen 80;", f"listen 127.0.0.1:{ports['80']};")
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{ports['443']} ssl;")
+        .replace("/etc/ssl/", f"{folder}/")
+        .replace("127.0.0.1:8001", f"127.0.0.1:{root_server.ports['80']}")  # the root port over plain HTTP
+    )
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in kinds)
+    (folder / "nginx.conf").write_text(
+        f"daemon off; pid {folder}/nginx.pid; error_log {folder}/nginx.log;\n"
+        # Workers may run as nobody, who cannot enter pytest's temporary folder: buffer in memory only.
+        f"events {{}}\nhttp {{ access_log off; proxy_max_temp_file_size 0; {temp}\n{server}}}\n"
+    )
+    with open(folder / "nginx.log", "ab") as output:
+        process = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                   stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(process, list(ports.values()), folder / "nginx.log")
+        env = root_server.env | {"SAFER_TEST_PORTS": f"443={ports['443']},80={ports['80']}"}
+        yield RootServer(folder, root_server.ports | ports, env)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_the_root_app_answers_as_the_mounted_one(city_warehouse: Warehouse, city_client: TestClient) -> None:
+    with TestClient(create_police_uk_app(city_warehouse), raise_server_exceptions=False) as root:
+        for path in ("forces", "crime-last-updated", f"stops-street?lat={CENTRE[0]}&lng={CENTRE[1]}&date=undefined"):
+            assert root.get("/api/" + path).json() == city_client.get(API + path).json()
+        assert_error(root.get("/api/crimes-street/all-crime?lat=51.5&lng=-0.1&date=2021-13"), 400, "bad_request")
+        assert_error(root.get(API + "forces"), 404)
+        assert all(path.startswith("/api/") for path in root.get("/openapi.json").json()["paths"])
+
+
+def test_the_main_port_serves_as_before(root_server: RootServer) -> None:
+    base = f"http://127.0.0.1:{root_server.ports['main']}"
+    assert httpx.get(base + "/").status_code == 200
+    assert httpx.get(base + API + "crime-last-updated").json() == {"date": "2023-03-01"}
+
+
+def server_for(request: pytest.FixtureRequest, route: str) -> RootServer:
+    server: RootServer = request.getfixturevalue("behind_nginx" if route == "nginx" else "root_server")
+    return server
+
+
+ROUTES = pytest.mark.parametrize("route", ["safer serve", "nginx"])
+
+
+@ROUTES
+def test_python_clients_unchanged(request, route: str, street_2021_06, files_2023_03) -> None:
+    """police-api-client (plain HTTP) and pyrozza (HTTPS, the README's certificate) with no base URL."""
+    argument = json.dumps([*CENTRE, RING])
+    run = subprocess.run([sys.executable, "-c", PYTHON_CLIENTS, argument], env=server_for(request, route).env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    answers = json.loads(run.stdout)
+    ids = lambda rows: sorted(r["Crime ID"] for r in rows)  # noqa: E731
+    assert answers["latest_date"] == "2023-03"
+    assert sorted(answers["area"]) == ids(inside(street_2021_06, RING))
+    assert sorted(answers["point_latest"]) == ids(within_mile(files_2023_03["street"], *CENTRE))
+    assert sorted(answers["https_month"]) == ids(within_mile(street_2021_06, *CENTRE))
+    assert answers["https_categories"][0] == {"url": "all-crime", "name": "All crime"}
+
+
+@ROUTES
+def test_javascript_client_unchanged(request, route: str, street_2021_06, files_2023_03) -> None:
+    """ukpd over HTTPS, sending date=undefined for its default month, as its tests do to data.police.uk."""
+    require("node", "install Node.js and run `make setup` (npm ci in tests/js_clients)")
+    run = subprocess.run(
+        ["node", "--require", str(HOSTS_ENTRY / "hosts-entry.js"), "ukpd-answers.js", *map(str, CENTRE), "2021-06"],
+        cwd=JS_CLIENTS, env=server_for(request, route).env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    answers = json.loads(run.stdout)
+    assert isinstance(answers["latest"], list), answers["latest"]  # not an error for date=undefined
+    ids = lambda rows: sorted(r["Crime ID"] for r in rows)  # noqa: E731
+    assert sorted(c["persistent_id"] for c in answers["latest"]) == ids(within_mile(files_2023_03["street"], *CENTRE))
+    assert {c["month"] for c in answers["latest"]} == {"2023-03"}
+    assert sorted(c["persistent_id"] for c in answers["month"]) == ids(within_mile(street_2021_06, *CENTRE))
+    assert len(answers["stops"]) == len(within_mile(files_2023_03["stop-and-search"], *CENTRE)) > 0
+    assert len(answers["forces"]) == 44 and answers["force"]["name"] == "City of London Police"
+    assert answers["lastUpdated"] == {"date": "2023-03-01"}
+    assert answers["availability"][0]["date"] == "2023-03"
+    assert answers["categories"][0] == {"url": "all-crime", "name": "All crime"}

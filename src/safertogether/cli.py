@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from safertogether.errors import SaferError
 from safertogether.store.imports import FileReport, ImportFailed, ImportReport
 from safertogether.store.warehouse import Warehouse, default_db_path, open_warehouse
+
+if TYPE_CHECKING:
+    from safertogether.api.police_uk_root import RootPorts
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -277,6 +280,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: $SAFER_PORT or 8000]")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     warm: Annotated[int, typer.Option(help="Pre-compute the default view of up to this many areas")] = 5000,
+    police_uk_root: Annotated[int | None, typer.Option(
+        "--police-uk-root", help="Also serve the police.uk-compatible API at the root /api/ of this port (HTTPS "
+        "with --ssl-certfile), for clients that hard-code https://data.police.uk/api/ (see the README)")] = None,
+    police_uk_root_http: Annotated[int | None, typer.Option(
+        "--police-uk-root-http", help="The same over plain HTTP, for clients that hard-code http://")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for --police-uk-root")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for --police-uk-root")] = None,
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
     import uvicorn
@@ -285,10 +295,14 @@ def serve(
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     _warn_if_page_libraries_missing()
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    if root:
+        _serve_police_uk_root(host, port, root)
+        return
     uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
 
@@ -302,6 +316,34 @@ def _warn_if_page_libraries_missing() -> None:
     if frontend.library_dirs() is None:
         errors.print(f"[bold yellow]warning:[/] {escape(frontend.missing_message())}", highlight=False,
                      soft_wrap=True)
+
+
+def _police_uk_root_ports(workers: int, root: int | None, root_http: int | None, certfile: Path | None,
+                          keyfile: Path | None) -> RootPorts | None:
+    """The root ports asked for (None: none), or exit naming every problem in the options."""
+    checks = [
+        (bool(certfile or keyfile) and not root, "--ssl-certfile/--ssl-keyfile need --police-uk-root PORT"),
+        (bool(keyfile) and not certfile, "--ssl-keyfile needs --ssl-certfile"),
+        (workers != 1 and bool(root or root_http), "--police-uk-root serves from one process: drop --workers"),
+    ]
+    problems = [message for failed, message in checks if failed]
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}")
+    if problems:
+        raise typer.Exit(code=2)
+    if not (root or root_http):
+        return None
+    from safertogether.api.police_uk_root import RootPorts
+
+    return RootPorts(root, root_http, certfile, keyfile)
+
+
+def _serve_police_uk_root(host: str, port: int, ports: RootPorts) -> None:
+    from safertogether.api.police_uk_root import serve_with_police_uk_root
+
+    for url in ports.urls(host):
+        console.print(f"Serving the police.uk-compatible API at {url}")
+    serve_with_police_uk_root(host, port, ports)
 
 
 @app.command()

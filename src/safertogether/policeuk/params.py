@@ -1,7 +1,9 @@
 """Parsing the API's query parameters, with the 400 answers data.police.uk gives for malformed ones.
 
 Routes take every parameter as text and parse it here, so a malformed value is a 400 with a message
-that says what was expected (not a framework 422), as for data.police.uk's own clients.
+that says what was expected (not a framework 422), as for data.police.uk's own clients. The few
+malformed values data.police.uk is documented or seen to accept are accepted the same way and listed
+in :data:`TOLERATED` (the OpenAPI descriptions and the README's table are written from it).
 """
 
 from __future__ import annotations
@@ -19,9 +21,38 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 MAX_POLYGON_POINTS = 10_000
 
 
+@dataclass(frozen=True)
+class Tolerance:
+    """A malformed value that data.police.uk accepts, so we accept it too, and why we believe it does."""
+
+    parameter: str
+    value: str
+    read_as: str
+    evidence: str
+
+
+TOLERATED = (
+    Tolerance("date", "`date=undefined`", "the latest month",
+              "JavaScript clients send it for a missing date (ukpd 1.2: `date=${date}`); ukpd's own tests, "
+              "run against data.police.uk, expect the latest month's crimes back"),
+    Tolerance("date", "`date=` (empty)", "the latest month",
+              "documented: date is optional and the latest month is shown by default"),
+    Tolerance("poly", "`poly` whose last point repeats its first", "the same polygon",
+              "documented: the first and last points need not be the same; they are joined by a straight line"),
+)
+#: ``date`` values read as "no date given" (see :data:`TOLERATED`).
+LATEST_MONTH_DATES = frozenset({"", "undefined"})
+
+
+def tolerated(parameter: str) -> str:
+    """The tolerated values of a parameter, as a sentence for its OpenAPI description."""
+    cases = [f"{t.value} → {t.read_as}" for t in TOLERATED if t.parameter == parameter]
+    return f" Accepted as data.police.uk accepts them: {'; '.join(cases)}." if cases else ""
+
+
 def parse_month(text: str | None) -> dt.date | None:
-    """``YYYY-MM`` -> the month's first day; ``None`` (use the latest month) when absent."""
-    if text is None or text == "":
+    """``YYYY-MM`` -> the month's first day; ``None`` (use the latest month) when absent or tolerated."""
+    if text is None or text.strip() in LATEST_MONTH_DATES:
         return None
     match = _MONTH.fullmatch(text.strip())
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:

@@ -1,8 +1,10 @@
-"""The data.police.uk-compatible API under ``/police-uk/api/`` (point a client's base URL here).
+"""The data.police.uk-compatible API: under ``/police-uk/api/`` beside our own API (point a client's
+base URL here), and at the root ``/api/`` of a port of its own for clients that cannot change their
+base URL (:mod:`safertogether.api.police_uk_root`).
 
 Thin routes over :mod:`safertogether.policeuk`: parameters arrive as text and are parsed by the
-library (400 for malformed ones, as data.police.uk answers), arrays are cached per warehouse version
-and streamed when large.
+library (400 for malformed ones, as data.police.uk answers; tolerated where data.police.uk tolerates
+them), arrays are cached per warehouse version and streamed when large.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from safertogether.api.limits import rate_limit
 from safertogether.errors import BadRequestError
 from safertogether.policeuk import crimes, reference, stops
 from safertogether.policeuk.output import JsonArray, JsonQuery, run_json_query
+from safertogether.policeuk.params import tolerated
 from safertogether.store.warehouse import Warehouse
 
 TAG = "police.uk compatible"
@@ -34,17 +37,15 @@ BETTER = (
 )
 MAX_FORM_BYTES = 2 * 1024 * 1024
 
+#: The methods without a prefix; :func:`compatible_router` mounts them (include them only through it).
+routes = APIRouter()
 
-router = APIRouter(
-    prefix="/police-uk/api", tags=[TAG], responses=ERROR_RESPONSES, dependencies=[Depends(rate_limit)]
-)
-
-Date = Annotated[
-    str | None, Query(description="Month, YYYY-MM (default: the latest month loaded)", max_length=50)
-]
+DATE_HELP = "Month, YYYY-MM (default: the latest month loaded)." + tolerated("date")
+POLY_HELP = "Custom area: lat,lng:lat,lng:... (closed automatically)." + tolerated("poly")
+Date = Annotated[str | None, Query(description=DATE_HELP, max_length=50)]
 Lat = Annotated[str | None, Query(description="Latitude (with lng: one-mile radius)", max_length=50)]
 Lng = Annotated[str | None, Query(description="Longitude", max_length=50)]
-Poly = Annotated[str | None, Query(description="Custom area: lat,lng:lat,lng:... (closed automatically)")]
+Poly = Annotated[str | None, Query(description=POLY_HELP)]
 LocationId = Annotated[
     str | None, Query(description="A location id (any answer's location.street.id)", max_length=50)
 ]
@@ -60,8 +61,8 @@ _FORM_BODY = {
                     "properties": {
                         "lat": {"type": "string"},
                         "lng": {"type": "string"},
-                        "poly": {"type": "string"},
-                        "date": {"type": "string"},
+                        "poly": {"type": "string", "description": POLY_HELP},
+                        "date": {"type": "string", "description": DATE_HELP},
                     },
                 }
             }
@@ -113,27 +114,27 @@ async def _parameters(request: Request) -> dict[str, str]:
 # --- forces and reference ----------------------------------------------------------------------------
 
 
-@router.get("/forces", summary="All forces (except BTP), by name")
+@routes.get("/forces", summary="All forces (except BTP), by name")
 def list_forces() -> list[dict[str, str]]:
     return reference.forces()
 
 
-@router.get("/forces/{force_id}", summary="A force (description, url and contacts are not in the bulk files)")
+@routes.get("/forces/{force_id}", summary="A force (description, url and contacts are not in the bulk files)")
 def get_force(force_id: str) -> dict[str, Any]:
     return reference.force(force_id)
 
 
-@router.get("/forces/{force_id}/people", summary="Senior officers: not available (missing data)")
+@routes.get("/forces/{force_id}/people", summary="Senior officers: not available (missing data)")
 def get_force_people(force_id: str) -> list[dict[str, Any]]:
     raise reference.force_people_missing(force_id)
 
 
-@router.get("/crime-categories", summary="Crime categories of a month, with all-crime")
+@routes.get("/crime-categories", summary="Crime categories of a month, with all-crime")
 def crime_categories(warehouse: WarehouseDep, date: Date = None) -> list[dict[str, str]]:
     return reference.crime_categories(warehouse, crimes.month_of(warehouse, date))
 
 
-@router.get(
+@routes.get(
     "/crimes-street-dates",
     summary="Months available, newest first, with stop-and-search forces",
     description="Every loaded month, not only the last 36." + BETTER,
@@ -142,7 +143,7 @@ def crimes_street_dates(warehouse: WarehouseDep) -> list[dict[str, Any]]:
     return reference.street_dates(warehouse)
 
 
-@router.get("/crime-last-updated", summary="First day of the latest month loaded")
+@routes.get("/crime-last-updated", summary="First day of the latest month loaded")
 def crime_last_updated(warehouse: WarehouseDep) -> dict[str, str]:
     return reference.last_updated(warehouse)
 
@@ -155,7 +156,7 @@ _STREET = (
 )
 
 
-@router.get("/crimes-street/{category}", summary="Street-level crimes by point or area", description=_STREET)
+@routes.get("/crimes-street/{category}", summary="Street-level crimes by point or area", description=_STREET)
 async def crimes_street(
     request: Request,
     warehouse: WarehouseDep,
@@ -174,7 +175,7 @@ async def crimes_street(
     )
 
 
-@router.post(
+@routes.post(
     "/crimes-street/{category}",
     summary="Street-level crimes by point or area (form body)",
     description=_STREET,
@@ -184,7 +185,7 @@ async def crimes_street_post(request: Request, warehouse: WarehouseDep, category
     return await crimes_street(request, warehouse, category)
 
 
-@router.get(
+@routes.get(
     "/crimes-at-location",
     summary="Crimes at a location id, or at the location nearest lat/lng",
     description="Not a radius search: one snap point's crimes." + BETTER,
@@ -210,7 +211,7 @@ async def crimes_at_location(
     )
 
 
-@router.get(
+@routes.get(
     "/crimes-no-location", summary="A force's crimes published without a location", description=BETTER
 )
 async def crimes_no_location(
@@ -236,7 +237,7 @@ _OUTCOMES = (
 )
 
 
-@router.get("/outcomes-at-location", summary="Outcomes at a location, point or area", description=_OUTCOMES)
+@routes.get("/outcomes-at-location", summary="Outcomes at a location, point or area", description=_OUTCOMES)
 async def outcomes_at_location(
     request: Request,
     warehouse: WarehouseDep,
@@ -260,7 +261,7 @@ async def outcomes_at_location(
     )
 
 
-@router.post(
+@routes.post(
     "/outcomes-at-location",
     summary="Outcomes at a location, point or area (form body)",
     description=_OUTCOMES,
@@ -270,7 +271,7 @@ async def outcomes_at_location_post(request: Request, warehouse: WarehouseDep) -
     return await outcomes_at_location(request, warehouse)
 
 
-@router.get(
+@routes.get(
     "/outcomes-for-crime/{persistent_id}",
     summary="A crime and its outcome history",
     description="Outcomes come from the loaded outcomes files, oldest first; 404 for an unknown crime.",
@@ -287,7 +288,7 @@ _STOPS = (
 )
 
 
-@router.get("/stops-street", summary="Stop and search by point or area", description=_STOPS)
+@routes.get("/stops-street", summary="Stop and search by point or area", description=_STOPS)
 async def stops_street(
     request: Request,
     warehouse: WarehouseDep,
@@ -305,7 +306,7 @@ async def stops_street(
     )
 
 
-@router.post(
+@routes.post(
     "/stops-street",
     summary="Stop and search by point or area (form body)",
     description=_STOPS,
@@ -315,7 +316,7 @@ async def stops_street_post(request: Request, warehouse: WarehouseDep) -> Respon
     return await stops_street(request, warehouse)
 
 
-@router.get("/stops-at-location", summary="Stop and search at a location id", description=BETTER)
+@routes.get("/stops-at-location", summary="Stop and search at a location id", description=BETTER)
 async def stops_at_location(
     request: Request, warehouse: WarehouseDep, location_id: LocationId = None, date: Date = None
 ) -> Response:
@@ -326,7 +327,7 @@ async def stops_at_location(
     )
 
 
-@router.get("/stops-no-location", summary="A force's stops published without a location", description=BETTER)
+@routes.get("/stops-no-location", summary="A force's stops published without a location", description=BETTER)
 async def stops_no_location(
     request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
 ) -> Response:
@@ -337,7 +338,7 @@ async def stops_no_location(
     )
 
 
-@router.get("/stops-force", summary="All of a force's stops in a month", description=BETTER)
+@routes.get("/stops-force", summary="All of a force's stops in a month", description=BETTER)
 async def stops_force(
     request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
 ) -> Response:
@@ -351,7 +352,7 @@ async def stops_force(
 _MISSING = "Not available: " + reference.NEIGHBOURHOOD_MISSING + ". Answers 404 with code missing_data."
 
 
-@router.get(
+@routes.get(
     "/locate-neighbourhood",
     summary="Neighbourhood of a point: not available (missing data)",
     description=_MISSING,
@@ -360,7 +361,7 @@ def locate_neighbourhood(q: Annotated[str | None, Query(max_length=100)] = None)
     raise reference.neighbourhood_missing()
 
 
-@router.get(
+@routes.get(
     "/{force}/neighbourhoods",
     summary="A force's neighbourhoods: not available (missing data)",
     description=_MISSING,
@@ -369,14 +370,14 @@ def neighbourhoods(force: str) -> list[dict[str, str]]:
     raise reference.neighbourhood_missing(force)
 
 
-@router.get(
+@routes.get(
     "/{force}/{neighbourhood}", summary="A neighbourhood: not available (missing data)", description=_MISSING
 )
 def neighbourhood(force: str, neighbourhood: str) -> dict[str, Any]:
     raise reference.neighbourhood_missing(force)
 
 
-@router.get(
+@routes.get(
     "/{force}/{neighbourhood}/{what}",
     summary="Neighbourhood boundary, people, events, priorities: not available (missing data)",
     description=_MISSING,
@@ -385,3 +386,14 @@ def neighbourhood_detail(force: str, neighbourhood: str, what: str) -> list[dict
     if what not in {"boundary", "people", "events", "priorities"}:
         raise StarletteHTTPException(404, f"no method {what!r}; use boundary, people, events or priorities")
     raise reference.neighbourhood_missing(force)
+
+
+def compatible_router(prefix: str) -> APIRouter:
+    """The methods under ``prefix``, with the rate limit and the error responses every method shares."""
+    router = APIRouter(prefix=prefix, tags=[TAG], responses=ERROR_RESPONSES, dependencies=[Depends(rate_limit)])
+    router.include_router(routes)
+    return router
+
+
+#: Beside the project's own API, on the main port.
+router = compatible_router("/police-uk/api")
