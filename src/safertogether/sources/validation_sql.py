@@ -93,9 +93,7 @@ def _unreadable_reasons(field: FieldSpec, next_year: int) -> list[str]:
     if field.years and field.type in ("date", "month", "timestamp"):
         low, high = field.years
         unreadable += f" OR year(t_{field.name}) NOT BETWEEN {int(low)} AND {int(high) or next_year}"
-    what = _UNREADABLE[field.type]
-    if field.type not in ("month", "date", "timestamp"):
-        what += f" in {field.shown_as}"
+    what = f"{_UNREADABLE[field.type]} in {field.shown_as}"
     given = "true" if field.required else f"{field.name} <> ''"
     return [f"WHEN {given} AND ({unreadable}) THEN {_quoting(what, field.name)}"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from safertogether.model.records import RECORD_TABLES, Agency, create_table_sql
+
 SCHEMA_VERSION: Final = 1
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -38,6 +40,8 @@ DDL: Final[tuple[str, ...]] = (
         legislation VARCHAR, object_of_search VARCHAR, outcome VARCHAR,
         outcome_linked_to_object_of_search BOOLEAN, removal_of_more_than_just_outer_clothing BOOLEAN,
         lsoa_polygon VARCHAR, lsoa VARCHAR, {_PROVENANCE})""",
+    create_table_sql("agencies", Agency),
+    *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()),
     """CREATE TABLE IF NOT EXISTS quarantine (
         file_id BIGINT NOT NULL, import_id BIGINT NOT NULL, row_number BIGINT NOT NULL,
         raw_text VARCHAR, reason VARCHAR NOT NULL)""",
