@@ -1,0 +1,206 @@
+"""Partners' extracts through mapping files: typed, translated, quarantined with reasons, nothing lost."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+
+from safertogether.errors import InputFormatError
+from safertogether.ingest import import_partner
+from safertogether.sources.spec import load_spec
+from safertogether.store.imports import ImportFailed
+from safertogether.store.warehouse import open_warehouse
+
+HEADER = ["Victim Ref", "Occurrence", "First Name", "Surname", "DOB", "Sex", "Address", "Post Code", "Role"]
+ROWS = [
+    ["V001", "OC1", "Ann", "Smith", "03/02/1985", "F", "1 High St, Leicester", "LE1 1AA", "VIC"],
+    ["V002", "OC1", "Bob", "Jones", "31/12/1990", "M", "2 Low Rd", "LE2 2BB", "WIT"],
+    ["V003", "OC2", "Cat", "Patel", "1990-12-31", "F", "3 Mid Ln", "LE3 3CC", "VIC"],  # wrong date format
+    ["V004", "OC3", "Dan", "O'Brien", "15/07/1970", "X", "4 Top Way", "LE4 4DD", "SUS"],  # unknown code
+    ["V005", "OC3", "Eve", "", "01/01/2000", "F", "5 End Cl", "LE5 5EE", "VIC"],  # no surname
+]
+MAPPING = {
+    "name": "police-people", "file": "victims.csv", "agency": "leicestershire-police",
+    "agency_name": "Leicestershire Police", "agency_kind": "police", "target": "person_records",
+    "fields": [
+        {"name": "record_id", "header": ["Victim Ref"], "required": True},
+        {"name": "incident_ref", "header": ["Occurrence"]},
+        {"name": "forename", "header": ["First Name"]},
+        {"name": "surname", "header": ["Surname"], "required": True},
+        {"name": "date_of_birth", "header": ["DOB"], "type": "date", "formats": ["%d/%m/%Y"]},
+        {"name": "sex", "header": ["Sex"], "codes": {"F": "female", "M": "male"}},
+        {"name": "address", "header": ["Address"]},
+        {"name": "postcode", "header": ["Post Code"]},
+        {"name": "role", "header": ["Role"], "codes": {"VIC": "victim", "WIT": "witness", "SUS": "suspect"}},
+    ],
+}
+
+
+def write_extract(folder: Path, rows: list[list[str]], mapping: dict | None = None, name: str = "victims.csv",
+                  encoding: str = "utf-8") -> Path:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([HEADER, *rows])
+    (folder / name).write_bytes(out.getvalue().encode(encoding))
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**(mapping or MAPPING), "file": name}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    opened = open_warehouse(tmp_path / "safer.duckdb")
+    yield opened
+    opened.close()
+
+
+def test_an_extract_is_typed_translated_and_its_bad_rows_quarantined(warehouse, tmp_path):
+    report = import_partner(warehouse, [write_extract(tmp_path, ROWS)])
+    [file] = report.files
+    assert (file.rows_read, file.rows_stored, file.rows_quarantined) == (5, 2, 3)
+    stored = warehouse.query("SELECT record_id, surname, date_of_birth, sex, role, agency FROM person_records "
+                             "ORDER BY record_id")
+    assert stored == [
+        {"record_id": "V001", "surname": "Smith", "date_of_birth": dt.date(1985, 2, 3), "sex": "female",
+         "role": "victim", "agency": "leicestershire-police"},
+        {"record_id": "V002", "surname": "Jones", "date_of_birth": dt.date(1990, 12, 31), "sex": "male",
+         "role": "witness", "agency": "leicestershire-police"},
+    ]
+    reasons = {r["row_number"]: r["reason"] for r in warehouse.query("SELECT row_number, reason FROM quarantine")}
+    assert reasons == {3: "unknown date in DOB: '1990-12-31'", 4: "unknown code in Sex: 'X'",
+                       5: "missing mandatory field: Surname"}
+    raw = warehouse.scalar("SELECT raw_text FROM quarantine WHERE row_number = 4")
+    assert raw == "V004,OC3,Dan,O'Brien,15/07/1970,X,4 Top Way,LE4 4DD,SUS"
+    assert warehouse.query("SELECT * FROM agencies") == [
+        {"agency": "leicestershire-police", "name": "Leicestershire Police", "kind": "police"}]
+
+
+def _stored(path: Path) -> list[dict[str, object]]:
+    warehouse = open_warehouse(path, read_only=True)
+    try:
+        return warehouse.query("SELECT * EXCLUDE (file_id, import_id) FROM person_records ORDER BY record_id")
+    finally:
+        warehouse.close()
+
+
+def test_an_excel_extract_imports_as_its_csv_does(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Victims"
+    sheet.append(HEADER)
+    for row in ROWS[:2]:  # dates as real Excel dates, as exports have them
+        sheet.append([dt.datetime.strptime(v, "%d/%m/%Y") if i == 4 else v for i, v in enumerate(row)])
+    book.save(tmp_path / "victims.xlsx")
+    fields = [{**f, "formats": ["%Y-%m-%d"]} if f["name"] == "date_of_birth" else f for f in MAPPING["fields"]]
+    (tmp_path / "excel.yaml").write_text(yaml.safe_dump(
+        {**MAPPING, "file": "victims.xlsx", "sheet": "Victims", "fields": fields}), encoding="utf-8")
+    for name, mapping in (("excel", tmp_path / "excel.yaml"), ("csv", write_extract(tmp_path, ROWS[:2]))):
+        warehouse = open_warehouse(tmp_path / f"{name}.duckdb")
+        import_partner(warehouse, [mapping])
+        warehouse.close()
+    assert _stored(tmp_path / "excel.duckdb") == _stored(tmp_path / "csv.duckdb")
+    assert len(_stored(tmp_path / "csv.duckdb")) == 2
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"target": "people"}, "target 'people' is not a record table"),
+    ({"fields": [*MAPPING["fields"], {"name": "shoe_size"}]}, "fields ['shoe_size'] are not columns of person_records"),
+    ({"fields": MAPPING["fields"][1:]}, "person_records needs fields ['record_id']"),
+    ({"fields": [{"name": "record_id", "header": ["Victim Ref"]},
+                 {"name": "date_of_birth", "header": ["DOB"], "type": "date"}]}, "needs its formats"),
+    ({"fields": [{"name": "record_id; DROP TABLE person_records", "header": ["Victim Ref"]}]}, "should match pattern"),
+    ({"file": "elsewhere.csv"}, "does not exist"),
+    ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+])
+def test_a_wrong_mapping_is_refused_before_anything_is_stored(warehouse, tmp_path, change, message):
+    mapping = write_extract(tmp_path, ROWS)
+    data = yaml.safe_load(mapping.read_text())
+    mapping.write_text(yaml.safe_dump({**data, **change}), encoding="utf-8")
+    with pytest.raises(ImportFailed, match=message.replace("[", r"\[").replace("]", r"\]")):
+        import_partner(warehouse, [mapping])
+    assert warehouse.scalar("SELECT count(*) FROM source_files") == 0
+
+
+def test_every_mapping_problem_is_reported_together(warehouse, tmp_path):
+    first = write_extract(tmp_path, ROWS, {**MAPPING, "target": "people"}, name="a.csv")
+    second = write_extract(tmp_path, ROWS, {**MAPPING, "file": "gone.csv"}, name="b.csv")
+    second.write_text(yaml.safe_dump({**MAPPING, "file": "gone.csv"}), encoding="utf-8")
+    with pytest.raises(ImportFailed) as failed:
+        import_partner(warehouse, [first, second])
+    assert len(failed.value.problems) == 2
+
+
+def test_a_missing_column_and_a_wrong_date_format_store_nothing(warehouse, tmp_path):
+    renamed = [{**f, "header": ["Birth Date"]} if f["name"] == "date_of_birth" else f for f in MAPPING["fields"]]
+    with pytest.raises(ImportFailed, match=r"lacks columns \['Birth Date'\]"):
+        import_partner(warehouse, [write_extract(tmp_path, ROWS, {**MAPPING, "fields": renamed})])
+    iso = [[*row[:4], "1985-02-03", *row[5:]] for row in ROWS]
+    with pytest.raises(ImportFailed, match="values of DOB do not fit the formats"):
+        import_partner(warehouse, [write_extract(tmp_path, iso)])
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 0
+
+
+def test_hostile_codes_and_labels_are_data_not_sql(warehouse, tmp_path):
+    fields = [{**f, "codes": {"F'); DROP TABLE person_records; --": "x", "F": "female", "M": "male", "X": "o'ther"}}
+              if f["name"] == "sex" else f for f in MAPPING["fields"]]
+    fields = [{**f, "label": "Sur'name"} if f["name"] == "surname" else f for f in fields]
+    import_partner(warehouse, [write_extract(tmp_path, ROWS, {**MAPPING, "fields": fields})])
+    assert warehouse.scalar("SELECT sex FROM person_records WHERE record_id = 'V004'") == "o'ther"
+    assert warehouse.scalar("SELECT reason FROM quarantine WHERE row_number = 5") == \
+        "missing mandatory field: Sur'name"
+
+
+def test_the_same_extract_again_adds_nothing_and_a_newer_one_replaces_it(warehouse, tmp_path):
+    mapping = write_extract(tmp_path, ROWS[:2])
+    import_partner(warehouse, [mapping])
+    again = import_partner(warehouse, [mapping])
+    assert [f.status for f in again.files] == ["unchanged"]
+    newer = write_extract(tmp_path, [ROWS[0], ["V009", "OC9", "Fay", "Khan", "09/09/1999", "F", "9 New St",
+                                               "LE9 9ZZ", "VIC"]])
+    report = import_partner(warehouse, [newer])
+    assert report.files[0].status == "replaced an earlier version"
+    assert [r["record_id"] for r in warehouse.query("SELECT record_id FROM person_records ORDER BY 1")] == \
+        ["V001", "V009"]
+    assert warehouse.scalar("SELECT status FROM source_files ORDER BY file_id LIMIT 1") == "superseded"
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary", "binary"),
+    ((b"Victim Ref,Occurrence,First Name,Surname,DOB,Sex,Address,Post Code,Role\r\n"
+      b"V001,OC1,Ann,Smith,03/02/1985,F,1 High St,LE1 1AA,VIC\r\nV002,OC1,Bob,Jo"), "truncated"),
+])
+def test_a_broken_extract_gets_one_clear_error(warehouse, tmp_path, content, message):
+    mapping = write_extract(tmp_path, ROWS)
+    (tmp_path / "victims.csv").write_bytes(content)
+    with pytest.raises(ImportFailed, match=message):
+        import_partner(warehouse, [mapping])
+
+
+def test_a_windows_1252_extract_keeps_its_accents(warehouse, tmp_path):
+    rows = [["V001", "OC1", "Zoë", "Brontë", "03/02/1985", "F", "1 Café Row", "LE1 1AA", "VIC"]]
+    report = import_partner(warehouse, [write_extract(tmp_path, rows, encoding="cp1252")])
+    assert "decoded as cp1252" in report.files[0].notes
+    assert warehouse.scalar("SELECT forename || ' ' || surname FROM person_records") == "Zoë Brontë"
+
+
+def test_police_uk_kinds_are_specs_of_the_same_mechanism():
+    from safertogether.sources.police_uk import police_uk_specs
+
+    specs = {spec.name: spec for spec in police_uk_specs()}
+    assert set(specs) == {"street", "outcomes", "stop-and-search"}
+    assert {spec.target for spec in specs.values()} == {"street_crimes", "crime_outcomes", "stop_searches"}
+    with pytest.raises(InputFormatError, match="partition names unknown field 'nowhere'"):
+        bad = Path(__file__).parent / "_bad_spec.yaml"
+        bad.write_text(yaml.safe_dump({"name": "x", "target": "t", "fields": [{"name": "a"}],
+                                       "partition": ["nowhere"]}))
+        try:
+            load_spec(bad)
+        finally:
+            bad.unlink()
