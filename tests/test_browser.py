@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from shapely.geometry import shape
 
-from safertogether.api import create_app
 from safertogether.store.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
@@ -38,28 +33,9 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_url(city_warehouse: Warehouse) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a background thread."""
-    port = _free_port()
-    config = uvicorn.Config(app=create_app(city_warehouse), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def server_url(city_server_url: str) -> str:
+    return city_server_url
 
 
 @pytest.fixture(scope="module")
