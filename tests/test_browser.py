@@ -125,6 +125,9 @@ def test_search_with_the_keyboard_shows_the_area(page, server_url, api, city_war
     assert "census" in page.inner_text("#stops-note").lower()
     csv_href = page.get_attribute("#csv-link", "href")
     assert csv_href == f"/api/areas/{lsoa}/crimes.csv?from={period['from']}&to={period['to']}"
+    gpkg_href = page.get_attribute("#gis-links a[data-format=gpkg]", "href")
+    assert gpkg_href == f"/api/areas/{lsoa}/download?from={period['from']}&to={period['to']}&format=gpkg"
+    assert api.get(gpkg_href).headers["content-type"] == "application/geopackage+sqlite3"
     assert "Open Government Licence" in page.inner_text("footer")
 
     # A period with every month loaded: the numbers follow the selectors.

@@ -66,15 +66,29 @@ def write_crimes_download(
     period = resolve_period(warehouse, month_from, month_to, force=place.get("force_id"))
     target = Path(path) if path else Path(download_name(place["code"], period, fmt))
     frame = _crimes_frame(warehouse, place, period)
-    info = FORMATS[fmt]
-    target.unlink(missing_ok=True)  # GDAL would add a layer to an existing GeoPackage
-    if info.driver is None:
-        frame.to_parquet(target, index=False)
-    else:
-        import pyogrio
-
-        pyogrio.write_dataframe(frame, target, layer=LAYER, driver=info.driver)
+    # Written aside and moved into place: a failed write leaves no half file, and GDAL starts afresh
+    # rather than adding a layer to a GeoPackage already there.
+    partial = target.with_name(f".{target.name}.partial{FORMATS[fmt].suffix}")  # GDAL goes by the suffix
+    partial.unlink(missing_ok=True)
+    try:
+        _write(frame, partial, fmt)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     return Download(target, len(frame), place, period)
+
+
+def _write(frame: Any, path: Path, fmt: str) -> None:
+    driver = FORMATS[fmt].driver
+    if driver is None:
+        frame.to_parquet(path, index=False)
+        return
+    import pyogrio
+
+    options = {}
+    if driver == "FlatGeobuf" and frame.geometry.isna().any():
+        options["SPATIAL_INDEX"] = "NO"  # GDAL's FlatGeobuf index cannot hold rows without a location
+    pyogrio.write_dataframe(frame, path, layer=LAYER, driver=driver, layer_options=options)
 
 
 def _crimes_frame(warehouse: Warehouse, place: dict[str, Any], period: Period) -> Any:
