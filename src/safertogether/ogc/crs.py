@@ -50,7 +50,8 @@ def project_xy(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.n
     if crs == CRS84:
         return x, y
     px, py = _transformer(CRS84, crs).transform(x, y)
-    return np.round(px, 2), np.round(py, 2)
+    missing = np.isnan(x) | np.isnan(y)  # PROJ answers inf for NaN
+    return np.where(missing, np.nan, np.round(px, 2)), np.where(missing, np.nan, np.round(py, 2))
 
 
 def project_geometries(geometries: np.ndarray, crs: str) -> np.ndarray:

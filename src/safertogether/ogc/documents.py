@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final
 
+import orjson
+
 from safertogether.measures.period import add_months
 from safertogether.ogc.collections import COLLECTIONS, LICENCE_URL, Collection
 from safertogether.ogc.crs import CRS84, SUPPORTED
-from safertogether.ogc.items import MEMBERS_SQL
+from safertogether.ogc.neighbourhoods import MEMBERS_SQL
 from safertogether.store.warehouse import Warehouse
 
 JSON: Final = "application/json"
@@ -129,11 +131,11 @@ def _instant(month: dt.date | None, end: bool = False) -> str | None:
     return f"{last:%Y-%m-%dT%H:%M:%S}Z"
 
 
-def feature_collection(features: list[dict[str, Any]], matched: int, links: list[dict[str, str]]) -> dict[str, Any]:
-    """An items answer: the features, counts, a time stamp and the paging links."""
+def feature_collection(features: list[str], matched: int, links: list[dict[str, str]]) -> dict[str, Any]:
+    """An items answer: the features (GeoJSON texts), counts, a time stamp and the paging links."""
     return {
         "type": "FeatureCollection",
-        "features": features,
+        "features": orjson.Fragment(f"[{','.join(features)}]"),
         "numberMatched": matched,
         "numberReturned": len(features),
         "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -6,6 +6,8 @@ queryables vary per collection, which a fixed FastAPI signature cannot express.
 
 from __future__ import annotations
 
+import gzip
+
 from fastapi import APIRouter, Depends, Request, Response
 
 from safertogether.api.deps import WarehouseDep
@@ -29,8 +31,17 @@ def _params(request: Request) -> list[tuple[str, str]]:
     return request.query_params.multi_items()
 
 
-def _send(answer: Answer) -> Response:
-    return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
+def _send(answer: Answer, request: Request | None = None) -> Response:
+    """The answer; a large one gzipped at level 1 for clients that accept it.
+
+    A 10,000-feature page is 4 MB: level 1 takes it to 0.65 MB in 28 ms, where the app's GZip
+    middleware (level 9, and it leaves answers with a Content-Encoding alone) spent 100 ms for 0.54 MB.
+    """
+    body, headers = answer.body, dict(answer.headers)
+    if request is not None and len(body) > 64_000 and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(body, media_type=answer.media_type, headers=headers)
 
 
 @router.get("", summary="Landing page" + _SEE, response_class=Response)
@@ -69,7 +80,7 @@ def queryables(request: Request, collection_id: str) -> Response:
 @router.get("/collections/{collection_id}/items", summary="Features, a page at a time" + _SEE,
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 def items(request: Request, warehouse: WarehouseDep, collection_id: str) -> Response:
-    return _send(service.items_answer(warehouse, collection_id, _params(request), _base(request)))
+    return _send(service.items_answer(warehouse, collection_id, _params(request), _base(request)), request)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=Response,
