@@ -9,7 +9,12 @@ from pathlib import Path
 import httpx
 import pyogrio
 import pytest
+from fastapi.testclient import TestClient
 from pyproj import Transformer
+
+from safertogether.api import create_app
+from safertogether.ingest import find_police_uk_files, import_police_uk
+from safertogether.store.warehouse import open_warehouse
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"
@@ -67,6 +72,8 @@ def test_gdal_filters_by_category(city_server_process_url, street_rows):
     ("2021-02-20/2021-03-01", {"2021-02", "2021-03"}),
     ("../2017-02", {"2017-01", "2017-02"}),
     ("2021-11/..", {"2021-11", "2021-12", "2023-03"}),
+    ("2020", {f"2020-{m:02d}" for m in range(1, 13)}),
+    ("2021-03-01T00:30:00+01:00", {"2021-02"}),
 ])
 def test_datetime_selects_police_uk_months(ogc, street_rows, datetime, months):
     answer = ogc.get("/collections/crimes/items", params={"datetime": datetime, "limit": 1})
@@ -199,3 +206,15 @@ def test_error_answers(ogc, path, status):
 def test_a_limit_above_the_maximum_is_served_as_the_maximum(ogc):
     answer = ogc.get("/collections/crimes/items", params={"limit": 50000})
     assert answer.status_code == 200 and answer.json()["numberReturned"] == 10000
+
+
+def test_a_police_uk_only_warehouse_serves_its_crimes_and_names_the_missing_import(city_folder):
+    warehouse = open_warehouse(":memory:")
+    import_police_uk(warehouse, find_police_uk_files([city_folder], month_from="2021-12"))
+    with TestClient(create_app(warehouse)) as client:
+        assert client.get("/ogc/collections").status_code == 200
+        crimes = client.get("/ogc/collections/crimes/items").json()
+        assert crimes["numberMatched"] > 500 and crimes["numberReturned"] == 10
+        missing = client.get("/ogc/collections/neighbourhoods/items")
+        assert missing.status_code == 404 and "safer import boundaries" in missing.json()["error"]["message"]
+    warehouse.close()

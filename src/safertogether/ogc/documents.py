@@ -74,7 +74,8 @@ def collection_document(warehouse: Warehouse, collection: Collection, base: str)
         "attribution": collection.attribution,
         "itemType": "feature",
         "extent": {
-            "spatial": {"bbox": [bbox], "crs": CRS84},
+            # Nothing loaded (or no boundaries, for neighbourhoods): no spatial extent rather than nulls.
+            **({"spatial": {"bbox": [bbox], "crs": CRS84}} if None not in bbox else {}),
             "temporal": {"interval": [months], "trs": "http://www.opengis.net/def/uri/ISO-8601/0/Gregorian"},
         },
         "crs": list(SUPPORTED),
