@@ -34,6 +34,7 @@ def area_period(warehouse: Warehouse, months: MonthRange) -> Period:
 
 
 def neighbourhoods_plan(warehouse: Warehouse, collection: Collection, query: ItemQuery) -> Plan:
+    """LSOAs by code; each page's counts are summed for its own LSOAs only (a national page stays cheap)."""
     warehouse.require("area_shapes", "boundaries", "run `safer import boundaries FILE` first")
     period = area_period(warehouse, query.months)
     conditions, params = filter_conditions(collection, query, skip=("category",))

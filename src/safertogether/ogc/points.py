@@ -22,6 +22,7 @@ KEY: Final = f"(c.file_id * {KEY_SHIFT} + c.row_number)"
 
 
 def points_plan(collection: Collection, query: ItemQuery) -> Plan:
+    """Rows of ``collection.table`` in the months, bbox and queryable values asked for, in key order."""
     conditions, params = filter_conditions(collection, query)
     conditions.append(query.months.sql("c.month"))
     params.update(query.months.params())
