@@ -119,7 +119,7 @@ def test_british_national_grid_agrees_with_pyproj(ogc):
         assert b["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.01)
 
 
-def test_a_bbox_in_british_national_grid(ogc, street_rows):
+def test_a_bbox_in_british_national_grid(ogc, city_server_process_url, street_rows):
     box = (531500, 180800, 533000, 181800)
     transformer = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
     expected = 0
@@ -132,6 +132,10 @@ def test_a_bbox_in_british_national_grid(ogc, street_rows):
     features = answer.json()["features"]
     assert len(features) == answer.json()["numberMatched"] == expected > 50
     assert all(box[0] <= f["geometry"]["coordinates"][0] <= box[2] for f in features)
+    # GDAL asked for British National Grid sends bbox-crs and crs itself (QGIS in a BNG project does the same)
+    frame = pyogrio.read_dataframe(f"OAPIF:{city_server_process_url}/ogc", layer="crimes", bbox=box,
+                                   where="month = '2021-06'", CRS="EPSG:27700")
+    assert len(frame) == expected and frame.crs.to_epsg() == 27700
 
 
 def test_one_feature_by_its_id(ogc):
