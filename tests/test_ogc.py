@@ -11,6 +11,8 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 from pyproj import Transformer
+from shapely.geometry import box as box_shape
+from shapely.geometry import shape
 
 from safertogether.api import create_app
 from safertogether.ingest import find_police_uk_files, import_police_uk
@@ -222,3 +224,25 @@ def test_a_police_uk_only_warehouse_serves_its_crimes_and_names_the_missing_impo
         missing = client.get("/ogc/collections/neighbourhoods/items")
         assert missing.status_code == 404 and "safer import boundaries" in missing.json()["error"]["message"]
     warehouse.close()
+
+
+def test_neighbourhoods_count_one_category_and_page_by_code(ogc, street_rows):
+    burglaries = sum(r["LSOA code"] == "E01000001" and r["Month"].startswith("2021") and r["Crime type"] == "Burglary"
+                     for r in street_rows)
+    feature = ogc.get("/collections/neighbourhoods/items/E01000001",
+                      params={"datetime": "2021", "category": "burglary"}).json()
+    assert feature["properties"]["crimes"] == burglaries > 0
+    url, params, codes = "/collections/neighbourhoods/items", {"limit": 7, "datetime": "2021"}, []
+    while url:
+        page = ogc.get(url, params=params).json()
+        codes += [f["id"] for f in page["features"]]
+        url, params = next((link["href"] for link in page["links"] if link["rel"] == "next"), None), None
+    assert codes == sorted(set(codes)) and len(codes) == page["numberMatched"]
+    assert {r["LSOA code"] for r in street_rows if r["Month"].startswith("2021") and r["LSOA code"]} <= set(codes)
+
+
+def test_neighbourhoods_in_a_bbox_are_those_whose_polygon_meets_it(ogc):
+    box = (-0.0975, 51.5175, -0.0970, 51.5180)  # a few tens of metres inside City of London 001A
+    features = ogc.get("/collections/neighbourhoods/items", params={"bbox": ",".join(map(str, box))}).json()
+    assert "E01000001" in {f["id"] for f in features["features"]}
+    assert all(shape(f["geometry"]).intersects(box_shape(*box)) for f in features["features"])

@@ -77,7 +77,7 @@ def openapi_document(base: str) -> dict[str, Any]:
                                                            "application/schema+json"),
             "/collections/{collectionId}/items": _get("Features", "getFeatures", items, "application/geo+json"),
             "/collections/{collectionId}/items/{featureId}": _get(
-                "One feature", "getFeature", ["collectionId", "featureId", "crs", "datetime", "f"],
+                "One feature", "getFeature", ["collectionId", "featureId", "crs", "datetime", "f", *queryables],
                 "application/geo+json"),
         },
         "components": {"parameters": parameters},

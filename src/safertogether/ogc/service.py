@@ -16,7 +16,7 @@ from safertogether.ogc.items import item, items_page
 from safertogether.ogc.query import parse_item_query
 from safertogether.store.warehouse import Warehouse
 
-#: Parameters a single feature accepts (datetime: the period a neighbourhood's counts cover).
+#: Parameters a single feature accepts besides queryables (datetime, category: what a neighbourhood counts).
 FEATURE_PARAMETERS = ("crs", "f", "datetime")
 
 
@@ -46,10 +46,10 @@ def feature_answer(warehouse: Warehouse, collection_id: str, feature_id: str, pa
                    base: str) -> Answer:
     """One feature with ``self`` and ``collection`` links."""
     found = collection(collection_id)
-    unknown = [k for k, _ in params if k not in FEATURE_PARAMETERS]
+    accepted = [*FEATURE_PARAMETERS, *(q.name for q in found.queryables)]
+    unknown = [k for k, _ in params if k not in accepted]
     if unknown:
-        raise BadRequestError(f"unknown parameter(s) {', '.join(unknown)}; a feature accepts "
-                              f"{', '.join(FEATURE_PARAMETERS)}")
+        raise BadRequestError(f"unknown parameter(s) {', '.join(unknown)}; a feature accepts {', '.join(accepted)}")
     query = parse_item_query(found, params)
     feature: dict[str, Any] = item(warehouse, found, feature_id, query)
     here = f"{base}/collections/{found.id}"
