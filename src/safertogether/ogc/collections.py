@@ -101,9 +101,9 @@ STOPS = Collection(
 
 AREAS = Collection(
     id="neighbourhoods", title="Neighbourhoods (LSOAs) with crime counts and rates",
-    description="LSOA polygons with the crimes recorded in them and the rate per 1,000 residents (2011 Census) "
-                "for a period: datetime picks the months (default: the latest 12 months loaded); category "
-                "counts one category only.",
+    description="The LSOAs of every force loaded, as polygons with the crimes recorded in them and the rate per "
+                "1,000 residents (2011 Census) for a period: datetime picks the months (default: the latest 12 "
+                "months loaded); category counts one category only.",
     kind="areas", geometry="Polygon", attribution=f"{OGL} {OS_DATA}",
     queryables=(Queryable("category", "m.crime_type", _CATEGORY.description, category_names,
                           tuple(CRIME_TYPE_SLUGS)),

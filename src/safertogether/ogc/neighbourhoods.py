@@ -16,11 +16,14 @@ from safertogether.ogc.plan import Plan, envelope_params, filter_conditions
 from safertogether.ogc.query import ItemQuery
 from safertogether.store.warehouse import Warehouse
 
-#: The LSOAs the collection holds: those of every force with crimes loaded, and any other LSOA a
-#: loaded crime is counted in (police.uk files hold some recorded across a force boundary).
+#: The LSOAs the collection holds: those of every force with crimes loaded, as the page's force maps
+#: show them (police.uk files also hold crimes a force recorded across its boundary; counted in another
+#: force's LSOA, they would give it a rate from a fraction of its crimes). A force the lookup does not
+#: cover (British Transport Police) brings the LSOAs its crimes are counted in.
 MEMBERS_SQL: Final = """
     SELECT lsoa_code AS code FROM lsoa_lookup WHERE force_id IN (SELECT DISTINCT force_id FROM force_months)
-    UNION SELECT DISTINCT lsoa FROM monthly_counts WHERE lsoa IS NOT NULL"""
+    UNION SELECT DISTINCT lsoa FROM monthly_counts WHERE lsoa IS NOT NULL
+        AND force_id NOT IN (SELECT DISTINCT force_id FROM lsoa_lookup WHERE force_id IS NOT NULL)"""
 
 
 def area_period(warehouse: Warehouse, months: MonthRange) -> Period:
