@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from safertogether.errors import BadRequestError, NotFoundError
+from safertogether.measures.period import parse_month
 from safertogether.model.categories import CRIME_TYPE_SLUGS, LEGACY_CRIME_TYPE_SLUGS
 
 OGL: Final = ("Contains public sector information licensed under the Open Government Licence v3.0. "
@@ -26,6 +28,11 @@ def category_names(text: str) -> list[str]:
     return names
 
 
+def month_values(text: str) -> list[dt.date]:
+    """``2023-03`` as the DATE police.uk months are stored as (so ``month`` filters use the column's statistics)."""
+    return [parse_month(text, "month")]
+
+
 def _as_given(text: str) -> list[str]:
     return [text]
 
@@ -41,7 +48,7 @@ class Queryable:
     name: str
     column: str
     description: str
-    values: Callable[[str], list[str]] = _as_given
+    values: Callable[[str], list[Any]] = _as_given
     enum: tuple[str, ...] = ()
 
 
@@ -66,6 +73,8 @@ class Collection:
 
 _FORCE = Queryable("force", "c.force_id", "police.uk force id, e.g. leicestershire", _lowercase)
 _LSOA = Queryable("lsoa", "c.lsoa", "LSOA code the record is counted in, e.g. E01000001")
+#: The same as datetime=YYYY-MM, for clients that filter on properties (GDAL, QGIS send property filters on).
+_MONTH = Queryable("month", "c.month", "police.uk month, YYYY-MM", month_values)
 _CATEGORY = Queryable("category", "c.crime_type", "Crime category: police.uk slug (burglary) or name (Burglary)",
                       category_names, tuple(CRIME_TYPE_SLUGS))
 
@@ -78,7 +87,7 @@ CRIMES = Collection(
                 ("category", "c.crime_type"), ("location", "c.location"), ("lsoa", "c.lsoa"),
                 ("lsoa_name", "c.lsoa_name"), ("outcome", "c.last_outcome_category"), ("force", "c.force_id"),
                 ("context", "nullif(c.context, '')")),
-    queryables=(_CATEGORY, _FORCE, _LSOA,
+    queryables=(_CATEGORY, _FORCE, _LSOA, _MONTH,
                 Queryable("outcome", "c.last_outcome_category", "Last outcome, as police.uk words it")),
 )
 
@@ -94,7 +103,7 @@ STOPS = Collection(
                 ("outcome_linked_to_object_of_search", "c.outcome_linked_to_object_of_search"),
                 ("removal_of_more_than_just_outer_clothing", "c.removal_of_more_than_just_outer_clothing"),
                 ("part_of_a_policing_operation", "c.part_of_a_policing_operation"), ("lsoa", "c.lsoa")),
-    queryables=(_FORCE, _LSOA, Queryable("type", "c.type", "Person search, Vehicle search, ..."),
+    queryables=(_FORCE, _LSOA, _MONTH, Queryable("type", "c.type", "Person search, Vehicle search, ..."),
                 Queryable("object_of_search", "c.object_of_search", "What was searched for"),
                 Queryable("outcome", "c.outcome", "Outcome of the search")),
 )

@@ -31,7 +31,7 @@ class ItemQuery:
     crs: str = CRS84
     months: MonthRange = MonthRange()
     #: Queryable name -> the stored values it selects.
-    filters: dict[str, list[str]] = field(default_factory=dict)
+    filters: dict[str, list[Any]] = field(default_factory=dict)
     #: The parameters as given, minus the cursor: the next page's link repeats them.
     given: tuple[tuple[str, str], ...] = ()
 
