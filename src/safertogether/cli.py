@@ -210,7 +210,7 @@ def export(
     code: Annotated[str, typer.Argument(help="LSOA/MSOA/local authority code or force id")],
     fmt: Annotated[str, typer.Option("--format", help="gpkg (GeoPackage), fgb (FlatGeobuf) or parquet (GeoParquet)")]
     = "gpkg",
-    out: Annotated[Path | None, typer.Option("--out", help="File to write [default: crimes-CODE-FROM-TO.EXT]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File (default: crimes-CODE-FROM-TO.EXT)")] = None,
     month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM")] = None,
     month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM")] = None,
     db: DbOption = None,
@@ -225,7 +225,7 @@ def export(
         _fail(exc)
     period = written.period.as_json()
     console.print(f"{written.rows:,} crimes of {written.place['name']} ({period['from']} to {period['to']}) "
-                  f"written to {written.path}", highlight=False)
+                  f"written to {written.path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
