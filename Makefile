@@ -66,6 +66,7 @@ dist: setup
 bench: setup
 	$(BIN)/python bench/import_speed.py --data $(DATA)
 	$(BIN)/python bench/api_latency.py --data $(DATA)
+	$(BIN)/python bench/ogc_paging.py --data $(DATA)
 
 lint: setup
 	$(BIN)/ruff check src tests bench

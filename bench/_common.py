@@ -64,10 +64,22 @@ def build_reference_warehouse(db: Path, data: Path) -> None:
     warehouse.close()
 
 
-def start_server(db: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def build_leicestershire_warehouse(db: Path, data: Path) -> None:
+    """The reference tables plus the Leicestershire police.uk files: what serving benchmarks serve."""
+    from safertogether.ingest import find_police_uk_files, import_police_uk
+    from safertogether.store.warehouse import open_warehouse
+
+    build_reference_warehouse(db, data)
+    warehouse = open_warehouse(db)
+    import_police_uk(warehouse, find_police_uk_files([data / "police-uk" / "leicestershire"]))
+    warehouse.close()
+
+
+def start_server(db: Path, port: int, workers: int = 1, *options: str) -> subprocess.Popen[bytes]:
+    """``safer serve`` in a process of its own, once it accepts connections (``options`` are added)."""
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("safer")), "serve", "--db", str(db), "--port", str(port),
-         "--workers", str(workers)],
+         "--workers", str(workers), *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 60

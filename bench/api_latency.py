@@ -24,7 +24,7 @@ import aiohttp
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import build_reference_warehouse, free_port, start_server  # noqa: E402
+from _common import build_leicestershire_warehouse, free_port, start_server  # noqa: E402
 
 CENTRAL_LEICESTER = (52.6344, -1.1319)
 
@@ -105,16 +105,6 @@ def leicestershire_lsoas(db: Path) -> list[str]:
     return codes
 
 
-def prepare(db: Path, data: Path) -> None:
-    from safertogether.ingest import find_police_uk_files, import_police_uk
-    from safertogether.store.warehouse import open_warehouse
-
-    build_reference_warehouse(db, data)
-    warehouse = open_warehouse(db)
-    import_police_uk(warehouse, find_police_uk_files([data / "police-uk" / "leicestershire"]))
-    warehouse.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -127,7 +117,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "bench.duckdb"
         if not args.db:
-            prepare(db, args.data)
+            build_leicestershire_warehouse(db, args.data)
         lsoas = leicestershire_lsoas(db)
         random.Random(1).shuffle(lsoas)
         port = free_port()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from safertogether.api import create_app
@@ -93,3 +101,59 @@ def city_warehouse(city_db: Path) -> Iterator[Warehouse]:
 def city_client(city_warehouse: Warehouse) -> Iterator[TestClient]:
     with TestClient(create_app(city_warehouse), raise_server_exceptions=False) as client:
         yield client
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(app: FastAPI) -> Iterator[str]:
+    """A real uvicorn server for ``app`` on a free loopback port, in a background thread; yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(app=app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-test-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def city_server_url(city_warehouse: Warehouse) -> Iterator[str]:
+    """The app over the City of London warehouse, served by uvicorn (for clients that need a real URL)."""
+    with running_server(create_app(city_warehouse)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def city_server_process_url(city_db: Path) -> Iterator[str]:
+    """``safer serve`` over the City of London warehouse in a process of its own.
+
+    For clients that hold the GIL while they wait for the answer (GDAL through pyogrio): against a
+    server thread in the same process they would wait for ever.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("safer")), "serve", "--db", str(city_db), "--port", str(port),
+         "--warm", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"safer serve did not start: {process.communicate()[1].decode()[-2000:]}")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.communicate(timeout=10)

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from shapely.geometry import shape
 
+from conftest import free_port
 from installed_wheel import wait_until_serving
-from safertogether.api import create_app
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
 pytestmark = pytest.mark.browser
@@ -43,32 +39,13 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def server_url(request: pytest.FixtureRequest) -> str:
     """The server under test: $SAFER_TEST_SERVER_URL when set (an installed wheel's `safer serve` in
-    `make test-wheel`), else a real uvicorn server over the City of London data, in a background thread."""
+    `make test-wheel`), else a real uvicorn server over the City of London data (conftest)."""
     if os.environ.get("SAFER_TEST_SERVER_URL"):
-        yield os.environ["SAFER_TEST_SERVER_URL"].rstrip("/")
-        return
-    port = _free_port()
-    app = create_app(request.getfixturevalue("city_warehouse"))
-    config = uvicorn.Config(app=app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+        return os.environ["SAFER_TEST_SERVER_URL"].rstrip("/")
+    return request.getfixturevalue("city_server_url")
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +147,9 @@ def test_search_with_the_keyboard_shows_the_area(page, server_url, api, served_w
     assert "census" in page.inner_text("#stops-note").lower()
     csv_href = page.get_attribute("#csv-link", "href")
     assert csv_href == f"/api/areas/{lsoa}/crimes.csv?from={period['from']}&to={period['to']}"
+    gpkg_href = page.get_attribute("#gis-links a[data-format=gpkg]", "href")
+    assert gpkg_href == f"/api/areas/{lsoa}/download?from={period['from']}&to={period['to']}&format=gpkg"
+    assert api.get(gpkg_href).headers["content-type"] == "application/geopackage+sqlite3"
     assert "Open Government Licence" in page.inner_text("footer")
 
     # A period with every month loaded: the numbers follow the selectors.
@@ -248,7 +228,7 @@ def test_a_checkout_without_npm_says_so_at_start_up_and_on_the_page(browser, tmp
     shutil.copytree(REPO / "src" / "safertogether", source / "safertogether",
                     ignore=shutil.ignore_patterns("node_modules", "vendor", "__pycache__"))
     open_warehouse(tmp_path / "empty.duckdb").close()
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     command = [sys.executable, "-c", "from safertogether.cli import main; main()", "serve", "--warm", "0",
                "--db", str(tmp_path / "empty.duckdb"), "--port", url.rsplit(":", 1)[1]]
     server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(source)}, text=True,

@@ -241,6 +241,29 @@ def areas(query: Annotated[str, typer.Argument(help="Code, area or local authori
 
 
 @app.command()
+def export(
+    code: Annotated[str, typer.Argument(help="LSOA/MSOA/local authority code or force id")],
+    fmt: Annotated[str, typer.Option("--format", help="gpkg (GeoPackage), fgb (FlatGeobuf) or parquet (GeoParquet)")]
+    = "gpkg",
+    out: Annotated[Path | None, typer.Option("--out", help="File (default: crimes-CODE-FROM-TO.EXT)")] = None,
+    month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM")] = None,
+    month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write an area's street crimes for a period as a GIS file (points in EPSG:4326) for QGIS or ArcGIS."""
+    from safertogether.measures.downloads import write_crimes_download
+
+    try:
+        with _warehouse(db, read_only=True) as warehouse:
+            written = write_crimes_download(warehouse, code, fmt, out, month_from, month_to)
+    except SaferError as exc:
+        _fail(exc)
+    period = written.period.as_json()
+    console.print(f"{written.rows:,} crimes of {written.place['name']} ({period['from']} to {period['to']}) "
+                  f"written to {written.path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def summary(
     code: Annotated[str, typer.Argument(help="LSOA/MSOA/local authority code or force id")],
     db: DbOption = None,

@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, police_uk
+from safertogether.api.routes import areas, meta, ogc, police_uk
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -40,6 +40,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     app.include_router(areas.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
+    app.include_router(ogc.router)
     _mount_web(app)
     return app
 

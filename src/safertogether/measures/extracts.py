@@ -18,6 +18,15 @@ EXTRACT_COLUMNS = (
 )
 
 
+def crimes_extract_query(place: dict[str, Any], period: Period) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of every street crime in an area and period, as extracts list them."""
+    sql = f"""SELECT {", ".join(EXTRACT_COLUMNS[:1])}, strftime(month, '%Y-%m') AS month,
+                     {", ".join(EXTRACT_COLUMNS[2:])}
+              FROM street_crimes m WHERE {MEMBER_CONDITION[place["level"]]} AND month BETWEEN $start AND $end
+              ORDER BY month, file_id, row_number"""
+    return sql, {"code": place["code"], "start": period.start, "end": period.end}
+
+
 def crimes_csv(
     warehouse: Warehouse, place: dict[str, Any], period: Period, batch_rows: int = 50_000
 ) -> Iterator[bytes]:
@@ -26,13 +35,8 @@ def crimes_csv(
     The header comes first, then batches of ``batch_rows`` rows, so no extract is too big to serve.
     """
     cursor = warehouse.new_cursor()
-    reader = cursor.sql(
-        f"""SELECT {", ".join(EXTRACT_COLUMNS[:1])}, strftime(month, '%Y-%m') AS month,
-                   {", ".join(EXTRACT_COLUMNS[2:])}
-            FROM street_crimes m WHERE {MEMBER_CONDITION[place["level"]]} AND month BETWEEN $start AND $end
-            ORDER BY month, file_id, row_number""",
-        params={"code": place["code"], "start": period.start, "end": period.end},
-    ).to_arrow_reader(batch_rows)
+    sql, params = crimes_extract_query(place, period)
+    reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
     first = True
     try:
         for batch in reader:

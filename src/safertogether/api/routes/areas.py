@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+import tempfile
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from safertogether.api.cache import cached_answer
 from safertogether.api.deps import WarehouseDep
@@ -14,6 +18,7 @@ from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.api.schemas import AreaSummary
 from safertogether.areas.hierarchy import area, search_areas
+from safertogether.measures.downloads import FORMATS, GisFormat, download_name, write_crimes_download
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
 from safertogether.measures.period import resolve_period
@@ -74,6 +79,24 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
     filename = f"crimes-{code}-{period.start:%Y-%m}-{period.end:%Y-%m}.csv"
     return StreamingResponse(crimes_csv(warehouse, place, period), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/areas/{code}/download", response_class=FileResponse,
+            summary="Every street crime of the area and period as GeoPackage, FlatGeobuf or GeoParquet",
+            responses={200: {"content": {f.media_type: {} for f in FORMATS.values()}}})
+def get_download(warehouse: WarehouseDep, code: AreaCode,
+                 fmt: Annotated[GisFormat, Query(alias="format", description="gpkg, fgb or parquet")] = "gpkg",
+                 month_from: MonthFrom = None, month_to: MonthTo = None) -> FileResponse:
+    folder = tempfile.mkdtemp(prefix="safer-download-")
+    try:
+        written = write_crimes_download(warehouse, code, fmt, pathlib.Path(folder) / f"crimes{FORMATS[fmt].suffix}",
+                                        month_from, month_to)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(written.path, media_type=FORMATS[fmt].media_type,
+                        filename=download_name(written.place["code"], written.period, fmt),
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 @router.get("/map/{force}.geojson", summary="Choropleth GeoJSON: crime rate per 1,000 residents per LSOA",

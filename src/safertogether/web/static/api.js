@@ -35,4 +35,8 @@ export const api = {
   map: (force, period, signal) =>
     getJson(`/api/map/${encodeURIComponent(force)}.geojson${periodQuery(period)}`, signal),
   csvUrl: (code, period) => `/api/areas/${encodeURIComponent(code)}/crimes.csv${periodQuery(period)}`,
+  downloadUrl: (code, period, format) => {
+    const query = periodQuery(period);
+    return `/api/areas/${encodeURIComponent(code)}/download${query || '?'}${query ? '&' : ''}format=${format}`;
+  },
 };

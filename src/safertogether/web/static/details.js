@@ -150,6 +150,9 @@ export function renderSummary(summary, period, onArea) {
   renderTables(summary);
   renderStops(summary.stop_and_search);
   $('csv-link').href = api.csvUrl(summary.area.code, period);
+  for (const link of $('gis-links').querySelectorAll('a[data-format]')) {
+    link.href = api.downloadUrl(summary.area.code, period, link.dataset.format);
+  }
   $('details-empty').hidden = true;
   $('details-body').hidden = false;
   drawTrend($('trend-chart'), summary.monthly);
