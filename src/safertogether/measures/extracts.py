@@ -34,17 +34,12 @@ def crimes_csv(
 
     The header comes first, then batches of ``batch_rows`` rows, so no extract is too big to serve.
     """
-    cursor = warehouse.new_cursor()
     sql, params = crimes_extract_query(place, period)
-    reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
     first = True
-    try:
-        for batch in reader:
-            out = io.BytesIO()
-            pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=first))
-            first = False
-            yield out.getvalue()
-        if first:
-            yield (",".join(EXTRACT_COLUMNS) + "\n").encode()
-    finally:
-        cursor.close()
+    for batch in warehouse.stream_arrow(sql, params, batch_rows):
+        out = io.BytesIO()
+        pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=first))
+        first = False
+        yield out.getvalue()
+    if first:
+        yield (",".join(EXTRACT_COLUMNS) + "\n").encode()

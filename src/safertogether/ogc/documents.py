@@ -117,7 +117,7 @@ def _extents(warehouse: Warehouse) -> dict[str, tuple[list[float | None], list[s
             sql = f"""SELECT min(xmin), min(ymin), max(xmax), max(ymax),
                              (SELECT min(month) FROM force_months), (SELECT max(month) FROM force_months)
                       FROM area_shapes WHERE level = 'lsoa' AND code IN ({MEMBERS_SQL})"""
-        *bbox, first, last = warehouse.cursor.execute(sql).fetchall()[0]
+        *bbox, first, last = warehouse.row(sql)  # type: ignore[misc]
         answer[collection.id] = (list(bbox), [_instant(first), _instant(last, end=True)])
     return answer
 

@@ -30,7 +30,7 @@ def area_period(warehouse: Warehouse, months: MonthRange) -> Period:
     """The period counted: the months asked for, open ends running to what is loaded (default: 12 months)."""
     if months.start is None and months.end is None:
         return resolve_period(warehouse, None, None)
-    first, last = warehouse.cursor.execute("SELECT min(month), max(month) FROM force_months").fetchall()[0]
+    first, last = warehouse.row("SELECT min(month), max(month) FROM force_months")  # type: ignore[misc]
     if first is None:
         return resolve_period(warehouse, None, None)  # raises: nothing loaded
     return Period(months.start or first, months.end or last)

@@ -6,6 +6,7 @@ DuckDB keeps the Python work per request to joining strings, which matters at ma
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,27 +43,19 @@ class JsonArray:
 
 def run_json_query(warehouse: Warehouse, query: JsonQuery, chunk_rows: int | None = None) -> JsonArray:
     """Run the query now (so errors surface before any byte is sent) and fetch the first chunk."""
-    chunk_rows = chunk_rows or CHUNK_ROWS
-    cursor = warehouse.new_cursor()
-    try:
-        result = cursor.execute(query.sql, query.params)
-        rows = result.fetchmany(chunk_rows)
-    except BaseException:
-        cursor.close()
-        raise
-    if len(rows) < chunk_rows:
-        cursor.close()
-        return JsonArray(("[" + ",".join(r[0] for r in rows) + "]").encode(), None)
+    chunks = warehouse.stream_rows(query.sql, query.params, chunk_rows or CHUNK_ROWS)
+    first = next(chunks, [])
+    if len(first) < (chunk_rows or CHUNK_ROWS):
+        chunks.close()
+        return JsonArray(("[" + ",".join(r[0] for r in first) + "]").encode(), None)
 
     def rest() -> Iterator[bytes]:
-        try:
-            while more := result.fetchmany(chunk_rows):
+        with contextlib.closing(chunks):
+            for more in chunks:
                 yield ("," + ",".join(r[0] for r in more)).encode()
             yield b"]"
-        finally:
-            cursor.close()
 
-    return JsonArray(("[" + ",".join(r[0] for r in rows)).encode(), rest())
+    return JsonArray(("[" + ",".join(r[0] for r in first)).encode(), rest())
 
 
 def empty_query() -> JsonQuery:

@@ -234,11 +234,8 @@ class PendingRows:
             # rewrites, which took as long as the insert itself (0.37 s for 302k rows).
             rows = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
             del parts
-            self._warehouse.cursor.register("_pending_rows", rows)
-            try:
+            with self._warehouse.registered("_pending_rows", rows):
                 self._insert(table, "_pending_rows")
-            finally:
-                self._warehouse.cursor.unregister("_pending_rows")
         for table, paths in self._staged.items():
             self._insert(table, "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "])")
         self._tables.clear()

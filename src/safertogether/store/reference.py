@@ -36,9 +36,8 @@ def load_reference(
         import_id = int(warehouse.scalar("SELECT nextval('import_ids')"))
         file_id = int(warehouse.scalar("SELECT nextval('file_ids')"))
         started = dt.datetime.now()
-        warehouse.cursor.register("_incoming_keys", rows.select([key]))
-        warehouse.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming_keys)")
-        warehouse.cursor.unregister("_incoming_keys")
+        with warehouse.registered("_incoming_keys", rows.select([key])):
+            warehouse.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming_keys)")
         warehouse.insert_arrow(table, rows.append_column("source", pa.repeat(pa.scalar(name), rows.num_rows)))
         warehouse.execute(
             "INSERT INTO source_files VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, 0, [], 'current', NULL, now())",

@@ -46,45 +46,77 @@ class Warehouse:
         self._memo_lock = threading.Lock()
 
     @property
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor; a transaction belongs to the thread that began it."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self._connection.cursor()
         return cursor
 
-    def new_cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of one's own, for work that outlives a call (streaming); close it when done."""
-        return self._connection.cursor()
-
     def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[dict[str, Any]]:
         """Rows of a query as dictionaries."""
-        result = self.cursor.execute(sql, params)
+        result = self._cursor.execute(sql, params)
         names = [d[0] for d in result.description or []]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
+    def row(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[Any, ...] | None:
+        """The first row of a query as a tuple, or None (the whole result is read: DuckDB 2 needs that)."""
+        rows = self._cursor.execute(sql, params).fetchall()
+        return rows[0] if rows else None
+
+    def stream_rows(
+        self, sql: str, params: dict[str, Any] | list[Any] | None = None, chunk_rows: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A query's rows in chunks, on a cursor of its own (so other queries may run meanwhile).
+
+        The query runs when the first chunk is asked for; the cursor closes when the chunks run out or
+        the iterator is closed (an answer streamed to a client that went away).
+        """
+        cursor = self._connection.cursor()
+        try:
+            result = cursor.execute(sql, params)
+            while chunk := result.fetchmany(chunk_rows):
+                yield chunk
+        finally:
+            cursor.close()
+
+    def stream_arrow(
+        self, sql: str, params: dict[str, Any] | list[Any] | None = None, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """A query's result as Arrow record batches, on a cursor of its own (see :meth:`stream_rows`)."""
+        cursor = self._connection.cursor()
+        try:
+            yield from cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def registered(self, name: str, rows: pa.Table) -> Iterator[str]:
+        """An Arrow table visible to this thread's queries as relation ``name`` for the block."""
+        self._cursor.register(name, rows)
+        try:
+            yield name
+        finally:
+            self._cursor.unregister(name)
+
     def query_arrow(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pa.Table:
         """A query's result as an Arrow table (columnar, no per-row Python objects)."""
-        return self.cursor.sql(sql, params=params).to_arrow_table()
+        return self._cursor.sql(sql, params=params).to_arrow_table()
 
     def scalar(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
-        rows = self.cursor.execute(sql, params).fetchall()
+        rows = self._cursor.execute(sql, params).fetchall()
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> None:
         """Run a statement to completion (DuckDB 2 needs a result read to its end before the next)."""
-        self.cursor.execute(sql, params).fetchall()
+        self._cursor.execute(sql, params).fetchall()
 
     def insert_arrow(self, table: str, rows: pa.Table, columns: list[str] | None = None) -> None:
         """Append an Arrow table's columns (by name) to a warehouse table."""
-        names = columns or rows.column_names
-        self.cursor.register("_incoming", rows)
-        try:
-            column_list = ", ".join(names)
+        column_list = ", ".join(columns or rows.column_names)
+        with self.registered("_incoming", rows):
             self.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _incoming")
-        finally:
-            self.cursor.unregister("_incoming")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
