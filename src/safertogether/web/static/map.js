@@ -118,7 +118,7 @@ export function minPopulation(zoom) {
 }
 
 /**
- * Which labels to show at a zoom: local authorities while zoomed out, towns by size, and none that
+ * Which labels to show at a zoom: local authorities, towns by size (more as one zooms in), and none that
  * would overlap one shown before it (authorities first, then bigger towns). `project` maps a label to
  * pixels; boxes are estimated from the length of the name.
  */
@@ -126,7 +126,7 @@ export function visibleLabels(labels, zoom, project) {
   const placed = [];
   const shown = new Set();
   const wanted = labels
-    .filter((l) => (l.kind === 'authority' ? zoom < 11 : (l.population ?? 0) >= minPopulation(zoom)))
+    .filter((l) => l.kind === 'authority' || (l.population ?? 0) >= minPopulation(zoom))
     .sort((a, b) => (a.kind === b.kind ? (b.population ?? 0) - (a.population ?? 0) : a.kind === 'authority' ? -1 : 1));
   for (const label of wanted) {
     const { x, y } = project(label);
