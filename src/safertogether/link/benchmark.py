@@ -21,7 +21,7 @@ from safertogether.link.evaluate import (
     score_at,
     threshold_curve,
 )
-from safertogether.link.model import link_records
+from safertogether.link.model import LinkageRun, link_records
 from safertogether.link.records import FEBRL_DATASETS, RecordSet, load_febrl, load_table
 from safertogether.link.settings import BLOCKING_RULES, TrainingPlan
 
@@ -95,22 +95,31 @@ def run_benchmark(source: str | Path, truth_column: str | None = None, threshold
         The figures, with the threshold's provenance in ``threshold_chosen_on``.
     """
     started = time.perf_counter()
-    records = load_source(source, truth_column)
-    run = link_records(records, plan)
-    connection, predictions = records.connection, run.predictions_table
-    create_true_pairs(records)
-    threshold = FIXED_THRESHOLD if threshold_match_weight is None else threshold_match_weight
+    run = link_records(load_source(source, truth_column), plan)
     chosen_on = FIXED_THRESHOLD_REASON if threshold_match_weight is None else "given by the caller"
-    score = score_at(connection, predictions, threshold)
+    threshold = FIXED_THRESHOLD if threshold_match_weight is None else threshold_match_weight
+    return measure_run(run, threshold, chosen_on, started)
+
+
+def measure_run(run: LinkageRun, threshold_match_weight: float = FIXED_THRESHOLD,
+                threshold_chosen_on: str = FIXED_THRESHOLD_REASON, started: float | None = None) -> BenchmarkReport:
+    """Measure a trained run against its record set's truth at ``threshold_match_weight``.
+
+    ``threshold_chosen_on`` says where the threshold came from, and is reported as given.
+    """
+    records, predictions = run.records, run.predictions_table
+    connection = records.connection
+    create_true_pairs(records)
+    score = score_at(connection, predictions, threshold_match_weight)
     clusters, cluster_count = None, None
     if records.link_type == "dedupe_only":
-        table = run.clusters(_probability(threshold))
+        table = run.clusters(_probability(threshold_match_weight))
         clusters = cluster_score(records, table)
         cluster_count = int(connection.execute(f"SELECT count(DISTINCT cluster_id) FROM {table}").fetchall()[0][0])
     return BenchmarkReport(
         dataset=records.name, link_type=records.link_type, records=records.records,
-        seconds=time.perf_counter() - started, threshold_match_weight=threshold, threshold_chosen_on=chosen_on,
-        score=score, blocking_recall=blocking_recall(connection, predictions),
+        seconds=time.perf_counter() - (started or time.perf_counter()), threshold_match_weight=threshold_match_weight,
+        threshold_chosen_on=threshold_chosen_on, score=score, blocking_recall=blocking_recall(connection, predictions),
         blocked_pairs=int(connection.execute(f"SELECT count(*) FROM {predictions}").fetchall()[0][0]),
         true_pairs=score.true_positives + score.false_negatives,
         curve=threshold_curve(connection, predictions, CURVE_WEIGHTS),

@@ -30,6 +30,12 @@ class LinkageRun:
             self.predictions, threshold_match_probability=threshold_match_probability)
         return clusters.physical_name
 
+    def entity_ids(self, threshold_match_probability: float = 0.5) -> dict[str, str]:
+        """Each record's entity id (its cluster's id) when pairs at or above the threshold are joined."""
+        table = self.clusters(threshold_match_probability)
+        rows = self.records.connection.execute(f"SELECT unique_id, cluster_id FROM {table}").fetchall()
+        return {str(unique_id): str(cluster_id) for unique_id, cluster_id in rows}
+
 
 def link_records(records: RecordSet, plan: TrainingPlan | None = None) -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
