@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from splink import DuckDBAPI, Linker
+from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from safertogether.link.records import RecordSet
+from safertogether.link.records import LinkType, RecordSet
 from safertogether.link.settings import TrainingPlan, person_settings
 
 
@@ -37,29 +38,30 @@ class LinkageRun:
         return {str(unique_id): str(cluster_id) for unique_id, cluster_id in rows}
 
 
-def link_records(records: RecordSet, plan: TrainingPlan | None = None) -> LinkageRun:
+def link_records(records: RecordSet, plan: TrainingPlan | None = None,
+                 settings: Callable[[LinkType], SettingsCreator] = person_settings) -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
 
     Args:
         records: the prepared tables (one to deduplicate, two to link).
         plan: seeds, sample sizes and EM blocks; :class:`TrainingPlan`'s defaults if not given.
+        settings: the model for the record set's link type; the person model if not given.
 
     Returns:
         The run: the trained linker and all blocked pairs with their match weight and probability.
     """
     plan = plan or TrainingPlan()
-    linker = _linker(records)
+    linker = _linker(records, settings(records.link_type))
     _train(linker, plan)
     predictions = linker.inference.predict(warning_mode="never")
     return LinkageRun(records, linker, predictions)
 
 
-def _linker(records: RecordSet) -> Linker:
+def _linker(records: RecordSet, settings: SettingsCreator) -> Linker:
     db_api = DuckDBAPI(connection=records.connection)
     tables = [db_api.register(records.connection.table(t), table_name=f"{t}_input") for t in records.tables]
     # Splink logs every training step at INFO; the CLI and benchmarks report their own figures.
-    return Linker(tables if len(tables) > 1 else tables[0], person_settings(records.link_type),
-                  log_level=logging.WARNING)
+    return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.WARNING)
 
 
 def _train(linker: Linker, plan: TrainingPlan) -> None:
