@@ -14,6 +14,7 @@ import splink.comparison_library as cl
 from splink import SettingsCreator
 
 from safertogether.link.records import LinkType, RecordSet
+from safertogether.link.settings import NAME_AND_BIRTH_COMPARISONS
 
 SPLINK_EXAMPLE_BLOCKING_RULES = (
     "l.given_name = r.given_name AND l.surname = r.surname",
@@ -37,14 +38,8 @@ def splink_example_settings(link_type: LinkType) -> SettingsCreator:
         link_type=link_type,
         unique_id_column_name="unique_id",
         blocking_rules_to_generate_predictions=list(SPLINK_EXAMPLE_BLOCKING_RULES),
-        comparisons=[
-            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
-                                     invalid_dates_as_null=True),
-            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
-            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True),
-        ],
+        comparisons=[*NAME_AND_BIRTH_COMPARISONS,
+                     cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True)],
     )
 
 

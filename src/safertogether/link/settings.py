@@ -43,6 +43,22 @@ BLOCKING_RULES: dict[str, str] = {
 }
 
 
+# The comparisons of names, date of birth and house number, shared with Splink's FEBRL example model.
+NAME_AND_BIRTH_COMPARISONS = (
+    cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+    cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+    cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
+                             invalid_dates_as_null=True),
+    cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+)
+# Spaces are dropped from street and suburb: FEBRL's typos often split or join their words.
+ADDRESS_COMPARISONS = (
+    cl.JaroWinklerAtThresholds("address_1_compact", [0.9, 0.8]),
+    cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]),
+    cl.JaroWinklerAtThresholds("suburb_compact", [0.9, 0.8]),
+)
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
     """How the model's parameters are estimated: u by random sampling, m by EM on two blocks."""
@@ -65,16 +81,7 @@ def person_settings(link_type: LinkType) -> SettingsCreator:
         link_type=link_type,
         unique_id_column_name="unique_id",
         blocking_rules_to_generate_predictions=list(BLOCKING_RULES.values()),
-        comparisons=[
-            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
-                                     invalid_dates_as_null=True),
-            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("address_1_compact", [0.9, 0.8]),
-            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]),
-            cl.JaroWinklerAtThresholds("suburb_compact", [0.9, 0.8]),
-        ],
+        comparisons=[*NAME_AND_BIRTH_COMPARISONS, *ADDRESS_COMPARISONS],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
