@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator
 
@@ -43,7 +44,7 @@ BLOCKING_RULES: dict[str, str] = {
 }
 
 
-# The comparisons of names, date of birth and house number, shared with Splink's FEBRL example model.
+# The comparisons of names, date of birth and house number of Splink's FEBRL example model.
 NAME_AND_BIRTH_COMPARISONS = (
     cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
     cl.NameComparison("surname").configure(term_frequency_adjustments=True),
@@ -51,9 +52,29 @@ NAME_AND_BIRTH_COMPARISONS = (
                              invalid_dates_as_null=True),
     cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
 )
+
+
+def _name_levels(column: str, other: str) -> cl.CustomComparison:
+    """Splink's name levels plus one for a name found in the other name's column (forename and surname swapped)."""
+    swapped = (f'jaro_winkler_similarity("{column}_l", "{other}_r") >= 0.88 OR '
+               f'jaro_winkler_similarity("{column}_r", "{other}_l") >= 0.88')
+    return cl.CustomComparison(output_column_name=column, comparison_levels=[
+        cll.NullLevel(column),
+        cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
+        cll.JaroWinklerLevel(column, 0.92),
+        cll.JaroWinklerLevel(column, 0.88),
+        cll.CustomLevel(swapped, label_for_charts=f"{column} found as {other}"),
+        cll.JaroWinklerLevel(column, 0.7),
+        cll.ElseLevel(),
+    ])
+
+
+# Ours: names that survive being swapped, then date of birth and house number as in Splink's example.
+PERSON_COMPARISONS = (_name_levels("given_name", "surname"), _name_levels("surname", "given_name"),
+                      *NAME_AND_BIRTH_COMPARISONS[2:])
 # Spaces are dropped from street and suburb: FEBRL's typos often split or join their words.
 ADDRESS_COMPARISONS = (
-    cl.JaroWinklerAtThresholds("address_1_compact", [0.9, 0.8]),
+    cl.JaroWinklerAtThresholds("address_1_compact", [0.9, 0.7]),
     cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]),
     cl.JaroWinklerAtThresholds("suburb_compact", [0.9, 0.8]),
 )
@@ -81,7 +102,7 @@ def person_settings(link_type: LinkType) -> SettingsCreator:
         link_type=link_type,
         unique_id_column_name="unique_id",
         blocking_rules_to_generate_predictions=list(BLOCKING_RULES.values()),
-        comparisons=[*NAME_AND_BIRTH_COMPARISONS, *ADDRESS_COMPARISONS],
+        comparisons=[*PERSON_COMPARISONS, *ADDRESS_COMPARISONS],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
