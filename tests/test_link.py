@@ -118,3 +118,24 @@ def test_a_table_needs_its_truth_column_and_a_dataset_must_exist(tmp_path, febrl
     assert result.exit_code == 2 and "--truth-column" in result.stderr
     result = runner.invoke(app, ["link", "benchmark", "febrl9", "--truth-column", "x"])
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_a_parquet_table_is_read_with_its_dates_of_birth_in_any_punctuation(tmp_path, febrl3_run):
+    path = tmp_path / "people.parquet"
+    febrl3_run.records.connection.execute(
+        f"COPY (SELECT t.entity AS person, * EXCLUDE (unique_id, date_of_birth), "
+        f"substr(date_of_birth, 1, 4) || '-' || substr(date_of_birth, 5, 2) || '-' || substr(date_of_birth, 7) "
+        f"AS date_of_birth FROM records_0 JOIN truth t USING (unique_id)) TO '{path}' (FORMAT parquet)")
+    records = load_table(path, "person")
+    assert records.records == 5_000 and records.link_type == "dedupe_only"
+    original, read = (sorted(r.connection.execute("SELECT date_of_birth FROM records_0").fetchall(), key=str)
+                      for r in (febrl3_run.records, records))
+    assert read == original
+
+
+def test_repeated_ids_and_missing_truth_are_refused_together(tmp_path):
+    path = tmp_path / "bad.csv"
+    header = "rec_id,person," + ",".join(FEBRL_COLUMNS)
+    path.write_text(f"{header}\na,1{',x' * 9}\na,{',x' * 9}\n,2{',x' * 9}\n")
+    with pytest.raises(InputFormatError, match="1 repeated rec_id value.*1 record.* without a rec_id.*1 record.*empty"):
+        load_table(path, "person")

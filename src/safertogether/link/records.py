@@ -77,8 +77,22 @@ def load_table(path: Path, truth_column: str, connection: duckdb.DuckDBPyConnect
     _require_columns(path, present, (*FEBRL_COLUMNS, truth_column))
     unique_id = "trim(CAST(rec_id AS VARCHAR))" if "rec_id" in present else "CAST(row_number() OVER () AS VARCHAR)"
     table = _prepare(connection, "records_0", raw, unique_id, f'CAST("{truth_column}" AS VARCHAR)')
+    _refuse_bad_ids(connection, path, table)
     _create_truth(connection, [table])
     return RecordSet(path.name, connection, (table,), "truth")
+
+
+def _refuse_bad_ids(connection: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
+    """Every problem with the ids and the truth in one message: repeated or empty rec_id, records without truth."""
+    repeated, no_id, no_truth, rows = connection.execute(f"""
+        SELECT count(unique_id) - count(DISTINCT unique_id), count(*) - count(unique_id),
+               count(*) - count(entity), count(*) FROM {table}_raw""").fetchall()[0]
+    problems = [text for count, text in ((repeated, f"{repeated} repeated rec_id value(s)"),
+                                         (no_id, f"{no_id} record(s) without a rec_id"),
+                                         (no_truth, f"{no_truth} record(s) with an empty truth column"),
+                                         (rows == 0, "no records")) if count]
+    if problems:
+        raise InputFormatError(f"{path}: {'; '.join(problems)}")
 
 
 def _reader_sql(path: Path) -> str:
@@ -101,12 +115,16 @@ def _prepare(connection: duckdb.DuckDBPyConnection, table: str, raw: str, unique
     """Copy ``raw`` into ``table``: trimmed text, empty as NULL, plus the entity for the truth table."""
     from safertogether.link.settings import DERIVED_COLUMNS
 
-    cleaned = ", ".join(f"nullif(lower(trim(CAST({c} AS VARCHAR))), '') AS {c}" for c in FEBRL_COLUMNS)
+    cleaned = ", ".join(f"nullif(lower(trim(CAST({c} AS VARCHAR))), '') AS {c}" for c in FEBRL_COLUMNS
+                        if c != "date_of_birth")
+    # Dates of birth as YYYYMMDD: partners write 1956-04-09 or 1956/04/09 as often as 19560409.
+    cleaned += ", nullif(regexp_replace(CAST(date_of_birth AS VARCHAR), '[^0-9]', '', 'g'), '') AS date_of_birth"
     derived = ", ".join(f"{sql} AS {name}" for name, sql in DERIVED_COLUMNS.items())
     connection.execute(f"""
         CREATE OR REPLACE TABLE {table}_raw AS
-        SELECT {unique_id} AS unique_id, {entity} AS entity, {cleaned} FROM {raw}""")
-    connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * EXCLUDE (entity), {derived} FROM {table}_raw")
+        SELECT {unique_id} AS unique_id, nullif(trim({entity}), '') AS entity, {cleaned} FROM {raw}""")
+    columns = ", ".join(("unique_id", *FEBRL_COLUMNS))
+    connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns}, {derived} FROM {table}_raw")
     return table
 
 
