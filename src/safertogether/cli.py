@@ -363,6 +363,8 @@ def _print_benchmark(report: dict[str, Any]) -> None:
     for key in ("precision", "recall", "f1", "true_positives", "false_positives", "false_negatives"):
         table.add_row(key, str(report["pairwise"][key]), _or_dash(clusters.get(key)))
     console.print(table)
+    curve = ", ".join(f"{p['threshold_match_weight']:g}: {p['f1']:.4f}" for p in report["f1_across_thresholds"])
+    console.print(f"F1 by match-weight threshold: {curve}", highlight=False)
     oracle = report["oracle_best_threshold_on_this_set"]
     console.print(f"Blocking recall {report['blocking_recall']} ({report['blocked_pairs']:,} pairs scored); "
                   f"threshold {report['threshold']} ({report['threshold_chosen_on']}); best F1 on this set "

@@ -76,9 +76,9 @@ def load_source(source: str | Path, truth_column: str | None = None) -> RecordSe
         return load_febrl(str(source))
     from safertogether.errors import BadRequestError
 
-    if not truth_column:
+    if not truth_column and Path(source).is_file():
         raise BadRequestError(f"{source}: give --truth-column, the column holding each record's true entity")
-    return load_table(Path(source), truth_column)
+    return load_table(Path(source), truth_column or "")  # a missing file is reported before a missing option
 
 
 def run_benchmark(source: str | Path, truth_column: str | None = None, threshold_match_weight: float | None = None,
