@@ -26,6 +26,9 @@ app = typer.Typer(help="Safer Together: pool community-safety data and answer qu
                   no_args_is_help=True, pretty_exceptions_enable=False)
 import_app = typer.Typer(help="Bring data into the warehouse (atomic and idempotent).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+link_app = typer.Typer(help="Link people's records across sources (Splink) and measure the linkage.",
+                       no_args_is_help=True)
+app.add_typer(link_app, name="link")
 
 console = Console()
 errors = Console(stderr=True)
@@ -407,6 +410,50 @@ def demo(
     import_police_uk([data / "police-uk" / "leicestershire"], db=db)
     if not no_serve:
         serve(db=db, port=port)
+
+
+@link_app.command("benchmark")
+def link_benchmark(
+    source: Annotated[str, typer.Argument(help="febrl3, febrl4, or a CSV/Parquet table with FEBRL's columns")],
+    truth_column: Annotated[str | None, typer.Option("--truth-column", help="Column holding each record's "
+                                                     "true entity (for a table)")] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Operating match weight "
+                                                    "[default: 0, i.e. probability 0.5, fixed in advance]")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the u sampling, for a reproducible model")] = 42,
+    as_json: JsonOption = False,
+) -> None:
+    """Deduplicate or link records with the person model and measure precision, recall and F1 against the truth."""
+    from safertogether.link.benchmark import run_benchmark
+    from safertogether.link.settings import TrainingPlan
+
+    try:
+        with errors.status(f"linking {source}"):
+            report = run_benchmark(source, truth_column, threshold, TrainingPlan(seed=seed)).as_json()
+    except SaferError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_benchmark(report)
+
+
+def _print_benchmark(report: dict[str, Any]) -> None:
+    console.print(f"[b]{report['dataset']}[/] ({report['link_type']}, {report['records']:,} records, "
+                  f"{report['seconds']} s)")
+    table = Table()
+    for column in ("measure", "pairwise", "clusters"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    clusters = report["clusters"] or {}
+    for key in ("precision", "recall", "f1", "true_positives", "false_positives", "false_negatives"):
+        table.add_row(key, str(report["pairwise"][key]), _or_dash(clusters.get(key)))
+    console.print(table)
+    curve = ", ".join(f"{p['threshold_match_weight']:g}: {p['f1']:.4f}" for p in report["f1_across_thresholds"])
+    console.print(f"F1 by match-weight threshold: {curve}", highlight=False)
+    oracle = report["oracle_best_threshold_on_this_set"]
+    console.print(f"Blocking recall {report['blocking_recall']} ({report['blocked_pairs']:,} pairs scored); "
+                  f"threshold {report['threshold']} ({report['threshold_chosen_on']}); best F1 on this set "
+                  f"{oracle['f1']} at match weight {oracle['threshold_match_weight']} (oracle, not used)",
+                  highlight=False)
 
 
 def main() -> None:

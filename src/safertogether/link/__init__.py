@@ -1,0 +1,36 @@
+"""Record linkage: people's records deduplicated and linked across sources (Splink on DuckDB).
+
+Splink is imported only here, and only when a linkage function is first used, so the rest of the
+package (and every other ``safer`` command) starts without it.
+
+The first slice measures the engine on FEBRL, the standard synthetic benchmark::
+
+    >>> from safertogether import link
+    >>> sorted(link.FEBRL_DATASETS)
+    ['febrl3', 'febrl4']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from safertogether.lazy import lazy_exports
+from safertogether.link.records import FEBRL_COLUMNS, FEBRL_DATASETS
+
+if TYPE_CHECKING:
+    from safertogether.link.benchmark import BenchmarkReport, run_benchmark
+    from safertogether.link.explain import ComparisonContribution, PairExplanation, explain_pair
+    from safertogether.link.model import LinkageRun, link_records
+
+__all__ = ["FEBRL_COLUMNS", "FEBRL_DATASETS", "BenchmarkReport", "ComparisonContribution", "LinkageRun",
+           "PairExplanation", "explain_pair", "link_records", "run_benchmark"]
+
+lazy_exports(globals(), {
+    "BenchmarkReport": "safertogether.link.benchmark",
+    "run_benchmark": "safertogether.link.benchmark",
+    "ComparisonContribution": "safertogether.link.explain",
+    "PairExplanation": "safertogether.link.explain",
+    "explain_pair": "safertogether.link.explain",
+    "LinkageRun": "safertogether.link.model",
+    "link_records": "safertogether.link.model",
+})

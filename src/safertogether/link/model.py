@@ -1,0 +1,73 @@
+"""Train the person model on a record set, score the blocked pairs and cluster them (Splink on DuckDB)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from safertogether.link.records import LinkType, RecordSet
+from safertogether.link.settings import TrainingPlan, person_settings
+
+
+@dataclass
+class LinkageRun:
+    """A trained linker over a record set and the table of every blocked pair, scored."""
+
+    records: RecordSet
+    linker: Linker
+    predictions: SplinkDataFrame
+
+    @property
+    def predictions_table(self) -> str:
+        return self.predictions.physical_name
+
+    def clusters(self, threshold_match_probability: float) -> str:
+        """Connected components of the pairs at or above the threshold: a table of unique_id, cluster_id."""
+        clusters = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
+            self.predictions, threshold_match_probability=threshold_match_probability)
+        return clusters.physical_name
+
+    def entity_ids(self, threshold_match_probability: float = 0.5) -> dict[str, str]:
+        """Each record's entity id (its cluster's id) when pairs at or above the threshold are joined."""
+        table = self.clusters(threshold_match_probability)
+        rows = self.records.connection.execute(f"SELECT unique_id, cluster_id FROM {table}").fetchall()
+        return {str(unique_id): str(cluster_id) for unique_id, cluster_id in rows}
+
+
+def link_records(records: RecordSet, plan: TrainingPlan | None = None,
+                 settings: Callable[[LinkType], SettingsCreator] = person_settings) -> LinkageRun:
+    """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
+
+    Args:
+        records: the prepared tables (one to deduplicate, two to link).
+        plan: seeds, sample sizes and EM blocks; :class:`TrainingPlan`'s defaults if not given.
+        settings: the model for the record set's link type; the person model if not given.
+
+    Returns:
+        The run: the trained linker and all blocked pairs with their match weight and probability.
+    """
+    plan = plan or TrainingPlan()
+    linker = _linker(records, settings(records.link_type))
+    _train(linker, plan)
+    predictions = linker.inference.predict(warning_mode="never")
+    return LinkageRun(records, linker, predictions)
+
+
+def _linker(records: RecordSet, settings: SettingsCreator) -> Linker:
+    db_api = DuckDBAPI(connection=records.connection)
+    tables = [db_api.register(records.connection.table(t), table_name=f"{t}_input") for t in records.tables]
+    # Splink logs every training step at INFO; the CLI and benchmarks report their own figures.
+    return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.WARNING)
+
+
+def _train(linker: Linker, plan: TrainingPlan) -> None:
+    training = linker.training
+    training.estimate_probability_two_random_records_match(list(plan.deterministic_rules),
+                                                           recall=plan.deterministic_recall)
+    training.estimate_u_using_random_sampling(max_pairs=plan.u_max_pairs, seed=plan.seed)
+    for block in plan.em_blocks:
+        training.estimate_parameters_using_expectation_maximisation(block)
