@@ -160,7 +160,7 @@ def browser_test(url: str, db: Path) -> None:
     """tests/test_browser.py against the installed server (the checkout only drives Chromium and reads the db)."""
     env = {**os.environ, "SAFER_TEST_SERVER_URL": url, "SAFER_TEST_SERVER_DB": str(db)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_browser.py",
-               "-k", "not without_npm"]
+               "-k", "not without_npm and not police_uk_files_alone"]
     if subprocess.run(command, cwd=REPO, env=env).returncode:
         sys.exit("the browser test failed against the installed wheel's server")
 

@@ -253,3 +253,31 @@ def test_a_checkout_without_npm_says_so_at_start_up_and_on_the_page(browser, tmp
     warnings = [line for line in stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1, stderr
     assert f"cd {source / 'safertogether' / 'web'} && npm ci" in warnings[0]
+
+
+def test_a_page_over_police_uk_files_alone_says_which_import_adds_what(browser, tmp_path, city_folder):
+    """No boundaries, lookup or population: the page still shows an area, and names the imports it lacks."""
+    from conftest import running_server
+    from safertogether.api import create_app
+    from safertogether.ingest import find_police_uk_files, import_police_uk
+
+    warehouse = open_warehouse(tmp_path / "police-uk-only.duckdb")
+    import_police_uk(warehouse, find_police_uk_files([city_folder], month_from="2021-01", month_to="2021-12"))
+    lsoa, name, crimes = warehouse.query(
+        "SELECT lsoa_code, any_value(lsoa_name), count(*) FROM street_crimes WHERE lsoa_code IS NOT NULL "
+        "GROUP BY 1 ORDER BY 3 DESC LIMIT 1")[0].values()
+    try:
+        with running_server(create_app(warehouse)) as url:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{url}/?area={lsoa}")
+            _wait_for_area(page, lsoa)
+            assert page.inner_text("#area-name") == name
+            assert _shown_count(page, "#stat-crimes") == crimes
+            assert "safer import population" in page.inner_text("#missing-note")
+            page.wait_for_selector("#map-note:not([hidden])", timeout=20_000)
+            assert "safer import boundaries" in page.inner_text("#map-note")
+            assert page.locator("#area-list-body tr").count() > 0  # the neighbourhoods are listed without a map
+            context.close()
+    finally:
+        warehouse.close()
