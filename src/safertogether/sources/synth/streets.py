@@ -84,7 +84,8 @@ def load_streets(data: Path, force: str) -> Streets:
 
 _POINTS_SQL: Final = """
 SELECT "LSOA code", any_value("LSOA name"), trim(substr("Location", 12)) AS street,
-       list(DISTINCT struct_pack(lon := "Longitude", lat := "Latitude") ORDER BY 1)
+       list(DISTINCT struct_pack(lon := "Longitude", lat := "Latitude")
+            ORDER BY struct_pack(lon := "Longitude", lat := "Latitude"))
 FROM read_csv(?, all_varchar = false, union_by_name = true)
 WHERE "Location" LIKE 'On or near %' AND "LSOA code" IS NOT NULL AND "Longitude" IS NOT NULL
 GROUP BY 1, 3 ORDER BY 1, 3"""
