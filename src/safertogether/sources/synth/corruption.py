@@ -46,26 +46,28 @@ def keyboard_typo(name: str, rng: np.random.Generator) -> str:
 
 
 def phonetic_typo(name: str, rng: np.random.Generator) -> str:
-    """A sound-alike spelling: the first of the phonetic rules that changes the name (else a doubled letter)."""
-    rules = list(_PHONETIC)
-    start = int(rng.integers(len(rules)))
-    for pattern, replacement in rules[start:] + rules[:start]:
-        changed = _replace_one(name, pattern, replacement, keep_first=True)
-        if changed != name:
-            return changed
+    """A sound-alike spelling ("Stephen" -> "Steven"), else a doubled letter."""
+    changed = _first_rule_that_changes(name, _PHONETIC, rng, phonetic=True)
+    if changed is not None:
+        return changed
     i = int(rng.integers(1, len(name))) if len(name) > 1 else 0
     return name[:i] + name[i] + name[i:]
 
 
 def ocr_typo(name: str, rng: np.random.Generator) -> str:
-    """A scanning confusion (rn for m, cl for d, 0 for O, ...)."""
-    rules = list(_OCR)
+    """A scanning confusion (rn for m, cl for d, 0 for O, ...), else a keyboard slip."""
+    return _first_rule_that_changes(name, _OCR, rng, phonetic=False) or keyboard_typo(name, rng)
+
+
+def _first_rule_that_changes(name: str, rules: tuple[tuple[str, str], ...], rng: np.random.Generator,
+                             phonetic: bool) -> str | None:
+    """The name after the first rule that changes it, trying the rules from a random one on."""
     start = int(rng.integers(len(rules)))
     for pattern, replacement in rules[start:] + rules[:start]:
-        changed = _replace_one(name, pattern, replacement, keep_first=False)
+        changed = _replace_one(name, pattern, replacement, keep_first=phonetic)
         if changed != name:
             return changed
-    return keyboard_typo(name, rng)
+    return None
 
 
 def _replace_one(name: str, pattern: str, replacement: str, keep_first: bool) -> str:
