@@ -288,6 +288,16 @@ def test_a_force_without_police_uk_files_is_refused_with_what_to_do(tmp_path, da
     assert "no police.uk street files" in result.output and "--force" in result.output
 
 
+def test_error_rates_are_set_from_the_command_line_and_bad_ones_all_reported(tmp_path, data_dir):
+    runner = CliRunner()
+    bad = runner.invoke(app, ["synth", "partners", "--people", "10", "--out", str(tmp_path / "x"), "--data",
+                              str(data_dir), "--error", "nickname=2", "--error", "nicknames=0.1"])
+    assert bad.exit_code == 2
+    assert "nickname must be a number from 0 to 1" in bad.output and "unknown error 'nicknames'" in bad.output
+    assert not (tmp_path / "x").exists()
+    assert ErrorModel.with_rates(["nickname=1", "duplicate=0"]) == ErrorModel(nickname=1.0, duplicate=0.0)
+
+
 @pytest.mark.slow
 def test_a_million_people_in_a_few_minutes(tmp_path, data_dir):
     summary = generate_partners(SynthConfig(people=1_000_000, seed=1, data=data_dir), tmp_path / "m")

@@ -197,14 +197,19 @@ def synth_partners(
     force: Annotated[str, typer.Option("--force", help="Whose LSOAs and streets (a folder of DATA/police-uk)")]
     = "leicestershire",
     data: Annotated[Path, typer.Option(help="The shared data folder", envvar="SAFER_DATA")] = Path("../shared/data"),
+    error: Annotated[list[str] | None, typer.Option(
+        "--error", help="An error rate NAME=RATE of the error model (repeatable; see the README), e.g. nickname=0.3")]
+    = None,
     as_json: JsonOption = False,
 ) -> None:
     """Partners' extracts (police, fire, ambulance, council, victim service) with mappings and hidden truth."""
-    from safertogether.sources.synth import SynthConfig, generate_partners
+    from safertogether.sources.synth import ErrorModel, SynthConfig, generate_partners
 
     try:
+        config = SynthConfig(people=people, seed=seed, force=force, data=data,
+                             errors=ErrorModel.with_rates(error or []))
         with errors.status(f"generating {people:,} people's records"):
-            summary = generate_partners(SynthConfig(people=people, seed=seed, force=force, data=data), out)
+            summary = generate_partners(config, out)
     except SaferError as exc:
         _fail(exc)
     if as_json:

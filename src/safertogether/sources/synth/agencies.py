@@ -73,6 +73,10 @@ class World:
                                         delay_minutes, jitter)
         return values, truth, self.refs(rows, prefix)
 
+    def no_refs(self) -> np.ndarray:
+        """For records made after an incident the agency did not log itself: the truth still knows which."""
+        return np.full(len(self.incidents), "", dtype=object)
+
     def refs(self, rows: np.ndarray, prefix: str) -> np.ndarray:
         """Each real incident's reference in a log of ``rows`` ('' where it is not in the log)."""
         ref_of = np.full(len(self.incidents), "", dtype=object)
@@ -130,7 +134,7 @@ def ambulance(world: World) -> list[Built]:
     category = np.array([world.rng.choice(4, p=CATEGORY_SHARES.get(k, CATEGORY_SHARES["medical"]))
                          for k in values["kind"]])
     values["priority"] = np.array(["C1", "C2", "C3", "C4"], dtype=object)[category]
-    complaint = layouts.AMBULANCE_CALLS.columns[3].published() or {}
+    complaint = layouts.AMBULANCE_CALLS.column("kind").published() or {}
     values["category"] = np.array([f"{complaint[k]}{'ABCD'[c]}{world.rng.integers(1, 20):02d}"
                                    for k, c in zip(values["kind"], category, strict=True)], dtype=object)
     values["outcome"] = world.pick(DISPOSITIONS, len(category), (0.6, 0.3, 0.1))
@@ -145,10 +149,7 @@ def fire(world: World) -> list[Built]:
     values, truth, _ref_of = world.log(world.attended("fire"), "F", 8, 0.0002)
     ages = world.ages()
     visits = world.random_people(HOME_VISITS_PER_1000_A_YEAR, (ages >= 65) * 1.0 + (ages >= 80) * 1.0, "occupier")
-    after_fire = world.involved(world.attended("fire", ("fire",)), "principal", "occupier",
-                                np.full(len(world.incidents), "", dtype=object), (7, 30))
-    after_fire = PersonDraft(after_fire.person, after_fire.when, after_fire.role, np.full(len(after_fire.person), -1),
-                             after_fire.incident_ref)
+    after_fire = world.involved(world.attended("fire", ("fire",)), "principal", "occupier", world.no_refs(), (7, 30))
     return [(layouts.FIRE_INCIDENTS, values, truth), (layouts.FIRE_VISITS, *world.people(visits + after_fire, "HFSV"))]
 
 
@@ -161,9 +162,7 @@ def council(world: World) -> list[Built]:
     parties = (world.involved(cases, "principal", "complainant", ref_of, (0, 3))
                + world.involved(cases[world.rng.random(len(cases)) < 0.7], "other", "perpetrator", ref_of, (0, 10)))
     referred = world.attended("council", ("domestic-abuse", "mental-health", "missing-person", "falls"))
-    safeguarding = world.involved(referred, "principal", "subject", np.full(len(world.incidents), "", dtype=object),
-                                  (0, 7))
-    safeguarding = PersonDraft(*_without_incident(safeguarding))
+    safeguarding = world.involved(referred, "principal", "subject", world.no_refs(), (0, 7))
     sg_values, sg_truth = world.people(safeguarding, "SG")
     sg_values["category"] = world.pick(CONCERNS, len(sg_values["record_id"]))
     adults = (world.ages() >= 18) * 1.0
@@ -171,11 +170,6 @@ def council(world: World) -> list[Built]:
     return [(layouts.COUNCIL_ASB_CASES, values, truth), (layouts.COUNCIL_ASB_PARTIES, *world.people(parties, "P")),
             (layouts.COUNCIL_SAFEGUARDING, sg_values, sg_truth),
             (layouts.COUNCIL_HOUSING, *world.people(housing, "HA"))]
-
-
-def _without_incident(draft: PersonDraft) -> tuple[np.ndarray, ...]:
-    """A referral made after an incident the council did not log: the truth still knows which one."""
-    return draft.person, draft.when, draft.role, draft.incident, np.full(len(draft.person), "", dtype=object)
 
 
 def victim_service(world: World) -> list[Built]:

@@ -38,8 +38,11 @@ reproduced, and measured back from the output in the tests.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+from safertogether.errors import BadRequestError
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,27 @@ class ErrorModel:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def with_rates(cls, settings: Iterable[str]) -> ErrorModel:
+        """The defaults with some rates changed, each given as ``name=rate``; every bad one is reported."""
+        known = {f.name for f in fields(cls)}
+        rates, problems = {}, []
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            try:
+                rate = float(value)
+            except ValueError:
+                rate = -1.0
+            if name.strip() not in known:
+                problems.append(f"unknown error '{name}' (known: {', '.join(sorted(known))})")
+            elif not 0.0 <= rate <= 1.0:
+                problems.append(f"the rate of {name} must be a number from 0 to 1, not '{value}'")
+            else:
+                rates[name.strip()] = rate
+        if problems:
+            raise BadRequestError("; ".join(problems))
+        return replace(cls(), **rates)
 
     @classmethod
     def none(cls) -> ErrorModel:

@@ -81,9 +81,8 @@ class Extract:
     defaults: dict[str, str] = field(default_factory=dict)  # fields every row has (a derived field)
     description: str = ""
 
-    @property
-    def excel(self) -> bool:
-        return self.file.endswith(".xlsx")
+    def column(self, source: str) -> Column:
+        return next(c for c in self.columns if c.source == source)
 
     def mapping(self, relative_file: str) -> dict[str, Any]:
         """The mapping file's content (a PartnerMapping), the extract at ``relative_file``."""

@@ -40,10 +40,6 @@ class PersonDraft:
     incident: np.ndarray  # the real incident, -1: none
     incident_ref: np.ndarray  # the agency's reference of it ('' none)
 
-    @staticmethod
-    def empty() -> PersonDraft:
-        return PersonDraft(*(np.array([], dtype=t) for t in (np.int64, "datetime64[D]", object, np.int64, object)))
-
     def __add__(self, other: PersonDraft) -> PersonDraft:
         return PersonDraft(*(np.concatenate([a, b]) for a, b in zip(self._parts(), other._parts(), strict=True)))
 
