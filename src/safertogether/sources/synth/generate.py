@@ -69,36 +69,34 @@ def generate_partners(config: SynthConfig, out: Path) -> SynthSummary:
     incidents = make_incidents(rng, pop, streets, start, end)
     world = World(rng, pop, streets, incidents, config.errors, start, end)
     summary = SynthSummary(out, len(pop), len(pop.addresses.street), len(incidents))
-    truth: list[dict[str, Any]] = []
+    truth = writing.TableWriter(out / "truth" / "records.parquet")
     for builder in BUILDERS:  # one agency at a time: only its values are in memory
-        built = builder(world)
-        summary.files += _write_agency(out, built)
-        for extract, values, record_truth in built:
-            rows = len(values[next(iter(values))])
-            summary.records[extract.name] = rows
-            summary.agencies[extract.agency.agency] = summary.agencies.get(extract.agency.agency, 0) + rows
-            truth.append(_labelled(extract.agency.agency, extract.name, extract.target, record_truth))
-    summary.files += _write_truth(out, config, pop, streets, incidents, truth)
+        _write_agency(out, builder(world), summary, truth)
+    truth.close()
+    summary.files += [truth.path, *_write_truth(out, config, pop, streets, incidents)]
     summary.seconds = time.perf_counter() - began
     return summary
 
 
-def _write_agency(out: Path, built: list[Built]) -> list[Path]:
+def _write_agency(out: Path, built: list[Built], summary: SynthSummary, truth: writing.TableWriter) -> None:
+    """An agency's extracts and mappings, its records' truth, and their counts in the summary."""
     by_file: dict[str, list[tuple[str, dict[str, list[Any]]]]] = defaultdict(list)
-    written = []
-    for extract, values, _truth in built:
+    for extract, values, record_truth in built:
         by_file[extract.file].append((extract.sheet or extract.name, writing.extract_columns(extract, values)))
-        written.append(writing.write_mapping(out, extract))
+        summary.files.append(writing.write_mapping(out, extract))
+        rows = len(record_truth["record_id"])
+        summary.records[extract.name] = rows
+        summary.agencies[extract.agency.agency] = summary.agencies.get(extract.agency.agency, 0) + rows
+        truth.write(_labelled(extract.agency.agency, extract.name, extract.target, record_truth))
     for file, sheets in by_file.items():
         if file.endswith(".xlsx"):
             writing.write_workbook(out / file, sheets)
         else:
             writing.write_csv(out / file, sheets[0][1])
-        written.append(out / file)
-    return written
+        summary.files.append(out / file)
 
 
-def _labelled(agency: str, extract: str, target: str, truth: dict[str, np.ndarray]) -> dict[str, Any]:
+def _labelled(agency: str, extract: str, target: str, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     n = len(truth["record_id"])
     errors = truth["errors"]
     quarantined = np.array([any(e in QUARANTINING_ERRORS for e in text.split(";")) for text in errors], dtype=bool)
@@ -106,19 +104,18 @@ def _labelled(agency: str, extract: str, target: str, truth: dict[str, np.ndarra
             "target": np.full(n, target, dtype=object), **truth, "quarantined_on_purpose": quarantined}
 
 
-def _write_truth(out: Path, config: SynthConfig, pop: Population, streets: Streets, incidents: Incidents,
-                 records: list[dict[str, Any]]) -> list[Path]:
+def _write_truth(out: Path, config: SynthConfig, pop: Population, streets: Streets, incidents: Incidents
+                 ) -> list[Path]:
     folder = out / "truth"
     tables = {
-        "records": {k: np.concatenate([r[k] for r in records]) for k in records[0]},
-        "people": _people(pop),
-        "addresses": _addresses(pop, streets),
-        "residences": _residences(pop),
-        "incidents": _incidents(incidents),
+        "people": lambda: _people(pop),
+        "addresses": lambda: _addresses(pop, streets),
+        "residences": lambda: _residences(pop),
+        "incidents": lambda: _incidents(incidents),
     }
     paths = []
-    for name, columns in tables.items():
-        writing.write_table(folder / f"{name}.parquet", columns)
+    for name, make in tables.items():
+        writing.write_table(folder / f"{name}.parquet", make())
         paths.append(folder / f"{name}.parquet")
     writing.write_json(folder / "settings.json", config.as_dict())
     return [*paths, folder / "settings.json"]

@@ -91,16 +91,34 @@ def write_mapping(out: Path, extract: Extract) -> Path:
     return path
 
 
-def write_table(path: Path, columns: dict[str, np.ndarray | list[Any]]) -> None:
+def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
     """A truth table as Parquet (strings, integers, dates and floats as Arrow infers them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({k: _arrow(v) for k, v in columns.items()}), path, compression="zstd")
+    pq.write_table(arrow_table(columns), path, compression="zstd")
 
 
-def _arrow(values: np.ndarray | list[Any]) -> pa.Array:
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        return pa.array(values.tolist(), pa.string())
-    return pa.array(values)
+def arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    return pa.table({k: pa.array(v, pa.string()) if v.dtype == object else pa.array(v) for k, v in columns.items()})
+
+
+class TableWriter:
+    """A Parquet table written a part at a time (the truth of one agency's records, then the next's), so
+    that no more than one part is held in memory."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, columns: dict[str, np.ndarray]) -> None:
+        table = arrow_table(columns)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
