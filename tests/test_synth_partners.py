@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from safertogether.cli import app
 from safertogether.ingest import import_partner
 from safertogether.sources.synth import ErrorModel, SynthConfig, generate_partners
+from safertogether.sources.synth.corruption import ABBREVIATIONS, abbreviate
 from safertogether.sources.synth.names import NICKNAMES
 from safertogether.store.warehouse import open_warehouse
 
@@ -137,6 +138,28 @@ def test_error_rates_measured_on_the_output_are_the_configured_ones(compared):
     for name, outcomes in measured.items():
         assert _within(sum(outcomes), len(outcomes), getattr(rates, name)), (name, sum(outcomes), len(outcomes))
     assert _within(sum(missing), len(missing), rates.missing_dob * (1 - rates.unreadable_dob))
+
+
+def test_address_errors_measured_on_the_output_are_the_configured_ones(imported):
+    """Out-of-date addresses (told by the postcode of the home before the move) and abbreviated streets."""
+    db, _ = imported
+    old = db.execute("""
+        SELECT count(*) FILTER (WHERE r.postcode = pa.postcode), count(*)
+        FROM person_records r JOIN truth_records t ON t.agency = r.agency AND t.record_id = r.record_id
+        JOIN truth_residences cur ON cur.person_id = t.person_id AND cur.moved_in <= r.recorded_on
+             AND (cur.moved_out IS NULL OR cur.moved_out > r.recorded_on)
+        JOIN truth_residences prev ON prev.person_id = t.person_id AND prev.moved_out = cur.moved_in
+        JOIN truth_addresses ca ON ca.address_id = cur.address_id
+        JOIN truth_addresses pa ON pa.address_id = prev.address_id
+        WHERE r.postcode IS NOT NULL AND ca.postcode <> pa.postcode""").fetchall()[0]
+    assert old[1] > 100 and _within(*old, ErrorModel().old_address), old
+    streets = db.execute("""
+        SELECT lower(r.address), lower(a.street) FROM person_records r
+        JOIN truth_records t ON t.agency = r.agency AND t.record_id = r.record_id
+        JOIN truth_addresses a USING (address_id)""").fetchall()
+    eligible = [(line, street) for line, street in streets if street.rpartition(" ")[2].title() in ABBREVIATIONS]
+    short = [f" {abbreviate(street.title()).lower()}," in line for line, street in eligible]
+    assert _within(sum(short), len(short), ErrorModel().address_abbreviation), (sum(short), len(short))
 
 
 def test_typos_are_small_edits_at_the_configured_rate(compared):
