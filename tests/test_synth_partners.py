@@ -23,6 +23,7 @@ from safertogether.ingest import import_partner
 from safertogether.sources.synth import ErrorModel, SynthConfig, generate_partners
 from safertogether.sources.synth.corruption import ABBREVIATIONS, abbreviate
 from safertogether.sources.synth.names import NICKNAMES
+from safertogether.sources.synth.streets import is_street
 from safertogether.store.warehouse import open_warehouse
 
 PEOPLE = 12_000  # enough person records (~7,000) to measure rates of 1-2 % within a few tenths of a per cent
@@ -302,6 +303,21 @@ def test_the_command_writes_a_summary_and_the_mappings_import(tmp_path, data_dir
                                    "--db", str(tmp_path / "p.duckdb"), "--json"])
     assert imported.exit_code == 0, imported.output
     assert json.loads(imported.stdout)["rows_read"] == sum(summary["records"].values())
+
+
+@pytest.mark.parametrize(("location", "street"), [
+    ("Hobill Close", True), ("Humberstone Gate", True), ("London Road", True), ("Supermarket", False),
+    ("Parking Area", False), ("Petrol Station", False), ("A594", False), ("Sports/Recreation Area", False),
+    ("Leicester Royal Infirmiry", False), ("Further/Higher Educational Building", False)])
+def test_only_police_uk_locations_that_are_streets_house_people(location, street):
+    assert is_street(location) is street
+
+
+def test_another_forces_streets_from_a_month_of_many_forces(tmp_path, data_dir):
+    generate_partners(SynthConfig(people=300, force="bedfordshire", data=data_dir), tmp_path / "b")
+    homes = pq.read_table(tmp_path / "b" / "truth" / "addresses.parquet", columns=["lsoa_code", "town"]).to_pylist()
+    towns = {h["town"] for h in homes}
+    assert towns <= {"Bedford", "Central Bedfordshire", "Luton"} and len(towns) == 3
 
 
 def test_a_force_without_police_uk_files_is_refused_with_what_to_do(tmp_path, data_dir):

@@ -66,12 +66,14 @@ def is_street(name: str) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def load_streets(data: Path, force: str) -> Streets:
-    """The streets of a force's LSOAs from ``data/police-uk/<force>/*-street.csv`` (kept for the next call:
-    reading three years of a force's files takes seconds)."""
-    files = sorted((data / "police-uk" / force).glob("*-street.csv"))
+    """The streets of a force's LSOAs from ``data/police-uk/<force>/*-street.csv``, else from the force's files in
+    any folder there (``*-<force>-street.csv``, e.g. one month of many forces). Kept for the next call: reading
+    three years of a force's files takes seconds."""
+    police_uk = data / "police-uk"
+    files = sorted((police_uk / force).glob("*-street.csv")) or sorted(police_uk.glob(f"*/*-{force}-street.csv"))
     if not files:
-        raise InputFormatError(f"no police.uk street files in {data / 'police-uk' / force}: "
-                               "point --data at the shared data folder and --force at one of its forces")
+        raise InputFormatError(f"no police.uk street files for {force} in {police_uk}: point --data at the "
+                               "shared data folder and --force at one of its forces (e.g. leicestershire)")
     db = duckdb.connect()
     db.execute("SET enable_progress_bar = false")
     rows = db.execute(_POINTS_SQL, [[str(f) for f in files]]).fetchall()
