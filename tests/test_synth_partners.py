@@ -173,8 +173,11 @@ def test_typos_are_small_edits_at_the_configured_rate(compared):
     rates = ErrorModel()
     typo_rate = 1 - (1 - rates.typo_keyboard) * (1 - rates.typo_phonetic) * (1 - rates.typo_ocr)
     assert _within(len(changed), len(plain), typo_rate), (len(changed), len(plain))
-    for r in changed:
-        assert _edits(r["forename"] + " " + r["surname"], r["true_forename"] + " " + r["true_surname"]) <= 2, r
+    # A typo changes a name by one or two characters; a record may rarely carry two or three of them.
+    assert all(_edits(r[f], r["true_" + f]) <= 3 for r in changed for f in ("forename", "surname"))
+    small = [_edits(r["forename"] + " " + r["surname"], r["true_forename"] + " " + r["true_surname"]) <= 2
+             for r in changed]
+    assert sum(small) >= 0.95 * len(small)
 
 
 def _edits(a: str, b: str) -> int:
@@ -263,11 +266,16 @@ def test_twins_movers_and_families_exist(synth, imported):
     assert shared > PEOPLE * 0.03
 
 
-def test_common_names_are_common(synth):
-    people = pq.read_table(synth / "truth" / "people.parquet", columns=["surname"]).column(0).to_pylist()
-    counts = {s: people.count(s) for s in ("Smith", "Jones", "Patel", "Hobbs")}
+def test_common_names_are_common_and_forenames_of_their_era(synth):
+    people = pq.read_table(synth / "truth" / "people.parquet").to_pylist()
+    surnames = [p["surname"] for p in people]
+    counts = {s: surnames.count(s) for s in ("Smith", "Jones", "Patel", "Hobbs")}
     assert counts["Smith"] > counts["Patel"] > counts["Hobbs"]
     assert 0.005 < counts["Smith"] / len(people) < 0.05
+    older = [p["forename"] for p in people if p["date_of_birth"].year < 1960]
+    younger = [p["forename"] for p in people if p["date_of_birth"].year >= 2005]
+    assert older.count("Margaret") > 3 * older.count("Olivia") and younger.count("Olivia") > 3 * younger.count(
+        "Margaret")
 
 
 def test_incidents_attended_by_several_services_are_in_each_log_with_their_own_times_and_places(imported):

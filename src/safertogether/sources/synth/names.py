@@ -9,7 +9,8 @@ common names common, rare names rare — and not statistics to quote:
   Statistics' list of the most common surnames from the NHS Central Register (2002), with the
   South Asian surnames that are common in Leicester and Leicestershire kept at their list weight;
 * forenames: relative weights across the adult and child population, after the ONS "Baby names in
-  England and Wales" rankings of 1954-2014 (older and newer fashions mixed, as in a real county).
+  England and Wales" rankings of 1954-2014, with the names of an era (Margaret, Keith; Olivia, Alfie)
+  weighted up among people born then and down among the others (:data:`OLDER`, :data:`MODERN`).
 
 A name absent from the tables cannot be generated: a linker cannot learn an exact name list from
 this data that would not also hold for real data.
@@ -114,17 +115,50 @@ NICKNAMES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+#: Forenames given mostly before 1975, and mostly since 1985 (after the ONS rankings by decade).
+OLDER: Final = frozenset({
+    "Margaret", "Susan", "Karen", "Julie", "Patricia", "Mary", "Linda", "Barbara", "Joan", "Dorothy",
+    "Christine", "Janet", "Carol", "Pauline", "Ann", "Anne", "Angela", "Alison", "Jacqueline", "Tracey", "Donna",
+    "Dawn", "Kathleen", "Valerie", "Sandra", "Gillian", "Wendy", "Sharon", "Diane", "Shirley", "Sheila",
+    "Maureen", "Brenda", "Hazel", "Joyce", "Deborah", "David", "John", "Michael", "Paul", "Peter", "Ian", "Gary",
+    "Kevin", "Alan", "Brian", "Colin", "Graham", "Keith", "Neil", "Kenneth", "Raymond", "Ronald", "Dennis",
+    "Terence", "Barry", "Roger", "Stuart", "Derek", "Malcolm", "Trevor", "Geoffrey", "Victor", "Gordon", "Philip",
+    "Stephen", "Steven", "Mark", "Anthony", "Carl", "Darren", "Dean", "Wayne", "Shaun"})
+MODERN: Final = frozenset({
+    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Grace", "Chloe", "Sophie", "Emily", "Jessica", "Lily",
+    "Evie", "Poppy", "Isabella", "Freya", "Ellie", "Megan", "Sophia", "Ruby", "Daisy", "Phoebe", "Jasmine",
+    "Holly", "Abigail", "Alice", "Oliver", "Harry", "Jack", "Charlie", "Jacob", "Alfie", "Freddie", "Arthur",
+    "Noah", "Leo", "Oscar", "Ethan", "Dylan", "Callum", "Connor", "Liam", "Joshua", "Tyler", "Reece", "Jake",
+    "Max", "Harvey", "Louis", "Toby", "Kieran", "Lewis", "Henry"})
+#: Birth years 1975 and 1985 split people into three eras; an era's names are weighted by these factors.
+_ERA_YEARS: Final = np.array([1975, 1985])
+_OLDER_FACTORS: Final = (3.0, 1.0, 0.25)
+_MODERN_FACTORS: Final = (0.15, 0.5, 3.0)
+
+
 class NameTable:
     """A frequency table: the names and their probabilities, to sample indices from (vectorised)."""
 
     def __init__(self, weights: dict[str, int]) -> None:
         self.names = np.array(list(weights), dtype=object)
-        counts = np.array(list(weights.values()), dtype=np.float64)
-        self.p = counts / counts.sum()
+        self.counts = np.array(list(weights.values()), dtype=np.float64)
+        self.p = self.counts / self.counts.sum()
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` indices into ``names``, each drawn with the name's frequency."""
         return rng.choice(len(self.names), size=n, p=self.p).astype(np.int32)
+
+    def sample_born(self, rng: np.random.Generator, born: np.ndarray) -> np.ndarray:
+        """An index per person born in the years ``born``, drawn with the frequency of the name in that era."""
+        era = np.searchsorted(_ERA_YEARS, born, side="right")
+        out = np.empty(len(born), dtype=np.int32)
+        older = np.isin(self.names, list(OLDER))
+        modern = np.isin(self.names, list(MODERN))
+        for e in range(len(_ERA_YEARS) + 1):
+            weight = self.counts * np.where(older, _OLDER_FACTORS[e], 1.0) * np.where(modern, _MODERN_FACTORS[e], 1.0)
+            rows = np.flatnonzero(era == e)
+            out[rows] = rng.choice(len(self.names), size=len(rows), p=weight / weight.sum())
+        return out
 
 
 def forename_tables() -> tuple[NameTable, NameTable]:

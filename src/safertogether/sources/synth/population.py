@@ -92,12 +92,13 @@ def make_population(rng: np.random.Generator, people: int, streets: Streets, sta
     dob = _dates_of_birth(rng, household, position, adult, size, end)
     female, male = forename_tables()
     forenames = np.concatenate([female.names, male.names])
-    forename = _forenames(rng, sex, female, male)
-    middle = np.where(rng.random(people) < 0.5, _forenames(rng, sex, female, male), -1)
+    born = dob.astype("datetime64[Y]").astype(np.int64) + 1970
+    forename = _forenames(rng, sex, born, female, male)
+    middle = np.where(rng.random(people) < 0.5, _forenames(rng, sex, born, female, male), -1)
     older_is_child = (position > 0) & ~np.roll(adult, 1)
     twin = ~adult & older_is_child & (rng.random(people) < TWIN_SHARE)
     dob = np.where(twin, np.roll(dob, 1), dob)
-    forename = _differ_from_older(rng, forename, twin, sex, female, male)
+    forename = _differ_from_older(rng, forename, twin, sex, born, female, male)
     surnames = NameTable(SURNAMES)
     family = surnames.sample(rng, len(sizes))[household]
     own = partner & (rng.random(people) < KEEPS_OWN_SURNAME)
@@ -144,17 +145,18 @@ def _dates_of_birth(rng: np.random.Generator, household: np.ndarray, position: n
     return end - (age * 365.25).astype(np.int64).astype("timedelta64[D]")
 
 
-def _forenames(rng: np.random.Generator, sex: np.ndarray, female: NameTable, male: NameTable) -> np.ndarray:
-    return np.where(sex == 0, female.sample(rng, len(sex)), male.sample(rng, len(sex)) + len(female.names))
+def _forenames(rng: np.random.Generator, sex: np.ndarray, born: np.ndarray, female: NameTable,
+               male: NameTable) -> np.ndarray:
+    return np.where(sex == 0, female.sample_born(rng, born), male.sample_born(rng, born) + len(female.names))
 
 
 def _differ_from_older(rng: np.random.Generator, forename: np.ndarray, twin: np.ndarray, sex: np.ndarray,
-                       female: NameTable, male: NameTable) -> np.ndarray:
+                       born: np.ndarray, female: NameTable, male: NameTable) -> np.ndarray:
     """Twins' forenames redrawn until each differs from the older twin's."""
     forename = forename.copy()
     clash = twin & (forename == np.roll(forename, 1))
     while clash.any():
-        forename[clash] = _forenames(rng, sex[clash], female, male)
+        forename[clash] = _forenames(rng, sex[clash], born[clash], female, male)
         clash = twin & (forename == np.roll(forename, 1))
     return forename
 
