@@ -10,7 +10,10 @@ common names common, rare names rare — and not statistics to quote:
   South Asian surnames that are common in Leicester and Leicestershire kept at their list weight;
 * forenames: relative weights across the adult and child population, after the ONS "Baby names in
   England and Wales" rankings of 1954-2014, with the names of an era (Margaret, Keith; Olivia, Alfie)
-  weighted up among people born then and down among the others (:data:`OLDER`, :data:`MODERN`).
+  weighted up among people born then and down among the others (:data:`OLDER`, :data:`MODERN`);
+* families with a South Asian surname mostly give forenames of a South Asian table (one table for
+  communities whose naming differs — Gujarati Hindu, Sikh, Muslim — a simplification a linker will
+  not notice but a demographer would).
 
 A name absent from the tables cannot be generated: a linker cannot learn an exact name list from
 this data that would not also hold for real data.
@@ -64,14 +67,14 @@ FORENAMES_MALE: Final[dict[str, int]] = {
     "Thomas": 60, "William": 55, "Matthew": 50, "Anthony": 40, "Ian": 35, "Steven": 35, "Simon": 30,
     "Gary": 30, "Kevin": 30, "Jonathan": 28, "George": 40, "Joseph": 40, "Jack": 45, "Oliver": 45,
     "Harry": 45, "Samuel": 35, "Benjamin": 35, "Luke": 30, "Adam": 30, "Ryan": 30, "Jamie": 25,
-    "Joshua": 35, "Alexander": 30, "Charlie": 30, "Mohammed": 30, "Muhammad": 25, "Alan": 30,
+    "Joshua": 35, "Alexander": 30, "Charlie": 30, "Alan": 30,
     "Brian": 28, "Colin": 22, "Graham": 22, "Keith": 22, "Martin": 30, "Neil": 22, "Philip": 25,
     "Lee": 20, "Craig": 20, "Jason": 20, "Scott": 20, "Nicholas": 25, "Edward": 25, "Kenneth": 18,
     "Raymond": 15, "Ronald": 14, "Dennis": 10, "Terence": 10, "Barry": 14, "Roger": 12, "Stuart": 15,
     "Liam": 20, "Callum": 18, "Connor": 18, "Dylan": 15, "Ethan": 20, "Noah": 18, "Leo": 15, "Oscar": 15,
     "Jacob": 20, "Alfie": 15, "Freddie": 12, "Arthur": 12, "Henry": 15, "Max": 12, "Lewis": 15,
     "Kieran": 12, "Nathan": 15, "Aaron": 12, "Sean": 14, "Carl": 12, "Darren": 14, "Dean": 10,
-    "Wayne": 10, "Shaun": 8, "Ravi": 8, "Amit": 8, "Sanjay": 8, "Rajesh": 7, "Imran": 8, "Frederick": 8,
+    "Wayne": 10, "Shaun": 8, "Frederick": 8,
     "Jake": 15, "Tyler": 10, "Reece": 8, "Bradley": 10, "Ashley": 6, "Gordon": 8, "Derek": 10,
     "Malcolm": 10, "Trevor": 10, "Geoffrey": 8, "Victor": 6, "Harvey": 10, "Louis": 10, "Toby": 8,
 }
@@ -88,11 +91,29 @@ FORENAMES_FEMALE: Final[dict[str, int]] = {
     "Alison": 20, "Jacqueline": 18, "Tracey": 18, "Donna": 14, "Dawn": 14, "Kathleen": 12, "Valerie": 10,
     "Sandra": 20, "Gillian": 15, "Wendy": 12, "Kimberley": 10, "Natalie": 20, "Stephanie": 18, "Zoe": 18,
     "Megan": 20, "Ellie": 20, "Poppy": 15, "Isabella": 18, "Freya": 15, "Lily": 20, "Evie": 15,
-    "Priya": 8, "Fatima": 10, "Ayesha": 8, "Sophia": 15, "Jasmine": 12, "Holly": 15, "Abigail": 12,
+    "Sophia": 15, "Jasmine": 12, "Holly": 15, "Abigail": 12,
     "Jade": 12, "Danielle": 12, "Kirsty": 10, "Leanne": 10, "Sharon": 18, "Diane": 15, "Shirley": 10,
     "Sheila": 10, "Maureen": 10, "Brenda": 8, "Hazel": 8, "Joyce": 8, "Frances": 10, "Alice": 20,
-    "Ruby": 15, "Daisy": 12, "Phoebe": 10, "Anita": 8, "Sunita": 6, "Harpreet": 6,
+    "Ruby": 15, "Daisy": 12, "Phoebe": 10, "Anita": 8, 
 }
+
+#: Forenames of families with a South Asian surname (most of them: Leicester's largest communities are of Indian,
+#: Pakistani and Bangladeshi heritage), after the same ONS rankings and Leicester's most given names.
+SOUTH_ASIAN_MALE: Final[dict[str, int]] = {
+    "Mohammed": 30, "Muhammad": 25, "Mohammad": 10, "Imran": 10, "Ravi": 10, "Amit": 10, "Sanjay": 10, "Rajesh": 10,
+    "Arjun": 8, "Vijay": 8, "Hassan": 8, "Yusuf": 8, "Omar": 8, "Ibrahim": 8, "Rohan": 8, "Kiran": 6, "Nikhil": 6,
+    "Harjit": 6, "Gurpreet": 6, "Manoj": 6, "Dilip": 6, "Ashok": 6, "Suresh": 6, "Deepak": 6, "Ali": 6,
+}
+SOUTH_ASIAN_FEMALE: Final[dict[str, int]] = {
+    "Fatima": 12, "Priya": 10, "Ayesha": 10, "Aisha": 10, "Sunita": 8, "Harpreet": 8, "Zara": 8, "Nisha": 8,
+    "Pooja": 8, "Anjali": 8, "Sana": 8, "Amira": 6, "Meera": 6, "Hina": 6, "Rekha": 6, "Kavita": 6, "Bhavna": 6,
+    "Jaspreet": 6, "Shabana": 6, "Nazia": 6, "Anita": 6,
+}
+SOUTH_ASIAN_SURNAMES: Final = frozenset({
+    "Patel", "Khan", "Singh", "Begum", "Ali", "Hussain", "Ahmed", "Kaur", "Shah", "Mistry", "Parmar", "Chauhan",
+    "Lad", "Solanki", "Mahmood", "Iqbal", "Akhtar", "Rahman", "Chowdhury", "Bhatti"})
+#: Of people in families with a South Asian surname, the share given a name of that table; of the others.
+SOUTH_ASIAN_FORENAME_SHARE: Final = (0.85, 0.01)
 
 #: Formal forename -> the short forms people give or are recorded under.
 NICKNAMES: Final[dict[str, tuple[str, ...]]] = {
@@ -161,6 +182,20 @@ class NameTable:
         return out
 
 
-def forename_tables() -> tuple[NameTable, NameTable]:
-    """The female and male forename tables (sex code 0 = female, 1 = male)."""
-    return NameTable(FORENAMES_FEMALE), NameTable(FORENAMES_MALE)
+class Forenames:
+    """Every forename table (female, male; general and South Asian) in one index space."""
+
+    def __init__(self) -> None:
+        self.tables = tuple(NameTable(t) for t in (FORENAMES_FEMALE, FORENAMES_MALE, SOUTH_ASIAN_FEMALE,
+                                                   SOUTH_ASIAN_MALE))
+        self.offsets = np.cumsum([0] + [len(t.names) for t in self.tables])
+        self.names = np.concatenate([t.names for t in self.tables])
+
+    def sample(self, rng: np.random.Generator, sex: np.ndarray, born: np.ndarray, south_asian: np.ndarray
+               ) -> np.ndarray:
+        """A forename index per person (sex 0 female, 1 male), of their era and their family's table."""
+        out = np.empty(len(sex), dtype=np.int32)
+        for k, table in enumerate(self.tables):
+            rows = np.flatnonzero((sex == k % 2) & (south_asian == (k >= 2)))
+            out[rows] = table.sample_born(rng, born[rows]) + self.offsets[k]
+        return out

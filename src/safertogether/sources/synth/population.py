@@ -17,12 +17,19 @@ megabytes): names are indices into the frequency tables of :mod:`.names`, dates 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from safertogether.sources.synth.names import SURNAMES, NameTable, forename_tables
+from safertogether.sources.synth.names import (
+    SOUTH_ASIAN_FORENAME_SHARE,
+    SOUTH_ASIAN_SURNAMES,
+    SURNAMES,
+    Forenames,
+    NameTable,
+)
 from safertogether.sources.synth.streets import Streets
 
 HOUSEHOLD_SIZES: Final = np.array([0.30, 0.34, 0.15, 0.13, 0.05, 0.03])  # 1..6 people (Census 2011 shares)
@@ -90,17 +97,19 @@ def make_population(rng: np.random.Generator, people: int, streets: Streets, sta
     adult = (position == 0) | partner
     sex = _sexes(rng, position, partner)
     dob = _dates_of_birth(rng, household, position, adult, size, end)
-    female, male = forename_tables()
-    forenames = np.concatenate([female.names, male.names])
+    surnames = NameTable(SURNAMES)
+    family = surnames.sample(rng, len(sizes))[household]
+    share = np.where(np.isin(surnames.names, list(SOUTH_ASIAN_SURNAMES)), *SOUTH_ASIAN_FORENAME_SHARE)[family]
+    south_asian = rng.random(people) < share
+    forenames = Forenames()
     born = dob.astype("datetime64[Y]").astype(np.int64) + 1970
-    forename = _forenames(rng, sex, born, female, male)
-    middle = np.where(rng.random(people) < 0.5, _forenames(rng, sex, born, female, male), -1)
+    forename = forenames.sample(rng, sex, born, south_asian)
+    middle = np.where(rng.random(people) < 0.5, forenames.sample(rng, sex, born, south_asian), -1)
     older_is_child = (position > 0) & ~np.roll(adult, 1)
     twin = ~adult & older_is_child & (rng.random(people) < TWIN_SHARE)
     dob = np.where(twin, np.roll(dob, 1), dob)
-    forename = _differ_from_older(rng, forename, twin, sex, born, female, male)
-    surnames = NameTable(SURNAMES)
-    family = surnames.sample(rng, len(sizes))[household]
+    forename = _differ_from_older(forename, twin, lambda rows: forenames.sample(
+        rng, sex[rows], born[rows], south_asian[rows]))
     own = partner & (rng.random(people) < KEEPS_OWN_SURNAME)
     drawn = surnames.sample(rng, people)
     surname = np.where(own, drawn, family)
@@ -109,7 +118,7 @@ def make_population(rng: np.random.Generator, people: int, streets: Streets, sta
     moves = rng.choice(3, size=len(sizes), p=[1 - MOVES_ONCE - MOVES_TWICE, MOVES_ONCE, MOVES_TWICE])
     slot_start = np.concatenate([[0], np.cumsum(1 + moves)[:-1]])
     return Population(
-        forenames=forenames, surnames=surnames.names, household=household, sex=sex, forename=forename,
+        forenames=forenames.names, surnames=surnames.names, household=household, sex=sex, forename=forename,
         middle_name=middle, surname=surname, birth_surname=birth, dob=dob, twin=twin, slot_start=slot_start,
         move_dates=_move_dates(rng, moves, start, end),
         addresses=make_addresses(rng, int((1 + moves).sum()), streets))
@@ -145,18 +154,13 @@ def _dates_of_birth(rng: np.random.Generator, household: np.ndarray, position: n
     return end - (age * 365.25).astype(np.int64).astype("timedelta64[D]")
 
 
-def _forenames(rng: np.random.Generator, sex: np.ndarray, born: np.ndarray, female: NameTable,
-               male: NameTable) -> np.ndarray:
-    return np.where(sex == 0, female.sample_born(rng, born), male.sample_born(rng, born) + len(female.names))
-
-
-def _differ_from_older(rng: np.random.Generator, forename: np.ndarray, twin: np.ndarray, sex: np.ndarray,
-                       born: np.ndarray, female: NameTable, male: NameTable) -> np.ndarray:
-    """Twins' forenames redrawn until each differs from the older twin's."""
+def _differ_from_older(forename: np.ndarray, twin: np.ndarray, draw: Callable[[np.ndarray], np.ndarray]
+                       ) -> np.ndarray:
+    """Twins' forenames redrawn (``draw`` of the rows) until each differs from the older twin's."""
     forename = forename.copy()
     clash = twin & (forename == np.roll(forename, 1))
     while clash.any():
-        forename[clash] = _forenames(rng, sex[clash], born[clash], female, male)
+        forename[clash] = draw(np.flatnonzero(clash))
         clash = twin & (forename == np.roll(forename, 1))
     return forename
 
