@@ -29,6 +29,8 @@ app.add_typer(import_app, name="import")
 link_app = typer.Typer(help="Link people's records across sources (Splink) and measure the linkage.",
                        no_args_is_help=True)
 app.add_typer(link_app, name="link")
+synth_app = typer.Typer(help="Generate synthetic data (no real person-level data is ever used).", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
 
 console = Console()
 errors = Console(stderr=True)
@@ -188,6 +190,42 @@ def import_places(
     from safertogether.sources.places import default_places_file
 
     _reference_import("places", path or default_places_file(), db, as_json, country=country)
+
+
+@synth_app.command("partners")
+def synth_partners(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the extracts, their mappings and truth/")],
+    people: Annotated[int, typer.Option("--people", min=1, help="How many people live in the county")] = 50_000,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same bytes")] = 1,
+    force: Annotated[str, typer.Option("--force", help="Whose LSOAs and streets (a folder of DATA/police-uk)")]
+    = "leicestershire",
+    data: Annotated[Path, typer.Option(help="The shared data folder", envvar="SAFER_DATA")] = Path("../shared/data"),
+    error: Annotated[list[str] | None, typer.Option(
+        "--error", help="An error rate NAME=RATE of the error model (repeatable; see the README), e.g. nickname=0.3")]
+    = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Partners' extracts (police, fire, ambulance, council, victim service) with mappings and hidden truth."""
+    from safertogether.sources.synth import ErrorModel, SynthConfig, generate_partners
+
+    try:
+        config = SynthConfig(people=people, seed=seed, force=force, data=data,
+                             errors=ErrorModel.with_rates(error or []))
+        with errors.status(f"generating {people:,} people's records"):
+            summary = generate_partners(config, out)
+    except SaferError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(summary.as_json(), indent=2))
+        return
+    table = Table(title=f"{summary.people:,} people, {summary.incidents:,} incidents, {summary.addresses:,} homes")
+    table.add_column("extract (agency in bold)")
+    table.add_column("records", justify="right")
+    for name, rows in [*summary.records.items(), *((f"[b]{a}", f"[b]{r:,}") for a, r in summary.agencies.items())]:
+        table.add_row(name, rows if isinstance(rows, str) else f"{rows:,}")
+    console.print(table)
+    console.print(f"{len(summary.files)} files in {out} in {summary.seconds:.1f} s; import them with "
+                  f"`safer import partner {out}/*.yaml` (never give a linker {out}/truth)", highlight=False)
 
 
 @app.command()
