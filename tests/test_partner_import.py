@@ -116,6 +116,7 @@ def test_an_excel_extract_imports_as_its_csv_does(tmp_path):
                  {"name": "date_of_birth", "header": ["DOB"], "type": "date"}]}, "needs its formats"),
     ({"fields": [{"name": "record_id; DROP TABLE person_records", "header": ["Victim Ref"]}]}, "should match pattern"),
     ({"file": "elsewhere.csv"}, "does not exist"),
+    ({"derived": [{"name": "rolle", "default": "victim"}]}, "fields ['rolle'] are not columns of person_records"),
     ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
 ])
 def test_a_wrong_mapping_is_refused_before_anything_is_stored(warehouse, tmp_path, change, message):

@@ -64,6 +64,8 @@ class IncidentRecord(Record):
     address: str | None = None
     postcode: str | None = None
     outcome: str | None = None
+    domestic_abuse: bool | None = Field(None, description="Flagged as domestic abuse by the agency")
+    mental_health: bool | None = Field(None, description="Flagged as involving mental health by the agency")
 
 
 #: Imported record tables and their record class: what a partner mapping may name as its target.

@@ -67,7 +67,7 @@ class PartnerMapping(SourceSpec):
         if record is None:
             raise ValueError(f"target '{self.target}' is not a record table; use one of {sorted(RECORD_TABLES)}")
         known = columns(record)
-        unknown = [f.name for f in self.fields if f.name not in known]
+        unknown = [f.name for f in [*self.fields, *self.derived] if f.name not in known]
         if unknown:
             raise ValueError(f"fields {unknown} are not columns of {self.target} (its columns: {', '.join(known)})")
         required = [name for name, info in record.model_fields.items() if info.is_required() and name != "agency"]
