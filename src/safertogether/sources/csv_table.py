@@ -24,17 +24,22 @@ class CsvTable:
 
     table: pa.Table
     unparseable: list[tuple[int, str, str]]
-    text: str
+    utf8: bytes  #: the file as UTF-8
 
     def record_text(self, row_numbers: list[int]) -> list[str]:
-        """The original text of the given records (re-serialised if records span lines)."""
+        """The original text of the given records (re-serialised if records span lines).
+
+        Lines are found as byte offsets (NumPy), not by splitting the text: a few bad rows of a
+        million-row file should not cost a million Python strings.
+        """
         if not row_numbers:
             return []
-        lines = [line.rstrip("\r") for line in self.text.split("\n")]
-        if lines and lines[-1] == "":
-            lines.pop()
-        if len(lines) - 1 == self.table.num_rows + len(self.unparseable):
-            return [lines[n] for n in row_numbers]
+        ends = np.flatnonzero(np.frombuffer(self.utf8, np.uint8) == 0x0A)
+        starts, stops = np.concatenate(([0], ends + 1)), np.append(ends, len(self.utf8))
+        if starts[-1] == len(self.utf8):  # the file ends with a newline: no line after it
+            starts, stops = starts[:-1], stops[:-1]
+        if len(starts) - 1 == self.table.num_rows + len(self.unparseable):
+            return [self.utf8[starts[n]:stops[n]].decode("utf-8").rstrip("\r") for n in row_numbers]
         index = {n: i for i, n in enumerate(self.table.column("row_number").to_pylist())}
         rows = self.table.drop_columns(["row_number"]).take([index[n] for n in row_numbers]).to_pylist()
         out = io.StringIO()
@@ -70,7 +75,7 @@ def read_csv_text(decoded: DecodedText, columns: list[str], name: str) -> CsvTab
     except pa.ArrowInvalid as exc:
         raise InputFormatError(f"{name}: the file cannot be parsed as CSV ({exc}); is it truncated?") from exc
     table = table.append_column("row_number", pa.array(_valid_row_numbers(table.num_rows, unparseable)))
-    return CsvTable(table, unparseable, decoded.text)
+    return CsvTable(table, unparseable, decoded.utf8)
 
 
 def _valid_row_numbers(valid: int, unparseable: list[tuple[int, str, str]]) -> np.ndarray:

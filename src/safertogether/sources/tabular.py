@@ -161,16 +161,17 @@ def _validate(spec: SourceSpec, raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     checked = db.sql(validation_sql(spec, dt.date.today())).to_arrow_table()
     db.close()
     reasons = checked.column("reason")
+    reasons_of = checked.select(["part", "row_number", "reason"])
     if reasons.null_count == checked.num_rows:  # nothing to quarantine: skip copying every column
-        good, bad = checked.drop_columns(["reason"]), checked.slice(0, 0)
-    else:
+        good, bad = checked.drop_columns(["reason"]), reasons_of.slice(0, 0)
+    else:  # copy only the columns each side needs
         bad_mask = pc.is_valid(reasons)
-        good, bad = checked.filter(pc.invert(bad_mask)).drop_columns(["reason"]), checked.filter(bad_mask)
+        good, bad = checked.drop_columns(["reason"]).filter(pc.invert(bad_mask)), reasons_of.filter(bad_mask)
     for derived in spec.derived:
         if derived.function:
             good = good.append_column(derived.name, _apply(FUNCTIONS[derived.function],
                                                            good.column(derived.argument)))  # type: ignore[arg-type]
-    return good, bad.select(["part", "row_number", "reason"])
+    return good, bad
 
 
 def _apply(function: Callable[[str], str | None], column: pa.ChunkedArray) -> pa.Array:
