@@ -8,7 +8,8 @@ would naturally catch::
      ├── NotFoundError(LookupError)     an area, force or crime that the warehouse does not hold
      ├── BadRequestError(ValueError)    a query parameter that cannot be answered as given
      ├── MissingDataError(LookupError)  the answer needs data no import has provided yet
-     └── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
+     ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
+     └── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
 """
 
 from __future__ import annotations
@@ -36,3 +37,7 @@ class MissingDataError(SaferError, LookupError):
 
 class WarehouseBusyError(SaferError, RuntimeError):
     """The warehouse file is locked by another process."""
+
+
+class NewerWarehouseError(SaferError, RuntimeError):
+    """The warehouse's schema is newer than this code reads."""

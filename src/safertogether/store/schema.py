@@ -6,7 +6,8 @@ from typing import Final
 
 from safertogether.model.records import RECORD_TABLES, Agency, create_table_sql
 
-SCHEMA_VERSION: Final = 1
+#: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
+SCHEMA_VERSION: Final = 2
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
 

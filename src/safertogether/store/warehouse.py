@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 import duckdb
 import pyarrow as pa
 
-from safertogether.errors import MissingDataError, WarehouseBusyError
+from safertogether.errors import MissingDataError, NewerWarehouseError, WarehouseBusyError
 from safertogether.store.schema import DDL, SCHEMA_VERSION
 
 DEFAULT_DB = "safer.duckdb"
@@ -205,13 +205,39 @@ def open_warehouse(
     if limit:
         connection.execute("SET memory_limit = ?", [limit]).fetchall()
     warehouse = Warehouse(connection, target, read_only)
-    if not (read_only and target is not None and target.exists()):
-        _create_schema(warehouse)
+    try:
+        if not (read_only and target is not None and target.exists()):
+            _create_schema(warehouse)
+            return warehouse
+        older = _schema_version(warehouse) < SCHEMA_VERSION
+    except BaseException:
+        warehouse.close()
+        raise
+    if older:
+        # Made by an older version: bring its schema up to date once (the new tables), then read it.
+        warehouse.close()
+        open_warehouse(target, memory_limit=memory_limit).close()
+        return open_warehouse(target, read_only=True, memory_limit=memory_limit)
     return warehouse
 
 
+def _schema_version(warehouse: Warehouse) -> int:
+    """The schema version the file was written with; one newer than this code's is refused."""
+    stored = warehouse.scalar(
+        "SELECT max(value) FROM duckdb_tables() t, meta WHERE t.table_name = 'meta' AND key = 'schema_version'")
+    version = int(stored) if stored else 0
+    if version > SCHEMA_VERSION:
+        raise NewerWarehouseError(
+            f"{warehouse.path} was written by a newer Safer Together (schema {version}, this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade safertogether to read it")
+    return version
+
+
 def _create_schema(warehouse: Warehouse) -> None:
+    """Create what is missing (tables are created if absent) and record this code's schema version."""
     with warehouse.transaction():
+        warehouse.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        _schema_version(warehouse)
         for statement in DDL:
             warehouse.execute(statement)
         warehouse.execute(
