@@ -77,7 +77,11 @@ def import_police_uk(
 
 
 def import_partner(
-    warehouse: Warehouse, mappings: Sequence[str | Path], *, on_file: Callable[[FileReport], None] | None = None
+    warehouse: Warehouse,
+    mappings: Sequence[str | Path],
+    *,
+    on_file: Callable[[FileReport], None] | None = None,
+    spill_rows: int = 4_000_000,
 ) -> ImportReport:
     """Import partners' extracts, each described by its mapping file, in one atomic batch.
 
@@ -113,4 +117,6 @@ def import_partner(
                       [mapping.agency, mapping.agency_name or mapping.agency, mapping.agency_kind])
 
     label = "partner " + ", ".join(sorted(str(m) for m in mappings))[:500]
-    return run_import(warehouse, loaded, read, label=label, finish=finish, on_file=on_file)
+    # One extract is often a million rows or more, read whole: staging it on disk before inserting it would
+    # only write it twice (0.5 s of 3.8 s for a million rows). Larger batches still spill.
+    return run_import(warehouse, loaded, read, label=label, finish=finish, on_file=on_file, spill_rows=spill_rows)
