@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +30,20 @@ def run_child(args: list[str]) -> dict[str, object]:
     """Run ``python args...`` and parse the JSON it prints last (so its peak memory is its own)."""
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def parse_or_run_child(
+    parser: argparse.ArgumentParser, child: Callable[[Path, Path], None], bare_child: Callable[[Path, Path], None]
+) -> argparse.Namespace | None:
+    """The script's arguments; or, when it was started as one of its own child processes (``--child`` for
+    the import, ``--bare-child`` for the bare DuckDB load, each with two paths), run that and return None."""
+    parser.add_argument("--child", nargs=2, metavar=("DB", "SOURCE"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare-child", nargs=2, metavar=("DB", "SOURCE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child or args.bare_child:
+        (child if args.child else bare_child)(*map(Path, args.child or args.bare_child))
+        return None
+    return args
 
 
 def bare_load(files: list[str], target: str, memory_limit: str | None = None) -> dict[str, float]:

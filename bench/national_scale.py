@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bare_load, build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, build_reference_warehouse, parse_or_run_child, peak_rss_mb, run_child  # noqa: E402
 
 FORCES = 40
 MONTHS = 10
@@ -86,11 +86,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--keep", type=Path, help="keep the generated archive and warehouse here")
-    parser.add_argument("--child", nargs=2, metavar=("DB", "ARCHIVE"), help=argparse.SUPPRESS)
-    parser.add_argument("--bare-child", nargs=2, metavar=("DB", "ARCHIVE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child or args.bare_child:
-        (child if args.child else bare_child)(*map(Path, args.child or args.bare_child))
+    args = parse_or_run_child(parser, child, bare_child)
+    if args is None:
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="safer-national-"))
     try:

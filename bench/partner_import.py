@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bare_load, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, parse_or_run_child, peak_rss_mb, run_child  # noqa: E402
 
 MAPPING = {
     "name": "council-people", "file": "people.csv", "agency": "county-council", "agency_kind": "council",
@@ -81,11 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", nargs=2, metavar=("DB", "MAPPING"), help=argparse.SUPPRESS)
-    parser.add_argument("--bare-child", nargs=2, metavar=("DB", "EXTRACT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child or args.bare_child:
-        (child if args.child else bare_child)(*map(Path, args.child or args.bare_child))
+    args = parse_or_run_child(parser, child, bare_child)
+    if args is None:
         return
     work = Path(tempfile.mkdtemp(prefix="safer-partner-"))
     try:
