@@ -45,6 +45,8 @@ class FieldSpec(_Spec):
     label: str | None = Field(None, description="How messages name the field (default: the first header)")
     type: FieldType = Field("text", description="What a value must be; an unreadable one quarantines the row")
     required: bool = Field(False, description="An empty value quarantines the row")
+    unreadable_as_empty: bool = Field(False, description="Store an unreadable value as empty (NULL) rather "
+                                      "than quarantining the row")
     optional_column: bool = Field(False, description="The file may lack the column altogether (then empty)")
     keep_empty: bool = Field(False, description="Keep '' as published rather than storing NULL")
     trim: bool = Field(True, description="Strip surrounding whitespace (False: free text kept as published)")

@@ -82,8 +82,8 @@ def _value_sql(field: FieldSpec) -> str:
 
 def _unreadable_reasons(field: FieldSpec, next_year: int) -> list[str]:
     """Reasons for a value that is not of its type (empty counts as unreadable when the field is required)."""
-    if field.type in ("longitude", "latitude"):
-        return []  # checked as a pair, with the coordinates
+    if field.type in ("longitude", "latitude") or (field.unreadable_as_empty and not field.required):
+        return []  # checked as a pair, with the coordinates; or kept as empty
     if field.type == "text":
         if field.codes is None:
             return []
