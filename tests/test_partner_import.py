@@ -118,6 +118,10 @@ def test_an_excel_extract_imports_as_its_csv_does(tmp_path):
     ({"file": "elsewhere.csv"}, "does not exist"),
     ({"derived": [{"name": "rolle", "default": "victim"}]}, "fields ['rolle'] are not columns of person_records"),
     ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+    ({"fields": [{"name": "record_id", "header": ["Victim Ref"]}, *MAPPING["fields"][1:]]},
+     "field 'record_id' must be required: true, as person_records.record_id cannot be empty"),
+    ({"fields": [*MAPPING["fields"][:4], {"name": "date_of_birth", "header": ["DOB"]}, *MAPPING["fields"][5:]]},
+     "field 'date_of_birth' is text but person_records.date_of_birth is DATE: give it type date"),
 ])
 def test_a_wrong_mapping_is_refused_before_anything_is_stored(warehouse, tmp_path, change, message):
     mapping = write_extract(tmp_path, ROWS)
