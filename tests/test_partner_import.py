@@ -209,3 +209,14 @@ def test_police_uk_kinds_are_specs_of_the_same_mechanism():
             load_spec(bad)
         finally:
             bad.unlink()
+
+
+def test_a_newer_extract_replaces_rows_whose_partition_field_is_empty(warehouse, tmp_path):
+    mapping = {**MAPPING, "partition": ["agency", "incident_ref"]}
+    rows = [list(r) for r in ROWS[:2]]
+    rows[1][1] = ""  # no Occurrence
+    import_partner(warehouse, [write_extract(tmp_path, rows, mapping)])
+    rows[0][2] = "Annie"
+    import_partner(warehouse, [write_extract(tmp_path, rows, mapping)])
+    assert warehouse.query("SELECT record_id, forename FROM person_records ORDER BY ALL") == [
+        {"record_id": "V001", "forename": "Annie"}, {"record_id": "V002", "forename": "Bob"}]
