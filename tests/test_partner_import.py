@@ -118,6 +118,7 @@ def test_an_excel_extract_imports_as_its_csv_does(tmp_path):
     ({"file": "elsewhere.csv"}, "does not exist"),
     ({"derived": [{"name": "rolle", "default": "victim"}]}, "fields ['rolle'] are not columns of person_records"),
     ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+    ({"file_name": "(?P<month>"}, "file_name is not a regular expression: missing"),
     ({"fields": [{"name": "record_id", "header": ["Victim Ref"]}, *MAPPING["fields"][1:]]},
      "field 'record_id' must be required: true, as person_records.record_id cannot be empty"),
     ({"fields": [*MAPPING["fields"][:4], {"name": "date_of_birth", "header": ["DOB"]}, *MAPPING["fields"][5:]]},

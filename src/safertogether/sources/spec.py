@@ -133,7 +133,11 @@ class SourceSpec(_Spec):
         problems += [f"partition field '{n}' is {types[n]}: partition by text, integer, date or month fields"
                      for n in self.partition if types.get(n) in ("boolean", "number", "longitude", "latitude",
                                                                  "timestamp")]
-        groups = set(re.compile(self.file_name).groupindex) if self.file_name else set()
+        try:
+            groups = set(re.compile(self.file_name).groupindex) if self.file_name else set()
+        except re.error as exc:  # not a ValueError: pydantic would let it escape as a traceback
+            problems.append(f"file_name is not a regular expression: {exc}")
+            groups = set()
         for derived in self.derived:
             if derived.from_file and derived.from_file not in groups:
                 problems.append(f"derived field '{derived.name}' takes group '{derived.from_file}', "
