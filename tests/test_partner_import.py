@@ -221,3 +221,12 @@ def test_a_newer_extract_replaces_rows_whose_partition_field_is_empty(warehouse,
     import_partner(warehouse, [write_extract(tmp_path, rows, mapping)])
     assert warehouse.query("SELECT record_id, forename FROM person_records ORDER BY ALL") == [
         {"record_id": "V001", "forename": "Annie"}, {"record_id": "V002", "forename": "Bob"}]
+
+
+def test_a_coordinate_box_must_be_finite_numbers():
+    from safertogether.sources.spec import spec_from_data
+
+    fields = [{"name": "longitude", "type": "longitude"}, {"name": "latitude", "type": "latitude"}]
+    with pytest.raises(InputFormatError, match="coordinates.box"):
+        spec_from_data({"name": "calls", "target": "incident_records", "fields": fields, "coordinates": {
+            "longitude": "longitude", "latitude": "latitude", "box": [float("nan"), 49, 2, 61]}}, "calls.yaml")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from safertogether.errors import InputFormatError
 from safertogether.sources.text import normalise_column
@@ -101,7 +101,7 @@ class Coordinates(_Spec):
 
     longitude: Identifier
     latitude: Identifier
-    box: tuple[float, float, float, float] = Field((-8.75, 49.1, 1.95, 60.95),
+    box: tuple[FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat] = Field((-8.75, 49.1, 1.95, 60.95),
                                                    description="west, south, east, north (default: the UK)")
     box_name: str = "the United Kingdom"
 
