@@ -230,3 +230,18 @@ def test_a_coordinate_box_must_be_finite_numbers():
     with pytest.raises(InputFormatError, match="coordinates.box"):
         spec_from_data({"name": "calls", "target": "incident_records", "fields": fields, "coordinates": {
             "longitude": "longitude", "latitude": "latitude", "box": [float("nan"), 49, 2, 61]}}, "calls.yaml")
+
+
+@pytest.mark.parametrize("kind,default,stored", [
+    ("date", "2020-01-31", dt.date(2020, 1, 31)), ("date", "31/01/2020", None),
+    ("month", "2020-01", dt.date(2020, 1, 1)),
+])
+def test_a_derived_default_is_of_its_type_or_the_mapping_is_refused(warehouse, tmp_path, kind, default, stored):
+    mapping = {**MAPPING, "derived": [{"name": "recorded_on", "type": kind, "default": default}]}
+    path = write_extract(tmp_path, ROWS[:2], mapping)
+    if stored is None:
+        with pytest.raises(ImportFailed, match=f"default '{default}' is not a {kind}"):
+            import_partner(warehouse, [path])
+        return
+    import_partner(warehouse, [path])
+    assert warehouse.query("SELECT DISTINCT recorded_on FROM person_records") == [{"recorded_on": stored}]

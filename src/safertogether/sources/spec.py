@@ -13,8 +13,9 @@ A partner's mapping file is a spec with the file's location added (see ``safer i
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,6 +74,18 @@ class FieldSpec(_Spec):
         return self
 
 
+#: How a derived field's default must be written for its type (as the checking SQL reads it).
+_DEFAULT_READERS: dict[str, Callable[[str], object]] = {
+    "integer": int, "number": float, "longitude": float, "latitude": float,
+    "boolean": lambda v: {"true": True, "false": False}[v.lower()],
+    "month": lambda v: dt.datetime.strptime(v, "%Y-%m"),
+    "date": lambda v: dt.datetime.strptime(v, "%Y-%m-%d"),
+    "timestamp": lambda v: dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S"),
+}
+_DEFAULT_EXAMPLES: dict[str, str] = {"boolean": "true or false", "month": "2024-01", "date": "2024-01-31",
+                                     "timestamp": "2024-01-31 13:45:00"}
+
+
 class DerivedField(_Spec):
     """A field the rows do not carry as such: from the file's name, another field, or a named function."""
 
@@ -85,6 +98,17 @@ class DerivedField(_Spec):
     argument: Identifier | None = None
     default: str | None = Field(None, description="Else: this value")
     missing_reason: str | None = Field(None, description="Quarantine a row that gets no value, with this reason")
+
+    @model_validator(mode="after")
+    def _default_is_of_the_type(self) -> DerivedField:
+        read = _DEFAULT_READERS.get(self.type)
+        if self.default is not None and read is not None:
+            try:
+                read(self.default)
+            except (ValueError, KeyError):
+                raise ValueError(f"derived field '{self.name}': default '{self.default}' is not a {self.type} "
+                                 f"(write it as {_DEFAULT_EXAMPLES.get(self.type, 'a plain number')})") from None
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> DerivedField:
