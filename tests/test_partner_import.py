@@ -245,3 +245,16 @@ def test_a_derived_default_is_of_its_type_or_the_mapping_is_refused(warehouse, t
         return
     import_partner(warehouse, [path])
     assert warehouse.query("SELECT DISTINCT recorded_on FROM person_records") == [{"recorded_on": stored}]
+
+
+def test_one_extract_mapped_to_people_and_to_incidents_fills_both(warehouse, tmp_path):
+    people = write_extract(tmp_path, ROWS[:2], name="extract.csv")
+    incidents = tmp_path / "incidents.yaml"
+    fields = [{"name": "incident_ref", "header": ["Occurrence"], "required": True}]
+    incidents.write_text(yaml.safe_dump({**MAPPING, "name": "police-incidents", "file": "extract.csv",
+                                         "target": "incident_records", "fields": fields}), encoding="utf-8")
+    import_partner(warehouse, [people])
+    report = import_partner(warehouse, [incidents])
+    assert [f.status for f in report.files] == ["stored"]
+    assert warehouse.scalar("SELECT count(*) FROM incident_records") == 2
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 2

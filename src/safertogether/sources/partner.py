@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from safertogether.errors import InputFormatError
 from safertogether.model.records import RECORD_TABLES, AgencyKind, columns
-from safertogether.sources.files import SourceFile
+from safertogether.sources.files import SourceFile, sha256_hex
 from safertogether.sources.parsed import ParsedFile
 from safertogether.sources.spec import DerivedField, FieldSpec, Identifier, SourceSpec, spec_problems
 from safertogether.sources.tabular import read_files
@@ -125,6 +125,9 @@ def read_partner_extract(mapping: PartnerMapping, extract: Path) -> ParsedFile:
     if isinstance(outcome, InputFormatError):
         raise outcome
     _refuse_wrong_date_formats(mapping, outcome)
+    # What was stored depends on the mapping as much as on the extract: one extract mapped to people and
+    # to incidents, or re-read with a corrected mapping, is not "identical" to what is already loaded.
+    outcome.sha256 = sha256_hex((outcome.sha256 + mapping.model_dump_json(exclude={"file", "description"})).encode())
     return outcome
 
 
