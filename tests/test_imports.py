@@ -273,3 +273,15 @@ def test_a_crime_import_fills_an_areas_table_that_was_never_built(fresh_warehous
     import_police_uk(fresh_warehouse, find_police_uk_files([multiforce_folder], forces=["city-of-london"]))
     levels = {r["level"]: r["n"] for r in fresh_warehouse.query("SELECT level, count(*) AS n FROM areas GROUP BY 1")}
     assert levels["force"] == 1 and levels["lsoa"] > 30_000 and levels["msoa"] > 0 and levels["lad"] > 0
+
+
+def test_a_failed_insert_of_registered_rows_raises_its_own_error_not_the_aborted_transaction():
+    import duckdb
+    import pyarrow as pa
+
+    warehouse = open_warehouse(":memory:")
+    warehouse.execute("CREATE TABLE t (x BIGINT NOT NULL)")
+    rows = pa.table({"x": pa.array([None], pa.int64())})
+    with pytest.raises(duckdb.ConstraintException), warehouse.transaction(), warehouse.registered("_rows", rows):
+        warehouse.execute("INSERT INTO t SELECT * FROM _rows")
+    warehouse.close()

@@ -118,6 +118,11 @@ def test_an_excel_extract_imports_as_its_csv_does(tmp_path):
     ({"file": "elsewhere.csv"}, "does not exist"),
     ({"derived": [{"name": "rolle", "default": "victim"}]}, "fields ['rolle'] are not columns of person_records"),
     ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+    ({"file_name": "(?P<month>"}, "file_name is not a regular expression: missing"),
+    ({"fields": [{"name": "record_id", "header": ["Victim Ref"]}, *MAPPING["fields"][1:]]},
+     "field 'record_id' must be required: true, as person_records.record_id cannot be empty"),
+    ({"fields": [*MAPPING["fields"][:4], {"name": "date_of_birth", "header": ["DOB"]}, *MAPPING["fields"][5:]]},
+     "field 'date_of_birth' is text but person_records.date_of_birth is DATE: give it type date"),
 ])
 def test_a_wrong_mapping_is_refused_before_anything_is_stored(warehouse, tmp_path, change, message):
     mapping = write_extract(tmp_path, ROWS)
@@ -205,3 +210,51 @@ def test_police_uk_kinds_are_specs_of_the_same_mechanism():
             load_spec(bad)
         finally:
             bad.unlink()
+
+
+def test_a_newer_extract_replaces_rows_whose_partition_field_is_empty(warehouse, tmp_path):
+    mapping = {**MAPPING, "partition": ["agency", "incident_ref"]}
+    rows = [list(r) for r in ROWS[:2]]
+    rows[1][1] = ""  # no Occurrence
+    import_partner(warehouse, [write_extract(tmp_path, rows, mapping)])
+    rows[0][2] = "Annie"
+    import_partner(warehouse, [write_extract(tmp_path, rows, mapping)])
+    assert warehouse.query("SELECT record_id, forename FROM person_records ORDER BY ALL") == [
+        {"record_id": "V001", "forename": "Annie"}, {"record_id": "V002", "forename": "Bob"}]
+
+
+def test_a_coordinate_box_must_be_finite_numbers():
+    from safertogether.sources.spec import spec_from_data
+
+    fields = [{"name": "longitude", "type": "longitude"}, {"name": "latitude", "type": "latitude"}]
+    with pytest.raises(InputFormatError, match="coordinates.box"):
+        spec_from_data({"name": "calls", "target": "incident_records", "fields": fields, "coordinates": {
+            "longitude": "longitude", "latitude": "latitude", "box": [float("nan"), 49, 2, 61]}}, "calls.yaml")
+
+
+@pytest.mark.parametrize("kind,default,stored", [
+    ("date", "2020-01-31", dt.date(2020, 1, 31)), ("date", "31/01/2020", None),
+    ("month", "2020-01", dt.date(2020, 1, 1)),
+])
+def test_a_derived_default_is_of_its_type_or_the_mapping_is_refused(warehouse, tmp_path, kind, default, stored):
+    mapping = {**MAPPING, "derived": [{"name": "recorded_on", "type": kind, "default": default}]}
+    path = write_extract(tmp_path, ROWS[:2], mapping)
+    if stored is None:
+        with pytest.raises(ImportFailed, match=f"default '{default}' is not a {kind}"):
+            import_partner(warehouse, [path])
+        return
+    import_partner(warehouse, [path])
+    assert warehouse.query("SELECT DISTINCT recorded_on FROM person_records") == [{"recorded_on": stored}]
+
+
+def test_one_extract_mapped_to_people_and_to_incidents_fills_both(warehouse, tmp_path):
+    people = write_extract(tmp_path, ROWS[:2], name="extract.csv")
+    incidents = tmp_path / "incidents.yaml"
+    fields = [{"name": "incident_ref", "header": ["Occurrence"], "required": True}]
+    incidents.write_text(yaml.safe_dump({**MAPPING, "name": "police-incidents", "file": "extract.csv",
+                                         "target": "incident_records", "fields": fields}), encoding="utf-8")
+    import_partner(warehouse, [people])
+    report = import_partner(warehouse, [incidents])
+    assert [f.status for f in report.files] == ["stored"]
+    assert warehouse.scalar("SELECT count(*) FROM incident_records") == 2
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 2

@@ -128,3 +128,22 @@ def test_reference_data_after_the_crimes_gives_the_same_answers(order, tmp_path,
     finally:
         warehouse.close()
         first.close()
+
+
+def test_the_map_stays_valid_json_whatever_lsoa_code_a_file_gives(tmp_path):
+    import datetime as dt
+    import json
+
+    from safertogether.measures.period import Period
+
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+              "Last outcome category,Context\n")
+    row = ('a,2023-01,Leicestershire Police,Leicestershire Police,-1.1,52.6,On or near X,"E01\\""",Charnwood 009E,'
+           "Burglary,,\n")
+    (tmp_path / "2023-01-leicestershire-street.csv").write_text(header + row, encoding="utf-8")
+    warehouse = open_warehouse(tmp_path / "safer.duckdb")
+    import_police_uk(warehouse, find_police_uk_files([tmp_path]))
+    month = dt.date(2023, 1, 1)
+    answer = json.loads(rate_map_geojson(warehouse, "leicestershire", Period(month, month)))
+    warehouse.close()
+    assert [f["id"] for f in answer["features"]] == ['E01\\"']

@@ -180,3 +180,19 @@ def test_padded_values_are_trimmed_but_free_text_is_kept_as_published():
     assert str(row["month"]) == "2022-10-01" and row["longitude"] == -1.21556
     assert row["location"] == "  On or near Lancelot Close "
     assert row["force_id"] == "leicestershire"
+
+
+STOP_HEADER = ("Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,Age range,"
+               "Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,Outcome,"
+               "Outcome linked to object of search,Removal of more than just outer clothing")
+
+
+@pytest.mark.parametrize("value", ["maybe", "NA", "N/A", "2"])
+def test_stop_and_search_keeps_a_row_whose_yes_no_answer_is_unreadable_as_empty(value):
+    # As before sources became specs: police.uk's yes/no columns are kept as NULL when unreadable, not
+    # quarantined (the stop itself is valid).
+    row = f"Person search,2022-10-05T10:00:00+00:00,{value},,52.6,-1.1,Male,18-24,,,,,A no further action,{value},"
+    parsed = read_police_uk(source(street(row, header=STOP_HEADER), "2022-10-leicestershire-stop-and-search.csv"))
+    assert parsed.quarantine.num_rows == 0
+    [stored] = parsed.rows.to_pylist()
+    assert stored["part_of_a_policing_operation"] is None and stored["outcome_linked_to_object_of_search"] is None

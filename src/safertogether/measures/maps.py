@@ -47,7 +47,7 @@ def rate_map_geojson(warehouse: Warehouse, force: str, period: Period) -> bytes:
         }
         geometry = (row["map_geojson"] or "null").encode()
         features.append(
-            b'{"type":"Feature","id":"' + row["code"].encode() + b'","properties":'
+            b'{"type":"Feature","id":' + orjson.dumps(row["code"]) + b',"properties":'
             + orjson.dumps(properties) + b',"geometry":' + geometry + b"}"
         )
     missing = [m for m in missing_reference_data(warehouse) if m["data"] in ("boundaries", "population", "places")]

@@ -30,9 +30,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from safertogether.errors import InputFormatError
 from safertogether.model.records import RECORD_TABLES, AgencyKind, columns
-from safertogether.sources.files import SourceFile
+from safertogether.sources.files import SourceFile, sha256_hex
 from safertogether.sources.parsed import ParsedFile
-from safertogether.sources.spec import Identifier, SourceSpec, spec_problems
+from safertogether.sources.spec import DerivedField, FieldSpec, Identifier, SourceSpec, spec_problems
 from safertogether.sources.tabular import read_files
 
 #: A date field whose values mostly do not parse has the wrong format, not bad rows.
@@ -74,11 +74,31 @@ class PartnerMapping(SourceSpec):
         missing = [name for name in required if name not in {f.name for f in self.fields}]
         if missing:
             raise ValueError(f"{self.target} needs fields {missing}")
+        # Else the insert fails on the first empty or unconvertible value, after every row was checked.
+        problems = [f"field '{f.name}' must be required: true, as {self.target}.{f.name} cannot be empty"
+                    for f in self.fields if f.name in required and not f.required]
+        problems += [f"field '{f.name}' is {f.type} but {self.target}.{f.name} is {known[f.name]}: give it type "
+                     f"{' or '.join(t for t, sql in _FITS.items() if sql == known[f.name])}"
+                     for f in [*self.fields, *self.derived] if _stored_type(f) != known[f.name]]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def as_spec(self) -> SourceSpec:
         """The spec the reader applies (the mapping without where the file is and whose it is)."""
         return SourceSpec.model_validate(self.model_dump(include=set(SourceSpec.model_fields)))
+
+
+#: The column type each field type is stored as.
+_FITS: dict[str, str] = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "longitude": "DOUBLE",
+                         "latitude": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "month": "DATE",
+                         "timestamp": "TIMESTAMP"}
+
+
+def _stored_type(field: FieldSpec | DerivedField) -> str:
+    if isinstance(field, DerivedField) and field.function:
+        return "VARCHAR"  # the library's functions map text to text
+    return _FITS[field.type]
 
 
 def load_mapping(path: str | Path) -> tuple[PartnerMapping, Path]:
@@ -105,6 +125,9 @@ def read_partner_extract(mapping: PartnerMapping, extract: Path) -> ParsedFile:
     if isinstance(outcome, InputFormatError):
         raise outcome
     _refuse_wrong_date_formats(mapping, outcome)
+    # What was stored depends on the mapping as much as on the extract: one extract mapped to people and
+    # to incidents, or re-read with a corrected mapping, is not "identical" to what is already loaded.
+    outcome.sha256 = sha256_hex((outcome.sha256 + mapping.model_dump_json(exclude={"file", "description"})).encode())
     return outcome
 
 

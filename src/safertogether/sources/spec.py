@@ -13,13 +13,14 @@ A partner's mapping file is a spec with the file's location added (see ``safer i
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from safertogether.errors import InputFormatError
 from safertogether.sources.text import normalise_column
@@ -45,6 +46,8 @@ class FieldSpec(_Spec):
     label: str | None = Field(None, description="How messages name the field (default: the first header)")
     type: FieldType = Field("text", description="What a value must be; an unreadable one quarantines the row")
     required: bool = Field(False, description="An empty value quarantines the row")
+    unreadable_as_empty: bool = Field(False, description="Store an unreadable value as empty (NULL) rather "
+                                      "than quarantining the row")
     optional_column: bool = Field(False, description="The file may lack the column altogether (then empty)")
     keep_empty: bool = Field(False, description="Keep '' as published rather than storing NULL")
     trim: bool = Field(True, description="Strip surrounding whitespace (False: free text kept as published)")
@@ -71,6 +74,18 @@ class FieldSpec(_Spec):
         return self
 
 
+#: How a derived field's default must be written for its type (as the checking SQL reads it).
+_DEFAULT_READERS: dict[str, Callable[[str], object]] = {
+    "integer": int, "number": float, "longitude": float, "latitude": float,
+    "boolean": lambda v: {"true": True, "false": False}[v.lower()],
+    "month": lambda v: dt.datetime.strptime(v, "%Y-%m"),
+    "date": lambda v: dt.datetime.strptime(v, "%Y-%m-%d"),
+    "timestamp": lambda v: dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S"),
+}
+_DEFAULT_EXAMPLES: dict[str, str] = {"boolean": "true or false", "month": "2024-01", "date": "2024-01-31",
+                                     "timestamp": "2024-01-31 13:45:00"}
+
+
 class DerivedField(_Spec):
     """A field the rows do not carry as such: from the file's name, another field, or a named function."""
 
@@ -83,6 +98,17 @@ class DerivedField(_Spec):
     argument: Identifier | None = None
     default: str | None = Field(None, description="Else: this value")
     missing_reason: str | None = Field(None, description="Quarantine a row that gets no value, with this reason")
+
+    @model_validator(mode="after")
+    def _default_is_of_the_type(self) -> DerivedField:
+        read = _DEFAULT_READERS.get(self.type)
+        if self.default is not None and read is not None:
+            try:
+                read(self.default)
+            except (ValueError, KeyError):
+                raise ValueError(f"derived field '{self.name}': default '{self.default}' is not a {self.type} "
+                                 f"(write it as {_DEFAULT_EXAMPLES.get(self.type, 'a plain number')})") from None
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> DerivedField:
@@ -99,7 +125,7 @@ class Coordinates(_Spec):
 
     longitude: Identifier
     latitude: Identifier
-    box: tuple[float, float, float, float] = Field((-8.75, 49.1, 1.95, 60.95),
+    box: tuple[FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat] = Field((-8.75, 49.1, 1.95, 60.95),
                                                    description="west, south, east, north (default: the UK)")
     box_name: str = "the United Kingdom"
 
@@ -131,7 +157,11 @@ class SourceSpec(_Spec):
         problems += [f"partition field '{n}' is {types[n]}: partition by text, integer, date or month fields"
                      for n in self.partition if types.get(n) in ("boolean", "number", "longitude", "latitude",
                                                                  "timestamp")]
-        groups = set(re.compile(self.file_name).groupindex) if self.file_name else set()
+        try:
+            groups = set(re.compile(self.file_name).groupindex) if self.file_name else set()
+        except re.error as exc:  # not a ValueError: pydantic would let it escape as a traceback
+            problems.append(f"file_name is not a regular expression: {exc}")
+            groups = set()
         for derived in self.derived:
             if derived.from_file and derived.from_file not in groups:
                 problems.append(f"derived field '{derived.name}' takes group '{derived.from_file}', "

@@ -230,7 +230,9 @@ def _partitions(rows: pa.Table, opened: _OpenedFile) -> list[tuple[str, ...]]:
 
 def _partition_text(value: object, month: bool) -> str:
     """A partition value as text, as the store compares it: months as YYYY-MM (as file names give them),
-    dates as YYYY-MM-DD."""
+    dates as YYYY-MM-DD, no value as ''."""
+    if value is None:
+        return ""
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m") if month else value.isoformat()
     return str(value)

@@ -82,8 +82,8 @@ def _value_sql(field: FieldSpec) -> str:
 
 def _unreadable_reasons(field: FieldSpec, next_year: int) -> list[str]:
     """Reasons for a value that is not of its type (empty counts as unreadable when the field is required)."""
-    if field.type in ("longitude", "latitude"):
-        return []  # checked as a pair, with the coordinates
+    if field.type in ("longitude", "latitude") or (field.unreadable_as_empty and not field.required):
+        return []  # checked as a pair, with the coordinates; or kept as empty
     if field.type == "text":
         if field.codes is None:
             return []
@@ -112,8 +112,10 @@ def _derived_sql(derived: DerivedField, spec: SourceSpec) -> str:
         candidates.append(typed_sql(derived.type, f"file_{derived.from_file}"))
     if derived.month_of:
         candidates.append(f"CAST(date_trunc('month', t_{derived.month_of}) AS DATE)")
-    if derived.default is not None:
-        candidates.append(literal(derived.default))
+    if derived.default is not None:  # read as its type (checked when the spec was loaded)
+        default = literal(derived.default)
+        candidates.append(f"CAST({default} AS {derived.type.upper()})" if derived.type in ("date", "timestamp")
+                          else typed_sql(derived.type, default))
     return f"coalesce({', '.join(candidates)})" if len(candidates) > 1 else candidates[0]
 
 

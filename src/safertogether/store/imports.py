@@ -313,10 +313,10 @@ def _with_constants(rows: pa.Table, constants: dict[str, int]) -> pa.Table:
 
 
 def _partition_key_sql(parsed: ParsedFile) -> str:
-    """A stored row's partition as the text ``ParsedFile.partitions`` gives it (months as YYYY-MM)."""
-    return " || ':' || ".join(
-        f"strftime({f}, '%Y-%m')" if f in parsed.partition_months else f"CAST({f} AS VARCHAR)"
-        for f in parsed.partition_fields)
+    """A stored row's partition as the text ``ParsedFile.partitions`` gives it (months as YYYY-MM, NULL as '')."""
+    texts = (f"strftime({f}, '%Y-%m')" if f in parsed.partition_months else f"CAST({f} AS VARCHAR)"
+             for f in parsed.partition_fields)
+    return " || ':' || ".join(f"coalesce({text}, '')" for text in texts)
 
 
 def _replace_partitions(warehouse: Warehouse, parsed: ParsedFile, file_id: int, partitions: list[str]) -> list[str]:

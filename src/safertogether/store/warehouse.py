@@ -97,7 +97,10 @@ class Warehouse:
         try:
             yield name
         finally:
-            self._cursor.unregister(name)
+            # After a failed statement the transaction is aborted and unregister fails too: that
+            # error would hide the one that matters. The next register of the name replaces it.
+            with contextlib.suppress(duckdb.TransactionException):
+                self._cursor.unregister(name)
 
     def query_arrow(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pa.Table:
         """A query's result as an Arrow table (columnar, no per-row Python objects)."""
