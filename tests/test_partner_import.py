@@ -258,3 +258,15 @@ def test_one_extract_mapped_to_people_and_to_incidents_fills_both(warehouse, tmp
     assert [f.status for f in report.files] == ["stored"]
     assert warehouse.scalar("SELECT count(*) FROM incident_records") == 2
     assert warehouse.scalar("SELECT count(*) FROM person_records") == 2
+
+
+def test_the_quality_report_lists_a_partner_extract_s_quarantine(warehouse, tmp_path):
+    """Partners' partitions are not police.uk's force and month: the report must still be made."""
+    from safertogether.measures.quality import quality_report
+
+    import_partner(warehouse, [write_extract(tmp_path, ROWS)])
+    report = quality_report(warehouse)
+    assert report["quarantined_files"] == [{"file": str((tmp_path / "victims.csv").resolve()),
+                                            "kind": "police-people", "rows": 3}]
+    assert {r["reason"] for r in report["quarantine_reasons"]} == {
+        "unknown date in DOB", "unknown code in Sex", "missing mandatory field: Surname"}

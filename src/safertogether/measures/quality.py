@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from safertogether.model.categories import KNOWN_CRIME_TYPES
+from safertogether.sources.police_uk import KINDS
 from safertogether.store.warehouse import Warehouse
 
 #: Column -> what it means, in the order reports show them.
@@ -44,12 +45,14 @@ def quality_report(warehouse: Warehouse) -> dict[str, Any]:
                SELECT o.force_id, o.month, count(*) AS outcomes_without_crime FROM crime_outcomes o
                WHERE NOT EXISTS (SELECT 1 FROM street_crimes s WHERE s.crime_id = o.crime_id) GROUP BY ALL),
            -- A quarantined row may lack a usable month; it is counted under its file's force and month
-           -- when the file publishes exactly one (as police.uk's files do), else only in the file list.
+           -- when the file publishes exactly one (as police.uk's files do), else only in the file list
+           -- (as partners' extracts, whose partitions are not force and month).
            quarantined AS (
                SELECT split_part(f.partitions[1], ':', 1) AS force_id,
                       CAST(split_part(f.partitions[1], ':', 2) || '-01' AS DATE) AS month, count(*) AS quarantined
                FROM quarantine q JOIN source_files f USING (file_id)
-               WHERE f.status <> 'superseded' AND len(f.partitions) = 1 GROUP BY ALL)
+               WHERE f.status <> 'superseded' AND len(f.partitions) = 1 AND list_contains($police_uk, f.kind)
+               GROUP BY ALL)
            SELECT force_id, strftime(month, '%Y-%m') AS month, coalesce(rows, 0) AS rows,
                   coalesce(no_location, 0) AS no_location, coalesce(outside_force, 0) AS outside_force,
                   coalesce(lsoa_disagrees, 0) AS lsoa_disagrees,
@@ -60,7 +63,7 @@ def quality_report(warehouse: Warehouse) -> dict[str, Any]:
            FROM street FULL JOIN dups USING (force_id, month) FULL JOIN orphans USING (force_id, month)
                 FULL JOIN quarantined USING (force_id, month)
            ORDER BY force_id, month""",
-        {"known": known},
+        {"known": known, "police_uk": list(KINDS)},
     )
     return {
         "checks": CHECKS,
