@@ -31,18 +31,23 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan,
     )
-    app.state.settings = settings
-    app.state.warehouse = warehouse or open_warehouse(settings.db, read_only=True)
-    install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=2000)
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["*"])
+    serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=True), settings)
     app.include_router(areas.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
     _mount_web(app)
     return app
+
+
+def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> None:
+    """What every app of ours has: the warehouse and settings, one error shape, compression and CORS."""
+    app.state.settings = settings
+    app.state.warehouse = warehouse
+    install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["*"])
 
 
 @contextlib.asynccontextmanager

@@ -14,12 +14,9 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
-from safertogether.api.app import create_app
-from safertogether.api.errors import install_error_handlers
+from safertogether.api.app import create_app, serve_warehouse
 from safertogether.api.routes.police_uk import compatible_router
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -40,12 +37,7 @@ def create_police_uk_app(warehouse: Warehouse, settings: Settings | None = None)
         description="data.police.uk's methods at its own paths, answered from police.uk open data.",
         generate_unique_id_function=_operation_id,
     )
-    app.state.settings = settings
-    app.state.warehouse = warehouse
-    install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=2000)
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["*"])
+    serve_warehouse(app, warehouse, settings)
     app.include_router(compatible_router(PREFIX))
     return app
 
