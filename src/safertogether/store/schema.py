@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from safertogether.model.records import RECORD_TABLES, Agency, create_table_sql
-
 #: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
 SCHEMA_VERSION: Final = 2
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
 
-DDL: Final[tuple[str, ...]] = (
+_SPINE_DDL: Final[tuple[str, ...]] = (
     "CREATE SEQUENCE IF NOT EXISTS import_ids START 1",
     "CREATE SEQUENCE IF NOT EXISTS file_ids START 1",
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -41,8 +39,6 @@ DDL: Final[tuple[str, ...]] = (
         legislation VARCHAR, object_of_search VARCHAR, outcome VARCHAR,
         outcome_linked_to_object_of_search BOOLEAN, removal_of_more_than_just_outer_clothing BOOLEAN,
         lsoa_polygon VARCHAR, lsoa VARCHAR, {_PROVENANCE})""",
-    create_table_sql("agencies", Agency),
-    *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()),
     """CREATE TABLE IF NOT EXISTS quarantine (
         file_id BIGINT NOT NULL, import_id BIGINT NOT NULL, row_number BIGINT NOT NULL,
         raw_text VARCHAR, reason VARCHAR NOT NULL)""",
@@ -75,3 +71,16 @@ DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
 )
+
+
+def ddl() -> tuple[str, ...]:
+    """Every table and sequence, the common records' tables derived from their classes.
+
+    The record classes are pydantic models: imported here, when a warehouse is created or opened for
+    writing, rather than by every command that merely imports the store (0.1 s of start-up).
+    """
+    from safertogether.model.records import RECORD_TABLES, Agency, create_table_sql
+
+    records = (create_table_sql("agencies", Agency),
+               *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()))
+    return _SPINE_DDL + records

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from safertogether.errors import MissingDataError, NewerWarehouseError, WarehouseBusyError
-from safertogether.store.schema import DDL, SCHEMA_VERSION
+from safertogether.store.schema import SCHEMA_VERSION, ddl
 
 DEFAULT_DB = "safer.duckdb"
 T = TypeVar("T")
@@ -241,7 +241,7 @@ def _create_schema(warehouse: Warehouse) -> None:
     with warehouse.transaction():
         warehouse.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         _schema_version(warehouse)
-        for statement in DDL:
+        for statement in ddl():
             warehouse.execute(statement)
         warehouse.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
