@@ -12,7 +12,7 @@ from safertogether.model.forces import force_id
 from safertogether.sources.files import SourceFile, expand_paths
 from safertogether.sources.parsed import ParsedFile
 from safertogether.sources.police_uk import read_police_uk_files
-from safertogether.store.imports import FileReport, ImportReport, run_import
+from safertogether.store.imports import FileReport, ImportFailed, ImportReport, run_import
 from safertogether.store.warehouse import Warehouse
 
 
@@ -90,7 +90,6 @@ def import_partner(
     agency replaces the older one.
     """
     from safertogether.sources.partner import load_mapping, read_partner_extract
-    from safertogether.store.imports import ImportFailed
 
     loaded, problems = [], []
     for path in mappings:
@@ -117,6 +116,8 @@ def import_partner(
                       [mapping.agency, mapping.agency_name or mapping.agency, mapping.agency_kind])
 
     label = "partner " + ", ".join(sorted(str(m) for m in mappings))[:500]
-    # One extract is often a million rows or more, read whole: staging it on disk before inserting it would
-    # only write it twice (0.5 s of 3.8 s for a million rows). Larger batches still spill.
-    return run_import(warehouse, loaded, read, label=label, finish=finish, on_file=on_file, spill_rows=spill_rows)
+    # One extract is often a million rows or more, read whole: one to a batch (so at most two are held
+    # while the previous one is stored), and not staged on disk before inserting it, which would only
+    # write it twice (0.5 s of 3.8 s for a million rows). More pending rows than spill_rows still spill.
+    return run_import(warehouse, loaded, read, label=label, finish=finish, on_file=on_file, batch_files=1,
+                      spill_rows=spill_rows)
