@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from safertogether.areas.places import towns_named
 from safertogether.errors import BadRequestError, NotFoundError
 from safertogether.model.forces import force_name
 from safertogether.store.warehouse import Warehouse
@@ -194,8 +195,6 @@ def search_areas(warehouse: Warehouse, text: str, limit: int = 20) -> list[dict[
     Exact codes and names come first, then towns (the area holding the town's centre), then names
     that start with the text, then other name matches, then neighbourhoods containing a matching street.
     """
-    from safertogether.areas.places import towns_named
-
     query = text.strip()
     if not query:
         return []

@@ -27,17 +27,13 @@ def towns_named(warehouse: Warehouse, text: str, limit: int = 5) -> list[dict[st
     if not towns:
         return []
     lsoas = lsoas_at(warehouse, np.array([t["longitude"] for t in towns]), np.array([t["latitude"] for t in towns]))
-    found = []
-    for town, lsoa in zip(towns, lsoas, strict=True):
-        if lsoa is None:
-            continue
-        rows = warehouse.query(
-            """SELECT a.code, a.name, a.level, a.force_id FROM areas a
-               WHERE a.code = coalesce((SELECT msoa_code FROM lsoa_lookup WHERE lsoa_code = $lsoa), $lsoa)
-                 AND a.level IN ('msoa', 'lsoa') AND a.force_id IN (SELECT force_id FROM force_months)
-               LIMIT 1""", {"lsoa": lsoa})
-        found += [{**row, "matched": f"{town['name']} (town centre)"} for row in rows]
-    return found
+    areas = {row.pop("lsoa"): row for row in warehouse.query(
+        """SELECT l.lsoa, a.code, a.name, a.level, a.force_id FROM (SELECT unnest($lsoas) AS lsoa) l
+           JOIN areas a ON a.code = coalesce((SELECT msoa_code FROM lsoa_lookup WHERE lsoa_code = l.lsoa), l.lsoa)
+                AND a.level IN ('msoa', 'lsoa') AND a.force_id IN (SELECT force_id FROM force_months)""",
+        {"lsoas": [lsoa for lsoa in lsoas if lsoa is not None]})}
+    return [{**areas[lsoa], "matched": f"{town['name']} (town centre)"}
+            for town, lsoa in zip(towns, lsoas, strict=True) if lsoa in areas]
 
 
 def lsoas_at(warehouse: Warehouse, longitude: np.ndarray, latitude: np.ndarray) -> list[str | None]:
