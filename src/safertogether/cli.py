@@ -211,8 +211,13 @@ def synth_partners(
     try:
         config = SynthConfig(people=people, seed=seed, force=force, data=data,
                              errors=ErrorModel.with_rates(error or []))
-        with errors.status(f"generating {people:,} people's records"):
-            summary = generate_partners(config, out)
+        with _progress(as_json) as progress:
+            task = progress.add_task(f"{people:,} people", total=None)
+
+            def step(what: str, done: int, total: int) -> None:
+                progress.update(task, description=what, completed=done, total=total)
+
+            summary = generate_partners(config, out, on_step=step)
     except SaferError as exc:
         _fail(exc)
     if as_json:

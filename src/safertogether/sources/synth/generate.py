@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,19 +60,31 @@ class SynthSummary:
                 "files": [str(f) for f in self.files], "seconds": round(self.seconds, 2)}
 
 
-def generate_partners(config: SynthConfig, out: Path) -> SynthSummary:
-    """Generate every agency's extracts with their mappings, and the truth, into ``out``."""
+def generate_partners(
+    config: SynthConfig, out: Path, on_step: Callable[[str, int, int], None] | None = None
+) -> SynthSummary:
+    """Generate every agency's extracts with their mappings, and the truth, into ``out``.
+
+    ``on_step(what, done, total)`` is told as each step begins (a progress bar for a long run).
+    """
+    total = 4 + len(BUILDERS)
+    step = on_step or (lambda _what, _done, _total: None)
     began = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     start, end = np.datetime64(config.start, "D"), np.datetime64(config.end, "D")
+    step("reading streets", 0, total)
     streets = load_streets(Path(config.data), config.force)
+    step("making people and homes", 1, total)
     pop = make_population(rng, config.people, streets, start, end)
+    step("making incidents", 2, total)
     incidents = make_incidents(rng, pop, streets, start, end)
     world = World(rng, pop, streets, incidents, config.errors, start, end)
     summary = SynthSummary(out, len(pop), len(pop.addresses.street), len(incidents))
     truth = writing.TableWriter(out / "truth" / "records.parquet")
-    for builder in BUILDERS:  # one agency at a time: only its values are in memory
+    for n, builder in enumerate(BUILDERS):  # one agency at a time: only its values are in memory
+        step(f"writing {builder.__name__.removeprefix('build_').replace('_', ' ')}", 3 + n, total)
         _write_agency(out, builder(world), summary, truth)
+    step("writing the truth", total - 1, total)
     truth.close()
     summary.files += [truth.path, *_write_truth(out, config, pop, streets, incidents)]
     summary.seconds = time.perf_counter() - began
