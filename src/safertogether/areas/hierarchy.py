@@ -26,7 +26,7 @@ CRIME_LSOAS_SQL: Final = """
 # one the lookup does not list takes its name from the boundaries, else from the police.uk files, and its
 # force from the files (a force's stray crimes do not move an LSOA the lookup places elsewhere).
 # Materialised, with forces and populations, as the ``areas`` table by :func:`refresh_areas`.
-AREAS_SQL: Final = """
+_LSOA_AREAS_SQL: Final = """
     SELECT lsoa_code AS code, lsoa_name AS name, 'lsoa' AS level, msoa_code AS parent, force_id FROM lsoa_lookup
     UNION ALL
     SELECT s.code, s.name, 'lsoa', NULL, c.force_id FROM area_shapes s LEFT JOIN crime_lsoas c USING (code)
@@ -35,7 +35,9 @@ AREAS_SQL: Final = """
     SELECT code, name, 'lsoa', NULL, force_id FROM crime_lsoas
         WHERE code NOT IN (SELECT lsoa_code FROM lsoa_lookup)
           AND code NOT IN (SELECT code FROM area_shapes WHERE level = 'lsoa')
-    UNION ALL
+"""
+
+AREAS_SQL: Final = _LSOA_AREAS_SQL + """    UNION ALL
     SELECT msoa_code, any_value(msoa_name), 'msoa', any_value(lad_code), any_value(force_id) FROM lsoa_lookup
         WHERE msoa_code <> '' GROUP BY msoa_code
     UNION ALL
@@ -156,9 +158,9 @@ def refresh_crime_areas(warehouse: Warehouse) -> None:
     refresh_crime_lsoas(warehouse)
     warehouse.execute("INSERT INTO touched_lsoas SELECT code FROM crime_lsoas")
     warehouse.execute("DELETE FROM areas WHERE level = 'lsoa' AND code IN (SELECT code FROM touched_lsoas)")
-    warehouse.execute(
-        f"""INSERT INTO areas SELECT * FROM ({_AREA_ROWS_SQL})
-            WHERE level = 'lsoa' AND code IN (SELECT code FROM touched_lsoas)""")
+    warehouse.execute(  # the LSOA rows alone: the other levels and their totals are not needed (45 ms)
+        f"""INSERT INTO areas SELECT b.*, p.persons::BIGINT AS population FROM ({_LSOA_AREAS_SQL}) b
+            LEFT JOIN population p ON p.lsoa_code = b.code WHERE b.code IN (SELECT code FROM touched_lsoas)""")
     warehouse.execute("DROP TABLE touched_lsoas")
     refresh_force_areas(warehouse)
 
