@@ -14,6 +14,7 @@ A partner's mapping file is a spec with the file's location added (see ``safer i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,8 +58,9 @@ class FieldSpec(_Spec):
     codes: dict[str, str] | None = Field(None, description="Code-list translation: published -> ours; "
                                          "a value not listed quarantines the row")
 
-    @property
+    @functools.cached_property
     def headers(self) -> list[str]:
+        """The header names normalised (asked for each file read: normalised once)."""
         return [normalise_column(h) for h in self.header] or [self.name]
 
     @property
