@@ -151,18 +151,25 @@ def refresh_crime_lsoas(warehouse: Warehouse) -> None:
 def refresh_crime_areas(warehouse: Warehouse) -> None:
     """Bring ``areas`` up to date after importing crimes: the LSOAs they name, and the forces.
 
-    Only LSOAs named in the crimes before or after the import can change, so only their rows are
-    rebuilt: a few hundred rows per force instead of every LSOA of the country.
+    Only LSOAs named in the crimes before or after the import, and not listed by the lookup, can change,
+    so only their rows are rebuilt: none, or a few hundred per force, instead of every LSOA of the country.
     """
     warehouse.execute("CREATE OR REPLACE TEMP TABLE touched_lsoas AS SELECT code FROM crime_lsoas")
     refresh_crime_lsoas(warehouse)
     warehouse.execute("INSERT INTO touched_lsoas SELECT code FROM crime_lsoas")
+    # An LSOA the lookup lists takes nothing from the crimes: with the lookup imported, usually none is left.
+    warehouse.execute("DELETE FROM touched_lsoas WHERE code IN (SELECT lsoa_code FROM lsoa_lookup)")
+    if warehouse.has_rows("touched_lsoas"):
+        _rebuild_touched_lsoas(warehouse)
+    warehouse.execute("DROP TABLE touched_lsoas")
+    refresh_force_areas(warehouse)
+
+
+def _rebuild_touched_lsoas(warehouse: Warehouse) -> None:
     warehouse.execute("DELETE FROM areas WHERE level = 'lsoa' AND code IN (SELECT code FROM touched_lsoas)")
     warehouse.execute(  # the LSOA rows alone: the other levels and their totals are not needed (45 ms)
         f"""INSERT INTO areas SELECT b.*, p.persons::BIGINT AS population FROM ({_LSOA_AREAS_SQL}) b
             LEFT JOIN population p ON p.lsoa_code = b.code WHERE b.code IN (SELECT code FROM touched_lsoas)""")
-    warehouse.execute("DROP TABLE touched_lsoas")
-    refresh_force_areas(warehouse)
 
 
 def areas_below_force_missing(warehouse: Warehouse) -> bool:
