@@ -35,7 +35,7 @@ class RecordSet:
     name: str
     connection: duckdb.DuckDBPyConnection
     tables: tuple[str, ...]
-    truth_table: str
+    truth_table: str | None
 
     @property
     def link_type(self) -> LinkType:

@@ -54,13 +54,17 @@ NAME_AND_BIRTH_COMPARISONS = (
 )
 
 
-def _name_levels(column: str, other: str) -> cl.CustomComparison:
-    """Splink's name levels plus one for a name found in the other name's column (forename and surname swapped)."""
+def name_levels(column: str, other: str, after_exact: tuple[cll.CustomLevel, ...] = ()) -> cl.CustomComparison:
+    """Splink's name levels plus one for a name found in the other name's column (forename and surname swapped).
+
+    ``after_exact``: levels of the caller's, tried just after an exact match (e.g. a nickname).
+    """
     swapped = (f'jaro_winkler_similarity("{column}_l", "{other}_r") >= 0.88 OR '
                f'jaro_winkler_similarity("{column}_r", "{other}_l") >= 0.88')
     return cl.CustomComparison(output_column_name=column, comparison_levels=[
         cll.NullLevel(column),
         cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
+        *after_exact,
         cll.JaroWinklerLevel(column, 0.92),
         cll.JaroWinklerLevel(column, 0.88),
         cll.CustomLevel(swapped, label_for_charts=f"{column} found as {other}"),
@@ -70,7 +74,7 @@ def _name_levels(column: str, other: str) -> cl.CustomComparison:
 
 
 # Ours: names that survive being swapped, then date of birth and house number as in Splink's example.
-PERSON_COMPARISONS = (_name_levels("given_name", "surname"), _name_levels("surname", "given_name"),
+PERSON_COMPARISONS = (name_levels("given_name", "surname"), name_levels("surname", "given_name"),
                       *NAME_AND_BIRTH_COMPARISONS[2:])
 # Spaces are dropped from street and suburb: FEBRL's typos often split or join their words.
 ADDRESS_COMPARISONS = (

@@ -1,0 +1,93 @@
+"""Partners' person records, from the warehouse into the linkage engine, cleaned and taken apart.
+
+Each record is known by its key, ``agency:record_id``: stable across imports (an agency's own
+reference), so that the person id a record was given survives relinking. Names lose case, accents'
+neighbours (punctuation) and spacing; dates of birth become text (``YYYY-MM-DD``) with their parts;
+addresses are taken apart by :mod:`safertogether.link.addresses`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import duckdb
+
+from safertogether.errors import MissingDataError
+from safertogether.link.addresses import address_parts_sql, street_parts_sql
+from safertogether.link.records import RecordSet
+
+if TYPE_CHECKING:
+    from safertogether.store.warehouse import Warehouse
+
+#: The table of person records a partner import fills (see safertogether.model.records.PersonRecord).
+SOURCE_TABLE: Final = "person_records"
+#: The columns read from the warehouse: the linker needs nothing else (never the role or the incident).
+SOURCE_COLUMNS: Final = ("record_id", "agency", "forename", "surname", "date_of_birth", "sex", "address",
+                         "postcode", "recorded_on")
+RECORD_KEY_SQL: Final = "agency || ':' || record_id"
+
+
+def _name(column: str) -> str:
+    """Lower case letters, hyphen and single spaces; NULL when nothing is left."""
+    letters = f"regexp_replace(lower({column}), '[^a-z -]', '', 'g')"
+    return f"nullif(trim(regexp_replace({letters}, '\\s*-\\s*|\\s+', ' ', 'g')), '')"
+
+
+def person_input_sql(source: str) -> str:
+    """SQL over ``source`` (rows of :data:`SOURCE_COLUMNS`) giving one linkage row per person record."""
+    address = address_parts_sql("address")
+    street = street_parts_sql("address_line")
+    return f"""
+        WITH cleaned AS (
+            SELECT {RECORD_KEY_SQL} AS unique_id, agency,
+                   {_name('forename')} AS forename, {_name('surname')} AS surname,
+                   strftime(date_of_birth, '%Y-%m-%d') AS date_of_birth,
+                   nullif(lower(trim(sex)), '') AS sex,
+                   nullif(regexp_replace(upper(postcode), '[^A-Z0-9]', '', 'g'), '') AS postcode,
+                   {address['address_line']} AS address_line, {address['town']} AS town,
+                   recorded_on
+            FROM {source})
+        SELECT unique_id, agency, forename, surname,
+               -- The last word of a surname (Patel of "Smith Patel"): a married name often keeps one part.
+               regexp_extract(surname, '([a-z]+)$', 1) AS surname_last,
+               regexp_extract(surname, '^([a-z]+)', 1) AS surname_first,
+               date_of_birth, substr(date_of_birth, 1, 4) AS dob_year, substr(date_of_birth, 6, 2) AS dob_month,
+               substr(date_of_birth, 9, 2) AS dob_day, sex, postcode,
+               {street['house']} AS house, {street['flat']} AS flat, {street['street']} AS street, town,
+               recorded_on
+        FROM cleaned"""
+
+
+def load_person_records(warehouse: Warehouse, connection: duckdb.DuckDBPyConnection | None = None) -> RecordSet:
+    """Every person record in the warehouse, prepared in a DuckDB connection of its own for Splink.
+
+    The records travel as one Arrow table (a million records are ~100 MB), so the warehouse may be any
+    engine behind the store's seam, and linking never holds the warehouse's write lock.
+    """
+    warehouse.require(SOURCE_TABLE, "person records", "safer import partner MAPPING.yaml")
+    rows = warehouse.query_arrow(f"SELECT {', '.join(SOURCE_COLUMNS)} FROM {SOURCE_TABLE}")
+    connection = connection or duckdb.connect()
+    connection.register("raw_people", rows)
+    connection.execute(f"CREATE OR REPLACE TABLE people AS {person_input_sql('raw_people')}")
+    connection.unregister("raw_people")
+    return RecordSet("partners", connection, ("people",), None)
+
+
+def attach_truth(records: RecordSet, truth_dir: Path) -> RecordSet:
+    """The record set with the generator's truth (who each record really is) for measuring, never for linking.
+
+    ``truth_dir`` is the ``truth/`` folder ``safer synth partners`` wrote; records it does not know
+    (imported from elsewhere) are left out of the measure, and counted by the caller if it wishes.
+    """
+    path = truth_dir / "records.parquet"
+    if not path.is_file():
+        raise MissingDataError(f"{truth_dir}: no records.parquet here; give the truth folder that "
+                               "`safer synth partners --out DIR` wrote (DIR/truth)")
+    records.connection.execute(f"""
+        CREATE OR REPLACE TABLE truth AS
+        SELECT p.unique_id, CAST(t.person_id AS VARCHAR) AS entity, 'people' AS source
+        FROM read_parquet(?) t JOIN {records.tables[0]} p ON p.unique_id = t.agency || ':' || t.record_id
+        WHERE t.target = '{SOURCE_TABLE}'""", [str(path)])
+    return replace(records, truth_table="truth")
