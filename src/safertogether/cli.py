@@ -499,6 +499,165 @@ def _print_benchmark(report: dict[str, Any]) -> None:
                   highlight=False)
 
 
+@link_app.command("run")
+def link_run(
+    db: DbOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Retrain the model and rescore every pair, even when the "
+                                       "last model could score just the new records")] = False,
+    threshold: Annotated[float | None, typer.Option(help="Match probability that joins two records into one "
+                                                    "person [default: 0.9]")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the partners' person records into people, with ids that stay the same from run to run.
+
+    The first run trains the model; later runs score only the records imported since, and apply the
+    review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
+    """
+    from safertogether.link.people import THRESHOLD, link_people
+
+    with _warehouse(db) as warehouse:
+        try:
+            with errors.status("linking people") as status:
+                report = link_people(warehouse, full=full, threshold=threshold or THRESHOLD,
+                                     progress=lambda step: status.update(step))
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        return
+    console.print(f"Run {report.run_id} ({report.mode}): {report.records:,} records ({report.new_records:,} new, "
+                  f"{report.removed_records:,} gone) -> [b]{report.people:,} people[/] ({report.new_people:,} new, "
+                  f"{report.merges:,} merged, {report.splits:,} split); {report.scored_pairs:,} pairs scored at or "
+                  f"above {report.review_floor}, joined at {report.threshold}; {report.seconds} s", highlight=False)
+
+
+review_app = typer.Typer(help="Pairs the model is unsure of, and reviewers' decisions (kept for every later run).",
+                         no_args_is_help=True)
+link_app.add_typer(review_app, name="review")
+
+
+@review_app.command("list")
+def review_list(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(help="How many pairs to show")] = 20,
+    conflicts: Annotated[bool, typer.Option("--conflicts", help="Instead, pairs decided as different people that "
+                                            "other links still join")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The undecided pairs between the review floor and the threshold, most probable first."""
+    from safertogether.link.review import review_queue
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            pairs = review_queue(warehouse, limit, conflicts)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps([p.as_json() for p in pairs], indent=2, default=str))
+        return
+    if not pairs:
+        console.print("Nothing to review." if not conflicts else "No conflicting decisions.")
+        return
+    table = Table()
+    for column in ("probability", "record", "forename", "surname", "born", "address", "postcode"):
+        # The record's key is what a reviewer types next: never cut it short.
+        table.add_column(column, overflow="fold", min_width=len(pairs[0].record_l) if column == "record" else None)
+    for pair in pairs:
+        for side, record in ((pair.left, pair.record_l), (pair.right, pair.record_r)):
+            table.add_row(f"{pair.match_probability:.3f}" if side is pair.left else "", record,
+                          *(side[c] or "" for c in ("forename", "surname", "date_of_birth", "address", "postcode")),
+                          end_section=side is pair.right)
+    console.print(table)
+    console.print("Decide with `safer link review same A B` or `safer link review different A B`; the next "
+                  "`safer link run` applies the decisions.")
+
+
+def _decide(decision: str, record_a: str, record_b: str, db: Path | None, reviewer: str | None,
+            note: str | None) -> None:
+    from safertogether.link.review import decide
+
+    with _warehouse(db) as warehouse:
+        try:
+            decide(warehouse, record_a, record_b, decision, reviewer, note)
+        except SaferError as exc:
+            _fail(exc)
+    verdict = "the same person" if decision == "same" else "different people"
+    console.print(f"Recorded: {record_a} and {record_b} are {verdict}; `safer link run` applies it.", highlight=False)
+
+
+RecordArgument = Annotated[str, typer.Argument(help="A person record, as agency:record_id")]
+ReviewerOption = Annotated[str | None, typer.Option(help="Who decided (kept with the decision)")]
+NoteOption = Annotated[str | None, typer.Option(help="Why (kept with the decision)")]
+
+
+@review_app.command("same")
+def review_same(record_a: RecordArgument, record_b: RecordArgument, db: DbOption = None,
+                reviewer: ReviewerOption = None, note: NoteOption = None) -> None:
+    """Decide that two records are the same person: later runs join them whatever their score."""
+    _decide("same", record_a, record_b, db, reviewer, note)
+
+
+@review_app.command("different")
+def review_different(record_a: RecordArgument, record_b: RecordArgument, db: DbOption = None,
+                     reviewer: ReviewerOption = None, note: NoteOption = None) -> None:
+    """Decide that two records are different people: later runs never join them directly."""
+    _decide("different", record_a, record_b, db, reviewer, note)
+
+
+@link_app.command("explain")
+def link_explain(record_a: RecordArgument, record_b: RecordArgument, db: DbOption = None,
+                 as_json: JsonOption = False) -> None:
+    """Why two person records are (or are not) the same person: each comparison's level and match weight."""
+    from safertogether.link.people import explain_link
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            explanation = explain_link(warehouse, record_a, record_b)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(explanation.as_json(), indent=2))
+        return
+    table = Table(title=f"{record_a} and {record_b}: match weight {explanation.match_weight:.2f}, "
+                        f"probability {explanation.match_probability:.3f}")
+    for column in ("comparison", "level", "weight"):
+        table.add_column(column, justify="right" if column == "weight" else "left")
+    table.add_row("prior", "two records chosen at random", f"{explanation.prior_match_weight:+.2f}")
+    for part in explanation.comparisons:
+        table.add_row(part.comparison, part.level, f"{part.match_weight:+.2f}")
+    console.print(table)
+
+
+@link_app.command("evaluate")
+def link_evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="The truth folder `safer synth partners` wrote (DIR/truth)")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure the stored people against the generator's truth: pairwise and B-cubed precision, recall, F1."""
+    from safertogether.link.evaluate_people import evaluate_people
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            result = evaluate_people(warehouse, truth)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+        return
+    table = Table(title=f"Run {result.run_id}: {result.records:,} records, {result.people_found:,} people found, "
+                        f"{result.true_people:,} true people")
+    for column in ("measure", "precision", "recall", "F1"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    pairwise = result.pairwise
+    table.add_row("pairs", f"{pairwise.precision:.4f}", f"{pairwise.recall:.4f}", f"{pairwise.f1:.4f}")
+    table.add_row("B-cubed", f"{result.bcubed_precision:.4f}", f"{result.bcubed_recall:.4f}",
+                  f"{result.bcubed_f1:.4f}")
+    console.print(table)
+    if result.records_without_truth:
+        console.print(f"{result.records_without_truth:,} linked records are not in this truth and were left out.")
+
+
 def main() -> None:
     try:
         app()

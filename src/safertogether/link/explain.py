@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from splink import Linker
 from splink.internals.waterfall_chart import record_to_waterfall_data
 
 from safertogether.errors import NotFoundError
@@ -58,10 +59,16 @@ def explain_pair(run: LinkageRun, unique_id_left: str, unique_id_right: str) -> 
         The explanation, whose contributions sum to its match weight.
     """
     left, right = (_record(run, unique_id) for unique_id in (unique_id_left, unique_id_right))
-    scored = run.linker.inference.score_pair(left, right).as_record_list()[0]
+    return explain_records(run.linker, left, right)
+
+
+def explain_records(linker: Linker, left: dict[str, Any], right: dict[str, Any]) -> PairExplanation:
+    """Score two prepared records (dicts with the model's columns and ``unique_id``) and explain the score."""
+    unique_id_left, unique_id_right = str(left["unique_id"]), str(right["unique_id"])
+    scored = linker.inference.score_pair(left, right).as_record_list()[0]
     # Splink 5 has no public call for a pair's per-comparison weights; its waterfall chart builds them from the
     # trained settings. TODO: use the public call once Splink has one (checked against Splink 5.0.0).
-    steps = record_to_waterfall_data(scored, run.linker._settings_obj, hide_details=False)
+    steps = record_to_waterfall_data(scored, linker._settings_obj, hide_details=False)
     prior, final = steps[0], steps[-1]
     return PairExplanation(unique_id_left, unique_id_right, prior["log2_bayes_factor"], final["log2_bayes_factor"],
                            float(scored["match_probability"]), tuple(_contribution(s) for s in steps[1:-1]))

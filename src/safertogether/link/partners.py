@@ -69,6 +69,7 @@ def load_person_records(warehouse: Warehouse, connection: duckdb.DuckDBPyConnect
     warehouse.require(SOURCE_TABLE, "person records", "safer import partner MAPPING.yaml")
     rows = warehouse.query_arrow(f"SELECT {', '.join(SOURCE_COLUMNS)} FROM {SOURCE_TABLE}")
     connection = connection or duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
     connection.register("raw_people", rows)
     connection.execute(f"CREATE OR REPLACE TABLE people AS {person_input_sql('raw_people')}")
     connection.unregister("raw_people")

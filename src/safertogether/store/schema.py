@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 #: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
-SCHEMA_VERSION: Final = 2
+#: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions).
+SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
 
@@ -72,6 +73,30 @@ _SPINE_DDL: Final[tuple[str, ...]] = (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
 )
 
+# Linkage of people (safertogether.link.people): person data, never served without access control.
+_LINKAGE_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS link_runs (
+        run_id BIGINT PRIMARY KEY, mode VARCHAR NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP,
+        records BIGINT, new_records BIGINT, removed_records BIGINT, scored_pairs BIGINT, people BIGINT,
+        new_people BIGINT, merges BIGINT, splits BIGINT, threshold DOUBLE, review_floor DOUBLE,
+        model_json VARCHAR, seconds DOUBLE)""",
+    # Each record's person, keyed by agency:record_id; the id survives relinking (see link/stable_ids.py).
+    """CREATE TABLE IF NOT EXISTS person_ids (
+        record_key VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, record_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL, run_id BIGINT NOT NULL)""",
+    # Scored pairs at or above the review floor: the graph people are clustered from, and the review queue.
+    """CREATE TABLE IF NOT EXISTS person_links (
+        record_l VARCHAR NOT NULL, record_r VARCHAR NOT NULL, match_weight DOUBLE, match_probability DOUBLE,
+        run_id BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS person_id_events (
+        run_id BIGINT NOT NULL, event VARCHAR NOT NULL, person_id VARCHAR NOT NULL, other_person_id VARCHAR,
+        records BIGINT)""",
+    # A reviewer's verdict on a pair, respected by every later run: same person or different people.
+    """CREATE TABLE IF NOT EXISTS link_decisions (
+        record_l VARCHAR NOT NULL, record_r VARCHAR NOT NULL, decision VARCHAR NOT NULL, reviewer VARCHAR,
+        note VARCHAR, decided_at TIMESTAMP, PRIMARY KEY (record_l, record_r))""",
+)
+
 
 def ddl() -> tuple[str, ...]:
     """Every table and sequence, the common records' tables derived from their classes.
@@ -83,4 +108,4 @@ def ddl() -> tuple[str, ...]:
 
     records = (create_table_sql("agencies", Agency),
                *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()))
-    return _SPINE_DDL + records
+    return _SPINE_DDL + records + _LINKAGE_DDL
