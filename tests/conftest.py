@@ -18,6 +18,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from postgres_server import Server, binaries
+from postgres_server import running_server as running_postgres
 from safertogether.api import create_app
 from safertogether.areas.load import import_area_lookup, import_boundaries, import_places, import_population
 from safertogether.ingest import find_police_uk_files, import_police_uk
@@ -45,6 +47,34 @@ def city_folder(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def multiforce_folder(data_dir: Path) -> Path:
     return data_dir / "police-uk" / "2023-03-multiforce"
+
+
+ENGINES = ("duckdb", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Server]:
+    """A PostgreSQL cluster of the test session's own, on a free loopback port (see tests/postgres_server.py)."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; CI must run the PostgreSQL tests (make postgres installs it)")
+        pytest.skip("PostgreSQL is not installed (Debian's postgresql package: `make postgres`); "
+                    "the PostgreSQL half of the engine tests is skipped")
+    with running_postgres(bin_dir) as server:
+        yield server
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=ENGINES)
+def warehouse_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a new empty warehouse goes, on each engine: a DuckDB file, or a new PostgreSQL database."""
+    if request.param == "duckdb":
+        return str(tmp_path / "safer.duckdb")
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"test_{next(_databases)}")
 
 
 @pytest.fixture(scope="session")

@@ -52,8 +52,9 @@ def write_extract(folder: Path, rows: list[list[str]], mapping: dict | None = No
 
 
 @pytest.fixture
-def warehouse(tmp_path):
-    opened = open_warehouse(tmp_path / "safer.duckdb")
+def warehouse(warehouse_location):
+    """A new warehouse on each engine: every test here runs on DuckDB and on PostgreSQL."""
+    opened = open_warehouse(warehouse_location)
     yield opened
     opened.close()
 

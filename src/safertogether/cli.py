@@ -35,12 +35,13 @@ app.add_typer(synth_app, name="synth")
 console = Console()
 errors = Console(stderr=True)
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file [default: $SAFER_DB or safer.duckdb]")]
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="Warehouse file, or postgresql://user@host:port/database [default: $SAFER_DB or safer.duckdb]")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
 @contextmanager
-def _warehouse(db: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
+def _warehouse(db: str | Path | None, read_only: bool = False) -> Iterator[Warehouse]:
     try:
         warehouse = open_warehouse(db or default_db_path(), read_only=read_only)
     except SaferError as exc:

@@ -13,7 +13,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SAFER_")
 
-    db: Path = Field(Path("safer.duckdb"), description="Warehouse file (DuckDB).")
+    db: Path | str = Field(Path("safer.duckdb"), description="Warehouse file (DuckDB), or a postgresql:// URL.")
     host: str = Field("127.0.0.1", description="Address to serve on; loopback unless you mean to publish.")
     port: int = Field(8000, ge=1, le=65535, description="Port to serve on.")
     tile_url: str | None = Field(

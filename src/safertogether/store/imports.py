@@ -211,7 +211,7 @@ class PendingRows:
 
     def _spill(self) -> None:
         if self._folder is None:
-            where = self._warehouse.path.parent if self._warehouse.path else None
+            where = self._warehouse.engine.staging_dir
             self._folder = tempfile.TemporaryDirectory(prefix=".safer-staging-", dir=where)
         for table, parts in self._tables.items():
             path = f"{self._folder.name}/{table}-{len(self._staged.get(table, []))}.parquet"
@@ -237,14 +237,15 @@ class PendingRows:
             with self._warehouse.registered("_pending_rows", rows):
                 self._insert(table, "_pending_rows")
         for table, paths in self._staged.items():
-            self._insert(table, "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "])")
+            with self._warehouse.parquet_relation(paths) as staged:
+                self._insert(table, staged)
         self._tables.clear()
         self._staged.clear()
         self._rows = 0
 
     def _insert(self, table: str, source: str) -> None:
         select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
-        self._warehouse.execute(f"INSERT INTO {table} BY NAME {select}")
+        self._warehouse.insert_select(table, select)
 
     def close(self) -> None:
         if self._folder is not None:

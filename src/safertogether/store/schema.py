@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-#: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
+#: Each version's changes are a numbered migration in :mod:`safertogether.store.migrations`.
+#: 1: the spine. 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables).
 #: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions).
 SCHEMA_VERSION: Final = 3
 
@@ -55,15 +56,11 @@ _SPINE_DDL: Final[tuple[str, ...]] = (
         lsoa_code VARCHAR PRIMARY KEY, lsoa_name VARCHAR, msoa_code VARCHAR, msoa_name VARCHAR,
         lad_code VARCHAR, lad_name VARCHAR, region_code VARCHAR, region_name VARCHAR,
         force_id VARCHAR, force_inferred BOOLEAN, source VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS places (
-        geonameid BIGINT PRIMARY KEY, name VARCHAR NOT NULL, longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL,
-        population BIGINT, country VARCHAR, source VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS population (
         lsoa_code VARCHAR PRIMARY KEY, persons BIGINT, households BIGINT, hectares DOUBLE, source VARCHAR)""",
     # Monthly counts per LSOA and category: every area question is answered from here.
     """CREATE TABLE IF NOT EXISTS areas (code VARCHAR, name VARCHAR, level VARCHAR, parent VARCHAR,
         force_id VARCHAR, population BIGINT)""",
-    "CREATE TABLE IF NOT EXISTS crime_lsoas (code VARCHAR, name VARCHAR, force_id VARCHAR)",
     "CREATE TABLE IF NOT EXISTS street_index (lsoa VARCHAR, street VARCHAR, crimes BIGINT)",
     # The months each force has published, with its total: which months are loaded, at a glance.
     "CREATE TABLE IF NOT EXISTS force_months (force_id VARCHAR, month DATE, crimes BIGINT)",
@@ -71,6 +68,14 @@ _SPINE_DDL: Final[tuple[str, ...]] = (
         lsoa VARCHAR, force_id VARCHAR, month DATE, outcome VARCHAR, crimes BIGINT)""",
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
+)
+
+# Version 2: the towns of town search, the LSOAs with crimes, and (in ddl_v2) the partners' record tables.
+_V2_DDL: Final[tuple[str, ...]] = (
+    "CREATE TABLE IF NOT EXISTS crime_lsoas (code VARCHAR, name VARCHAR, force_id VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS places (
+        geonameid BIGINT PRIMARY KEY, name VARCHAR NOT NULL, longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL,
+        population BIGINT, country VARCHAR, source VARCHAR)""",
 )
 
 # Linkage of people (safertogether.link.people): person data, never served without access control.
@@ -99,7 +104,17 @@ _LINKAGE_DDL: Final[tuple[str, ...]] = (
 
 
 def ddl() -> tuple[str, ...]:
-    """Every table and sequence, the common records' tables derived from their classes.
+    """Every table and sequence of the current version (each created only if missing)."""
+    return spine_ddl() + ddl_v2() + linkage_ddl()
+
+
+def spine_ddl() -> tuple[str, ...]:
+    """Version 1: the police.uk spine (imports, provenance, quarantine, areas and their counts)."""
+    return _SPINE_DDL
+
+
+def ddl_v2() -> tuple[str, ...]:
+    """Version 2's tables, the common records' tables derived from their classes.
 
     The record classes are pydantic models: imported here, when a warehouse is created or opened for
     writing, rather than by every command that merely imports the store (0.1 s of start-up).
@@ -108,4 +123,9 @@ def ddl() -> tuple[str, ...]:
 
     records = (create_table_sql("agencies", Agency),
                *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()))
-    return _SPINE_DDL + records + _LINKAGE_DDL
+    return _V2_DDL + records
+
+
+def linkage_ddl() -> tuple[str, ...]:
+    """Version 3: the linkage tables."""
+    return _LINKAGE_DDL

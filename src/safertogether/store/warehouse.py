@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: one file, opened by one writer (imports) or many readers (serving)."""
+"""The warehouse: a DuckDB file (one writer, many readers) by default, or a shared PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -6,120 +6,113 @@ import contextlib
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import duckdb
 import pyarrow as pa
 
-from safertogether.errors import MissingDataError, NewerWarehouseError, WarehouseBusyError
-from safertogether.store.schema import SCHEMA_VERSION, ddl
+from safertogether.errors import MissingDataError
+from safertogether.store.engines import DuckDBEngine, Engine, Params
+from safertogether.store.migrations import migrate, stored_version
+from safertogether.store.schema import SCHEMA_VERSION
 
 DEFAULT_DB = "safer.duckdb"
+SERVER_SCHEMES = ("postgresql://", "postgres://")
 T = TypeVar("T")
 
 # A process-unique key per opened warehouse, for caches (``id()`` values are reused after collection).
 _warehouse_keys = itertools.count(1)
 
 
-def default_db_path() -> Path:
-    """``SAFER_DB`` when set, else ``safer.duckdb`` in the working directory."""
-    return Path(os.environ.get("SAFER_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """``SAFER_DB`` when set (a file, or a ``postgresql://`` URL), else ``safer.duckdb`` in the working directory."""
+    chosen = os.environ.get("SAFER_DB") or DEFAULT_DB
+    return chosen if is_server_url(chosen) else Path(chosen)
 
 
 class Warehouse:
-    """A DuckDB warehouse file.
+    """The warehouse, on whichever engine stands behind it (see :mod:`safertogether.store.engines`).
 
-    Queries may come from many threads: each thread gets its own cursor on the shared connection.
-    Writes happen inside :meth:`transaction`, which commits everything or nothing.
+    Queries may come from many threads: each thread gets its own session on the engine.
+    Writes happen inside :meth:`transaction`, which commits everything or nothing. SQL is written in
+    DuckDB's dialect; an engine with another translates it.
     """
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path | None, read_only: bool) -> None:
-        self._connection = connection
+    def __init__(self, engine: Engine, path: Path | None, read_only: bool) -> None:
+        self.engine = engine
         self.path = path
         self.read_only = read_only
-        self._local = threading.local()
         self._version = 0
         self.key = next(_warehouse_keys)
         self._memos: dict[str, tuple[int, Any]] = {}
         self._memo_lock = threading.Lock()
 
     @property
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor; a transaction belongs to the thread that began it."""
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._local.cursor = self._connection.cursor()
-        return cursor
+    def where(self) -> str:
+        """Where the data lives, for messages: a file path or a server URL without its password."""
+        return self.engine.where
 
-    def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         """Rows of a query as dictionaries."""
-        result = self._cursor.execute(sql, params)
-        names = [d[0] for d in result.description or []]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        names, rows = self.engine.fetch(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def row(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[Any, ...] | None:
+    def row(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
         """The first row of a query as a tuple, or None (the whole result is read: DuckDB 2 needs that)."""
-        rows = self._cursor.execute(sql, params).fetchall()
+        rows = self.engine.fetch(sql, params)[1]
         return rows[0] if rows else None
 
-    def stream_rows(
-        self, sql: str, params: dict[str, Any] | list[Any] | None = None, chunk_rows: int = 10_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """A query's rows in chunks, on a cursor of its own (so other queries may run meanwhile).
+    def stream_rows(self, sql: str, params: Params = None, chunk_rows: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """A query's rows in chunks, on a session of its own (so other queries may run meanwhile).
 
-        The query runs when the first chunk is asked for; the cursor closes when the chunks run out or
-        the iterator is closed (an answer streamed to a client that went away).
+        The query runs when the first chunk is asked for; the session's cursor closes when the chunks
+        run out or the iterator is closed (an answer streamed to a client that went away).
         """
-        cursor = self._connection.cursor()
-        try:
-            result = cursor.execute(sql, params)
-            while chunk := result.fetchmany(chunk_rows):
-                yield chunk
-        finally:
-            cursor.close()
+        return self.engine.stream_rows(sql, params, chunk_rows)
 
-    def stream_arrow(
-        self, sql: str, params: dict[str, Any] | list[Any] | None = None, batch_rows: int = 50_000
-    ) -> Iterator[pa.RecordBatch]:
-        """A query's result as Arrow record batches, on a cursor of its own (see :meth:`stream_rows`)."""
-        cursor = self._connection.cursor()
-        try:
-            yield from cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
-        finally:
-            cursor.close()
+    def stream_arrow(self, sql: str, params: Params = None, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+        """A query's result as Arrow record batches, on a session of its own (see :meth:`stream_rows`)."""
+        return self.engine.stream_arrow(sql, params, batch_rows)
 
-    @contextlib.contextmanager
-    def registered(self, name: str, rows: pa.Table) -> Iterator[str]:
+    def registered(self, name: str, rows: pa.Table) -> contextlib.AbstractContextManager[str]:
         """An Arrow table visible to this thread's queries as relation ``name`` for the block."""
-        self._cursor.register(name, rows)
-        try:
-            yield name
-        finally:
-            # After a failed statement the transaction is aborted and unregister fails too: that
-            # error would hide the one that matters. The next register of the name replaces it.
-            with contextlib.suppress(duckdb.TransactionException):
-                self._cursor.unregister(name)
+        return self.engine.registered(name, rows)
 
-    def query_arrow(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pa.Table:
+    def parquet_relation(self, paths: Sequence[str]) -> contextlib.AbstractContextManager[str]:
+        """Parquet files staged by an import, visible as one relation (SQL after FROM) for the block."""
+        return self.engine.parquet_relation(paths)
+
+    def query_arrow(self, sql: str, params: Params = None) -> pa.Table:
         """A query's result as an Arrow table (columnar, no per-row Python objects)."""
-        return self._cursor.sql(sql, params=params).to_arrow_table()
+        return self.engine.fetch_arrow(sql, params)
 
-    def scalar(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> Any:
+    def scalar(self, sql: str, params: Params = None) -> Any:
         """The first column of the first row, or None."""
-        rows = self._cursor.execute(sql, params).fetchall()
+        rows = self.engine.fetch(sql, params)[1]
         return rows[0][0] if rows else None
 
-    def execute(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> None:
-        """Run a statement to completion (DuckDB 2 needs a result read to its end before the next)."""
-        self._cursor.execute(sql, params).fetchall()
+    def execute(self, sql: str, params: Params = None) -> None:
+        """Run a statement to completion."""
+        self.engine.execute(sql, params)
 
     def insert_arrow(self, table: str, rows: pa.Table, columns: list[str] | None = None) -> None:
         """Append an Arrow table's columns (by name) to a warehouse table."""
         column_list = ", ".join(columns or rows.column_names)
         with self.registered("_incoming", rows):
             self.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _incoming")
+
+    def insert_select(self, table: str, select: str, params: Params = None) -> None:
+        """Insert a query's rows into ``table``, columns matched by name (those it lacks are NULL)."""
+        self.engine.insert_select(table, select, params)
+
+    def upsert(self, table: str, row: dict[str, Any]) -> None:
+        """Insert ``row`` (column -> value), replacing the stored row with the same primary key."""
+        self.engine.upsert(table, row)
+
+    def table_exists(self, table: str) -> bool:
+        """Whether the warehouse holds a table of that name."""
+        return self.engine.table_exists(table)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
@@ -138,7 +131,8 @@ class Warehouse:
         """Changes whenever this warehouse commits (for answer caches).
 
         Only one process may write a DuckDB file, and a read-only one sees no other writer, so the
-        count of this object's own commits is enough.
+        count of this object's own commits is enough. (On a shared PostgreSQL server other writers'
+        commits are not seen here yet: its caches are per process.)
         """
         return self._version
 
@@ -171,78 +165,61 @@ class Warehouse:
             raise MissingDataError(f"no {what} in the warehouse; {how}")
 
     def close(self) -> None:
-        """Close the file; the warehouse cannot be used afterwards."""
-        self._connection.close()
+        """Close the file or the server's sessions; the warehouse cannot be used afterwards."""
+        self.engine.close()
 
 
 def open_warehouse(
     path: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None
 ) -> Warehouse:
-    """Open (creating if needed) the warehouse file; ``":memory:"`` gives a throwaway one.
+    """Open (creating if needed) the warehouse, migrating an older schema; ``":memory:"`` gives a throwaway one.
 
-    ``memory_limit`` (or ``SAFER_MEMORY_LIMIT``, e.g. ``"3GB"``) caps DuckDB's memory; it spills to
-    disk beyond it, which is how national-scale imports stay within a small machine.
+    ``path`` is a DuckDB file, or a ``postgresql://user@host:port/database`` URL for a shared server
+    (also through ``SAFER_DB``). ``memory_limit`` (or ``SAFER_MEMORY_LIMIT``, e.g. ``"3GB"``) caps
+    DuckDB's memory; it spills to disk beyond it, which is how national-scale imports stay within a
+    small machine.
     """
-    target = Path(path) if path not in (None, ":memory:") else (None if path == ":memory:" else default_db_path())
+    if path is None:
+        path = default_db_path()
+    if is_server_url(path):
+        from safertogether.store.postgres import PostgresEngine
+
+        warehouse = Warehouse(PostgresEngine(str(path)), None, read_only)
+        return _migrated(warehouse, writable=not read_only)
+    target = None if str(path) == ":memory:" else Path(path)
     if read_only and target is not None and not target.exists():
         raise MissingDataError(
             f"no warehouse at {target}; create it with `safer import police-uk FOLDER --db {target}` or `safer demo`"
         )
+    writable = not (read_only and target is not None)
+    warehouse = Warehouse(DuckDBEngine(target, read_only=not writable, memory_limit=memory_limit), target, read_only)
+    if writable:
+        return _migrated(warehouse, writable=True)
     try:
-        if target is None:
-            connection = duckdb.connect(":memory:")
-        elif read_only and target.exists():
-            connection = duckdb.connect(str(target), read_only=True)
-        else:
-            connection = duckdb.connect(str(target))
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusyError(
-                f"{target} is in use by another process (is `safer serve` running?); stop it, then try again"
-            ) from exc
-        raise
-    # Inserts may then run on all cores; every query that needs an order says ORDER BY.
-    connection.execute("SET preserve_insertion_order = false").fetchall()
-    connection.execute("SET GLOBAL TimeZone = 'UTC'").fetchall()
-    limit = memory_limit or os.environ.get("SAFER_MEMORY_LIMIT")
-    if limit:
-        connection.execute("SET memory_limit = ?", [limit]).fetchall()
-    warehouse = Warehouse(connection, target, read_only)
-    try:
-        if not (read_only and target is not None and target.exists()):
-            _create_schema(warehouse)
-            return warehouse
-        older = _schema_version(warehouse) < SCHEMA_VERSION
+        older = stored_version(warehouse) < SCHEMA_VERSION
     except BaseException:
         warehouse.close()
         raise
     if older:
-        # Made by an older version: bring its schema up to date once (the new tables), then read it.
+        # Made by an older version: migrate it once (a writer may do that), then read it.
         warehouse.close()
         open_warehouse(target, memory_limit=memory_limit).close()
         return open_warehouse(target, read_only=True, memory_limit=memory_limit)
     return warehouse
 
 
-def _schema_version(warehouse: Warehouse) -> int:
-    """The schema version the file was written with; one newer than this code's is refused."""
-    stored = warehouse.scalar(
-        "SELECT max(value) FROM duckdb_tables() t, meta WHERE t.table_name = 'meta' AND key = 'schema_version'")
-    version = int(stored) if stored else 0
-    if version > SCHEMA_VERSION:
-        raise NewerWarehouseError(
-            f"{warehouse.path} was written by a newer Safer Together (schema {version}, this one reads up to "
-            f"{SCHEMA_VERSION}); upgrade safertogether to read it")
-    return version
+def is_server_url(path: str | Path) -> bool:
+    """Whether ``path`` names a database server (``postgresql://...``) rather than a file."""
+    return isinstance(path, str) and path.startswith(SERVER_SCHEMES)
 
 
-def _create_schema(warehouse: Warehouse) -> None:
-    """Create what is missing (tables are created if absent) and record this code's schema version."""
-    with warehouse.transaction():
-        warehouse.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        _schema_version(warehouse)
-        for statement in ddl():
-            warehouse.execute(statement)
-        warehouse.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
+def _migrated(warehouse: Warehouse, writable: bool) -> Warehouse:
+    try:
+        if writable:
+            migrate(warehouse)
+        else:
+            stored_version(warehouse)  # refuses a newer one
+    except BaseException:
+        warehouse.close()
+        raise
+    return warehouse

@@ -1,0 +1,160 @@
+"""Our SQL, written in DuckDB's dialect, as PostgreSQL runs it: sqlglot's translation plus what it lacks.
+
+sqlglot translates most of it (types, ``strftime``, list functions, ``ANTI JOIN``); the rest is here, as
+rewrites of the parsed statement, so that no caller branches on the engine:
+
+* ``?`` placeholders (also ``?::TYPE``, which sqlglot's DuckDB tokenizer reads as one token) become
+  numbered ones, bound by name, so a rewrite may move them;
+* ``INSERT OR REPLACE`` becomes ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` (the key is read
+  from the catalog, through ``catalog``);
+* a subquery in FROM gets the alias PostgreSQL 15 requires;
+* ``GROUP BY ALL`` lists the select's non-aggregate expressions by position, ``ORDER BY ALL`` all of them;
+* ``regexp_extract(s, pattern, group)`` becomes ``(regexp_match(s, pattern))[group]``,
+  ``to_microseconds(n)`` an interval;
+* columns named as PostgreSQL's system columns (``xmin``, ``xmax``) are stored under other names;
+* ``%`` (in literals and the modulo operator) is doubled, since psycopg reads ``%`` as a placeholder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+#: Column names PostgreSQL keeps for its system columns, and the names stored instead; a query selecting
+#: one by name still answers under the name it asked for.
+SYSTEM_COLUMNS: Final = {"xmin": "xmin_", "xmax": "xmax_", "cmin": "cmin_", "cmax": "cmax_", "ctid": "ctid_"}
+
+#: Columns that hold lists (``VARCHAR[]``): DuckDB's ``len`` of one is PostgreSQL's ``cardinality``.
+LIST_COLUMNS: Final = frozenset({"partitions"})
+
+#: Given a table, its columns in order and its primary key columns.
+Catalog = Callable[[str], tuple[list[str], list[str]]]
+
+
+def numbered_placeholders(sql: str) -> str:
+    """``?`` placeholders as ``$1``, ``$2``, ... in order (string literals and comments left alone)."""
+    tokens = sqlglot.tokenize(sql, read="duckdb")
+    out, last, number = [], 0, 0
+    for token in tokens:
+        if token.token_type in (TokenType.PLACEHOLDER, TokenType.QDCOLON) and sql[token.start] == "?":
+            number += 1
+            out.append(sql[last:token.start] + f"${number}")
+            last = token.start + 1
+    return "".join(out) + sql[last:]
+
+
+def named_params(params: dict[str, Any] | Sequence[Any] | None) -> dict[str, Any]:
+    """Positional parameters as the names :func:`numbered_placeholders` gave their places."""
+    if params is None:
+        return {}
+    if isinstance(params, dict):
+        return params
+    return {str(i): value for i, value in enumerate(params, start=1)}
+
+
+def to_postgres(sql: str, catalog: Catalog) -> list[str]:
+    """The statements of ``sql`` (DuckDB's dialect) in PostgreSQL's, placeholders as ``%(n)s``."""
+    statements = sqlglot.parse(numbered_placeholders(sql), read="duckdb")
+    return [_escape_percent(_rewrite(statement, catalog).sql(dialect="postgres")) for statement in statements
+            if statement]
+
+
+def _escape_percent(sql: str) -> str:
+    """``%`` inside string literals doubled (after translation: ``strftime``'s formats are rewritten)."""
+    if "%" not in sql:
+        return sql
+    out, last = [], 0
+    for token in sqlglot.tokenize(sql, read="postgres"):
+        if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING) and "%" in sql[token.start:token.end + 1]:
+            out.append(sql[last:token.start] + sql[token.start:token.end + 1].replace("%", "%%"))
+            last = token.end + 1
+    return "".join(out) + sql[last:]
+
+
+def _rewrite(tree: exp.Expression, catalog: Catalog) -> exp.Expression:
+    if isinstance(tree, exp.Insert) and tree.args.get("alternative") == "REPLACE":
+        tree = _insert_or_replace(tree, catalog)
+    for group in list(tree.find_all(exp.Group)):
+        if group.args.get("all"):
+            _group_by_all(group)
+    for order in list(tree.find_all(exp.Order)):
+        _order_by_all(order)
+    for number, subquery in enumerate(tree.find_all(exp.Subquery)):
+        if not subquery.alias and isinstance(subquery.parent, exp.From | exp.Join):
+            subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
+    for select in tree.find_all(exp.Select):
+        select.set("expressions", [_keep_name(e) for e in select.expressions])
+    return tree.transform(_node)
+
+
+def _keep_name(projection: exp.Expression) -> exp.Expression:
+    if isinstance(projection, exp.Column) and projection.name in SYSTEM_COLUMNS:
+        return exp.alias_(projection, projection.name)
+    return projection
+
+
+def _node(node: exp.Expression) -> exp.Expression:
+    if (isinstance(node, exp.Identifier) and node.this in SYSTEM_COLUMNS and not isinstance(node.parent, exp.TableAlias)
+            and not (isinstance(node.parent, exp.Alias) and node.arg_key == "alias")):
+        return exp.to_identifier(SYSTEM_COLUMNS[node.this])
+    if isinstance(node, exp.Mod):
+        return exp.Anonymous(this="mod", expressions=[node.this, node.expression])
+    if isinstance(node, exp.Length) and isinstance(node.this, exp.Column) and node.this.name in LIST_COLUMNS:
+        return exp.Anonymous(this="cardinality", expressions=[node.this])
+    if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
+        return _node(node.this)  # a set-returning function already: unnest of it is DuckDB's list form
+    if isinstance(node, exp.GenerateSeries) and node.args.get("is_end_exclusive") and isinstance(
+            node.args.get("step"), exp.Interval):
+        # DuckDB's range() stops before its end; sqlglot subtracts the integer 1, which a timestamp refuses.
+        end = exp.Sub(this=node.args["end"], expression=exp.Interval(this=exp.Literal.string("1"),
+                                                                     unit=exp.var("MICROSECOND")))
+        return exp.GenerateSeries(start=node.args["start"], end=end, step=node.args["step"])
+    if isinstance(node, exp.RegexpExtract):
+        group = node.args.get("group")
+        match = exp.Anonymous(this="regexp_match", expressions=[node.this, node.expression])
+        index = int(group.this) if group is not None else 1
+        # sqlglot counts from 0 and adds PostgreSQL's offset of 1.
+        return exp.Bracket(this=exp.Paren(this=match), expressions=[exp.Literal.number(index - 1)])
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_microseconds":
+        micros = node.expressions[0]
+        return exp.Mul(this=exp.Cast(this=exp.Literal.string("1 microsecond"), to=exp.DataType.build("interval")),
+                       expression=micros)
+    return node
+
+
+def _insert_or_replace(tree: exp.Insert, catalog: Catalog) -> exp.Insert:
+    target = tree.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    given = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else []
+    columns, key = catalog(table.name)
+    columns = given or columns
+    updates = [exp.EQ(this=exp.column(c), expression=exp.column(c, table="excluded")) for c in columns if c not in key]
+    tree.set("alternative", None)
+    if not given:
+        tree.set("this", exp.Schema(this=table, expressions=[exp.to_identifier(c) for c in columns]))
+    tree.set("conflict", exp.OnConflict(conflict_keys=[exp.to_identifier(k) for k in key],
+                                        action=exp.var("DO UPDATE"), expressions=updates) if key else
+             exp.OnConflict(action=exp.var("DO NOTHING")))
+    return tree
+
+
+def _group_by_all(group: exp.Group) -> None:
+    select = group.parent
+    positions = [exp.Literal.number(i) for i, e in enumerate(select.expressions, start=1)
+                 if not e.find(exp.AggFunc)]
+    group.set("all", None)
+    group.set("expressions", positions)
+
+
+def _order_by_all(order: exp.Order) -> None:
+    first = order.expressions[0] if len(order.expressions) == 1 else None
+    if not (isinstance(first, exp.Ordered) and isinstance(first.this, exp.Var) and first.this.name.upper() == "ALL"):
+        return
+    select = order.parent
+    order.set("expressions", [exp.Ordered(this=exp.Literal.number(i), desc=first.args.get("desc"),
+                                          nulls_first=first.args.get("nulls_first"))
+                              for i in range(1, len(select.expressions) + 1)])
