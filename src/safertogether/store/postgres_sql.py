@@ -7,6 +7,7 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   numbered ones, bound by name, so a rewrite may move them;
 * ``INSERT OR REPLACE`` becomes ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` (the key is read
   from the catalog, through ``catalog``);
+* ``CREATE OR REPLACE TABLE`` drops the table first; ``text[n:]`` is ``substr``;
 * a subquery in FROM gets the alias PostgreSQL 15 requires;
 * ``GROUP BY ALL`` lists the select's non-aggregate expressions by position, ``ORDER BY ALL`` all of them;
 * ``regexp_extract(s, pattern, group)`` becomes ``(regexp_match(s, pattern))[group]``,
@@ -58,9 +59,16 @@ def named_params(params: dict[str, Any] | Sequence[Any] | None) -> dict[str, Any
 
 def to_postgres(sql: str, catalog: Catalog) -> list[str]:
     """The statements of ``sql`` (DuckDB's dialect) in PostgreSQL's, placeholders as ``%(n)s``."""
-    statements = sqlglot.parse(numbered_placeholders(sql), read="duckdb")
-    return [_escape_percent(_rewrite(statement, catalog).sql(dialect="postgres")) for statement in statements
-            if statement]
+    out = []
+    for statement in sqlglot.parse(numbered_placeholders(sql), read="duckdb"):
+        if statement is None:
+            continue
+        if isinstance(statement, exp.Create) and statement.args.get("replace") and statement.kind == "TABLE":
+            # PostgreSQL has no CREATE OR REPLACE TABLE: drop it first (inside the caller's transaction).
+            statement.set("replace", False)
+            out.append(f"DROP TABLE IF EXISTS {statement.this.sql(dialect='postgres')}")
+        out.append(_escape_percent(_rewrite(statement, catalog).sql(dialect="postgres")))
+    return out
 
 
 def _escape_percent(sql: str) -> str:
@@ -105,6 +113,10 @@ def _node(node: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="mod", expressions=[node.this, node.expression])
     if isinstance(node, exp.Length) and isinstance(node.this, exp.Column) and node.this.name in LIST_COLUMNS:
         return exp.Anonymous(this="cardinality", expressions=[node.this])
+    if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice)
+            and node.expressions[0].args.get("expression") is None):
+        # text[n:] (what follows the nth character): DuckDB slices strings, PostgreSQL takes substr.
+        return exp.Substring(this=node.this, start=node.expressions[0].this)
     if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
         return _node(node.this)  # a set-returning function already: unnest of it is DuckDB's list form
     if isinstance(node, exp.GenerateSeries) and node.args.get("is_end_exclusive") and isinstance(
