@@ -8,7 +8,7 @@ JS_CLIENTS := tests/js_clients
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all test-wheel dist bench browser proxy lint clean
+.PHONY: setup demo test test-all test-wheel dist bench browser proxy postgres lint clean
 
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(JS_CLIENTS)/node_modules/.installed
 
@@ -41,14 +41,22 @@ proxy:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
 	  else echo "nginx is not installed: the reverse-proxy test will be skipped (install Debian's nginx-light)"; fi; }
 
+# Debian's PostgreSQL for the tests that run on both engines (each test session starts a throwaway cluster of
+# its own on a loopback port: tests/postgres_server.py); nothing is started here.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL is not installed: the PostgreSQL half of the engine tests will be skipped (install Debian's postgresql)"; fi; }
+
 demo: setup
 	$(BIN)/safer demo --data $(DATA)
 
-test: setup browser proxy
+test: setup browser proxy postgres
 	SAFER_DATA=$(DATA) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 
-test-all: setup browser proxy
+test-all: setup browser proxy postgres
 	SAFER_DATA=$(DATA) $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 

@@ -7,6 +7,8 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   numbered ones, bound by name, so a rewrite may move them;
 * ``INSERT OR REPLACE`` becomes ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` (the key is read
   from the catalog, through ``catalog``);
+* ``any_value`` (PostgreSQL 16) is ``min``, ``mode(x)`` an ordered-set aggregate; ``first(x ORDER BY ...)`` is the first of an ordered ``array_agg``;
+* an empty list ``[]`` is the literal ``'{}'``, typed by where it goes;
 * ``CREATE OR REPLACE TABLE`` drops the table first; ``text[n:]`` is ``substr``;
 * a subquery in FROM gets the alias PostgreSQL 15 requires;
 * ``GROUP BY ALL`` lists the select's non-aggregate expressions by position, ``ORDER BY ALL`` all of them;
@@ -109,6 +111,15 @@ def _node(node: exp.Expression) -> exp.Expression:
     if (isinstance(node, exp.Identifier) and node.this in SYSTEM_COLUMNS and not isinstance(node.parent, exp.TableAlias)
             and not (isinstance(node.parent, exp.Alias) and node.arg_key == "alias")):
         return exp.to_identifier(SYSTEM_COLUMNS[node.this])
+    if isinstance(node, exp.First | exp.ArgMax | exp.ArgMin) and isinstance(node.this, exp.Order):
+        # first(x ORDER BY ...): PostgreSQL has no first(); the first of an ordered array_agg is the same.
+        return exp.Bracket(this=exp.Paren(this=exp.ArrayAgg(this=node.this)), expressions=[exp.Literal.number(0)])
+    if isinstance(node, exp.Mode) and node.this is not None and not isinstance(node.parent, exp.WithinGroup):
+        return exp.WithinGroup(this=exp.Mode(), expression=exp.Order(expressions=[exp.Ordered(this=node.this)]))
+    if isinstance(node, exp.AnyValue):
+        return exp.Min(this=node.this)  # any_value() arrived in PostgreSQL 16; min() is one of the values
+    if isinstance(node, exp.Array) and not node.expressions:
+        return exp.Literal.string("{}")  # an empty list: a literal takes the type of where it goes
     if isinstance(node, exp.Mod):
         return exp.Anonymous(this="mod", expressions=[node.this, node.expression])
     if isinstance(node, exp.Length) and isinstance(node.this, exp.Column) and node.this.name in LIST_COLUMNS:
