@@ -156,3 +156,26 @@ def _contents(warehouse) -> dict[str, object]:
             "quarantined": warehouse.scalar("SELECT count(*) FROM quarantine"),
             "files": warehouse.query("SELECT file_id, status FROM source_files ORDER BY file_id"),
             "imports": warehouse.scalar("SELECT count(*) FROM imports")}
+
+
+def test_rows_arrive_alike_on_every_engine(warehouse_location):
+    """Each way of reading gives the same values and types, whichever engine holds them."""
+    warehouse = open_warehouse(warehouse_location)
+    rows = pa.table({"agency": ["a", "b", "c"], "name": ["Ann's", "100% \"B\"", None], "kind": ["police"] * 3})
+    try:
+        with warehouse.transaction():
+            warehouse.insert_arrow("agencies", rows)
+        sql = "SELECT agency, name, length(agency) AS n FROM agencies WHERE agency <> ? ORDER BY agency"
+        assert warehouse.query(sql, ["c"]) == [{"agency": "a", "name": "Ann's", "n": 1},
+                                               {"agency": "b", "name": '100% "B"', "n": 1}]
+        assert [r for chunk in warehouse.stream_rows(sql, ["c"], chunk_rows=1) for r in chunk] == [
+            ("a", "Ann's", 1), ("b", '100% "B"', 1)]
+        streamed = pa.Table.from_batches(list(warehouse.stream_arrow(sql, ["c"], batch_rows=1)))
+        fetched = warehouse.query_arrow(sql, ["c"])
+        assert streamed.to_pylist() == fetched.to_pylist() == warehouse.query(sql, ["c"])
+        assert pa.types.is_string(fetched.schema.field("name").type)
+        with warehouse.registered("incoming", pa.table({"agency": ["b", "z"]})) as name:
+            assert warehouse.scalar(f"SELECT count(*) FROM agencies JOIN {name} USING (agency)") == 1
+        assert warehouse.scalar("SELECT name FROM agencies WHERE name LIKE '100%'") == '100% "B"'
+    finally:
+        warehouse.close()

@@ -7,15 +7,16 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   numbered ones, bound by name, so a rewrite may move them;
 * ``INSERT OR REPLACE`` becomes ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` (the key is read
   from the catalog, through ``catalog``);
-* ``any_value`` (PostgreSQL 16) is ``min``, ``mode(x)`` an ordered-set aggregate; ``first(x ORDER BY ...)`` is the first of an ordered ``array_agg``;
-* an empty list ``[]`` is the literal ``'{}'``, typed by where it goes;
-* ``CREATE OR REPLACE TABLE`` drops the table first; ``text[n:]`` is ``substr``;
-* a subquery in FROM gets the alias PostgreSQL 15 requires;
+* ``CREATE OR REPLACE TABLE`` drops the table first; a subquery in FROM gets the alias PostgreSQL 15 needs;
 * ``GROUP BY ALL`` lists the select's non-aggregate expressions by position, ``ORDER BY ALL`` all of them;
-* ``regexp_extract(s, pattern, group)`` becomes ``(regexp_match(s, pattern))[group]``,
-  ``to_microseconds(n)`` an interval;
+* ``any_value`` (PostgreSQL 16) is ``min``; ``mode(x)`` an ordered-set aggregate; ``first(x ORDER BY ...)``
+  the first of an ordered ``array_agg``;
+* ``regexp_extract(s, pattern, group)`` is ``(regexp_match(s, pattern))[group]``; ``text[n:]`` is ``substr``;
+  ``to_microseconds(n)`` an interval; ``len`` of a list column ``cardinality``; an empty list ``[]`` the
+  literal ``'{}'`` (typed by where it goes); ``unnest(range(...))`` of times a ``generate_series`` that
+  stops before its end;
 * columns named as PostgreSQL's system columns (``xmin``, ``xmax``) are stored under other names;
-* ``%`` (in literals and the modulo operator) is doubled, since psycopg reads ``%`` as a placeholder.
+* ``%`` (in string literals and the modulo operator) is escaped, since psycopg reads ``%`` as a placeholder.
 """
 
 from __future__ import annotations

@@ -214,11 +214,10 @@ def is_server_url(path: str | Path) -> bool:
 
 
 def _migrated(warehouse: Warehouse, writable: bool) -> Warehouse:
+    """The warehouse with its schema current: migrated when writable, or when older (a server has no writer's lock)."""
     try:
-        if writable:
+        if writable or stored_version(warehouse) < SCHEMA_VERSION:  # stored_version refuses a newer one
             migrate(warehouse)
-        else:
-            stored_version(warehouse)  # refuses a newer one
     except BaseException:
         warehouse.close()
         raise
