@@ -159,23 +159,27 @@ def _contents(warehouse) -> dict[str, object]:
 
 
 def test_rows_arrive_alike_on_every_engine(warehouse_location):
-    """Each way of reading gives the same values and types, whichever engine holds them."""
+    """Each way of reading gives the same values and types, whichever engine holds them (NULL is not '')."""
     warehouse = open_warehouse(warehouse_location)
-    rows = pa.table({"agency": ["a", "b", "c"], "name": ["Ann's", "100% \"B\"", None], "kind": ["police"] * 3})
+    rows = pa.table({"record_id": ["1", "2", "3"], "agency": ["a", "b", "c"], "forename": ["Ann's", '100% "B"', ""],
+                     "surname": [None, "x", "y"], "file_id": [1] * 3, "row_number": [1, 2, 3], "import_id": [1] * 3})
     try:
         with warehouse.transaction():
-            warehouse.insert_arrow("agencies", rows)
-        sql = "SELECT agency, name, length(agency) AS n FROM agencies WHERE agency <> ? ORDER BY agency"
-        assert warehouse.query(sql, ["c"]) == [{"agency": "a", "name": "Ann's", "n": 1},
-                                               {"agency": "b", "name": '100% "B"', "n": 1}]
+            warehouse.insert_arrow("person_records", rows)
+        sql = ("SELECT agency, forename, surname, length(agency) AS n FROM person_records WHERE agency <> ? "
+               "ORDER BY agency")
+        expected = [{"agency": "a", "forename": "Ann's", "surname": None, "n": 1},
+                    {"agency": "b", "forename": '100% "B"', "surname": "x", "n": 1}]
+        assert warehouse.query(sql, ["c"]) == expected
         assert [r for chunk in warehouse.stream_rows(sql, ["c"], chunk_rows=1) for r in chunk] == [
-            ("a", "Ann's", 1), ("b", '100% "B"', 1)]
+            tuple(r.values()) for r in expected]
         streamed = pa.Table.from_batches(list(warehouse.stream_arrow(sql, ["c"], batch_rows=1)))
         fetched = warehouse.query_arrow(sql, ["c"])
-        assert streamed.to_pylist() == fetched.to_pylist() == warehouse.query(sql, ["c"])
-        assert pa.types.is_string(fetched.schema.field("name").type)
+        assert streamed.to_pylist() == fetched.to_pylist() == expected
+        assert pa.types.is_string(fetched.schema.field("forename").type)
+        assert warehouse.scalar("SELECT forename FROM person_records WHERE agency = 'c'") == ""
         with warehouse.registered("incoming", pa.table({"agency": ["b", "z"]})) as name:
-            assert warehouse.scalar(f"SELECT count(*) FROM agencies JOIN {name} USING (agency)") == 1
-        assert warehouse.scalar("SELECT name FROM agencies WHERE name LIKE '100%'") == '100% "B"'
+            assert warehouse.scalar(f"SELECT count(*) FROM person_records JOIN {name} USING (agency)") == 1
+        assert warehouse.scalar("SELECT forename FROM person_records WHERE forename LIKE '100%'") == '100% "B"'
     finally:
         warehouse.close()
