@@ -7,10 +7,11 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   numbered ones, bound by name, so a rewrite may move them;
 * ``INSERT OR REPLACE`` becomes ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` (the key is read
   from the catalog, through ``catalog``);
+* a select's alias named in its HAVING is replaced by its expression; ``unnest`` of a bound list is typed text[];
 * ``CREATE OR REPLACE TABLE`` drops the table first; a subquery in FROM gets the alias PostgreSQL 15 needs;
 * ``GROUP BY ALL`` lists the select's non-aggregate expressions by position, ``ORDER BY ALL`` all of them;
-* ``any_value`` (PostgreSQL 16) is ``min``; ``mode(x)`` an ordered-set aggregate; ``first(x ORDER BY ...)``
-  the first of an ordered ``array_agg``;
+* ``contains(text, part)`` is ``strpos(...) > 0``; ``any_value`` (PostgreSQL 16) is ``min``; ``mode(x)``
+  an ordered-set aggregate; ``first(x ORDER BY ...)`` the first of an ordered ``array_agg``;
 * ``regexp_extract(s, pattern, group)`` is ``(regexp_match(s, pattern))[group]``; ``text[n:]`` is ``substr``;
   ``to_microseconds(n)`` an interval; ``len`` of a list column ``cardinality``; an empty list ``[]`` the
   literal ``'{}'`` (typed by where it goes); ``unnest(range(...))`` of times a ``generate_series`` that
@@ -92,6 +93,9 @@ def _rewrite(tree: exp.Expression, catalog: Catalog) -> exp.Expression:
     for group in list(tree.find_all(exp.Group)):
         if group.args.get("all"):
             _group_by_all(group)
+    for select in list(tree.find_all(exp.Select)):
+        if select.args.get("having"):
+            _aliases_in_having(select, catalog)
     for order in list(tree.find_all(exp.Order)):
         _order_by_all(order)
     for number, subquery in enumerate(tree.find_all(exp.Subquery)):
@@ -117,6 +121,8 @@ def _node(node: exp.Expression) -> exp.Expression:
         return exp.Bracket(this=exp.Paren(this=exp.ArrayAgg(this=node.this)), expressions=[exp.Literal.number(0)])
     if isinstance(node, exp.Mode) and node.this is not None and not isinstance(node.parent, exp.WithinGroup):
         return exp.WithinGroup(this=exp.Mode(), expression=exp.Order(expressions=[exp.Ordered(this=node.this)]))
+    if isinstance(node, exp.Contains):
+        return exp.GT(this=exp.StrPosition(this=node.this, substr=node.expression), expression=exp.Literal.number(0))
     if isinstance(node, exp.AnyValue):
         return exp.Min(this=node.this)  # any_value() arrived in PostgreSQL 16; min() is one of the values
     if isinstance(node, exp.Array) and not node.expressions:
@@ -129,6 +135,9 @@ def _node(node: exp.Expression) -> exp.Expression:
             and node.expressions[0].args.get("expression") is None):
         # text[n:] (what follows the nth character): DuckDB slices strings, PostgreSQL takes substr.
         return exp.Substring(this=node.this, start=node.expressions[0].this)
+    if isinstance(node, exp.Explode) and isinstance(node.this, exp.Placeholder | exp.Parameter):
+        # unnest of a bound list: psycopg sends a list of str untyped, and unnest(unknown) is ambiguous.
+        return exp.Explode(this=exp.Cast(this=node.this, to=exp.DataType.build("TEXT[]", dialect="postgres")))
     if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
         return _node(node.this)  # a set-returning function already: unnest of it is DuckDB's list form
     if isinstance(node, exp.GenerateSeries) and node.args.get("is_end_exclusive") and isinstance(
@@ -182,3 +191,13 @@ def _order_by_all(order: exp.Order) -> None:
     order.set("expressions", [exp.Ordered(this=exp.Literal.number(i), desc=first.args.get("desc"),
                                           nulls_first=first.args.get("nulls_first"))
                               for i in range(1, len(select.expressions) + 1)])
+
+
+def _aliases_in_having(select: exp.Select, catalog: Catalog) -> None:
+    """A select's alias named in its HAVING is its expression there (PostgreSQL sees only input columns)."""
+    aliases = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+    tables = [t.name for t in select.find_all(exp.Table) if t.parent_select is select]
+    inputs = {column for table in tables for column in catalog(table)[0]}
+    for column in list(select.args["having"].find_all(exp.Column)):
+        if not column.table and column.name in aliases and column.name not in inputs:
+            column.replace(aliases[column.name].copy())
