@@ -508,27 +508,66 @@ def link_run(
                                                     "person [default: 0.9]")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Link the partners' person records into people, with ids that stay the same from run to run.
+    """Link the partners' records: people (with ids that stay the same from run to run) and places.
 
-    The first run trains the model; later runs score only the records imported since, and apply the
-    review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
+    The first run trains the person model; later runs score only the records imported since, and apply
+    the review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
     """
     from safertogether.link.people import THRESHOLD, link_people
+    from safertogether.link.places import link_places
 
     with _warehouse(db) as warehouse:
         try:
             with errors.status("linking people") as status:
-                report = link_people(warehouse, full=full, threshold=threshold or THRESHOLD,
+                people = link_people(warehouse, full=full, threshold=threshold or THRESHOLD,
                                      progress=lambda step: status.update(step))
+                status.update("linking addresses into places")
+                places = link_places(warehouse)
         except SaferError as exc:
             _fail(exc)
     if as_json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps({**people.as_json(), "places": places.as_json()}, indent=2))
         return
-    console.print(f"Run {report.run_id} ({report.mode}): {report.records:,} records ({report.new_records:,} new, "
-                  f"{report.removed_records:,} gone) -> [b]{report.people:,} people[/] ({report.new_people:,} new, "
-                  f"{report.merges:,} merged, {report.splits:,} split); {report.scored_pairs:,} pairs scored at or "
-                  f"above {report.review_floor}, joined at {report.threshold}; {report.seconds} s", highlight=False)
+    console.print(f"Run {people.run_id} ({people.mode}): {people.records:,} records ({people.new_records:,} new, "
+                  f"{people.removed_records:,} gone) -> [b]{people.people:,} people[/] ({people.new_people:,} new, "
+                  f"{people.merges:,} merged, {people.splits:,} split); {people.scored_pairs:,} pairs scored at or "
+                  f"above {people.review_floor}, joined at {people.threshold}; {people.seconds} s", highlight=False)
+    console.print(f"Places: {places.records_placed:,} of {places.records:,} records' addresses -> "
+                  f"[b]{places.places:,} places[/] ({places.multi_agency_places:,} known to more than one agency, "
+                  f"{places.places_with_lsoa:,} placed in an LSOA); {places.seconds} s", highlight=False)
+
+
+@link_app.command("place")
+def link_place(
+    address: Annotated[str, typer.Argument(help="An address as any agency might write it, e.g. '2/14 Hobill Cl, "
+                                                "Blaby'")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything every agency holds at one address, newest first (person data: for entitled users only)."""
+    from safertogether.link.places import place_history
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            history = place_history(warehouse, address)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(history, indent=2, default=str))
+        return
+    place = history["place"]
+    console.print(f"[b]{place['house'] or ''} {place['street']}, {place['town']}[/] ({place['place_id']}; LSOA "
+                  f"{place['lsoa_code'] or 'unknown'}, by {place['placed_by'] or '-'}): {place['agencies']} "
+                  f"agencies, {place['person_records']} person records, {place['incident_records']} incidents",
+                  highlight=False)
+    table = Table()
+    for column in ("day", "record", "flat", "what", "person"):
+        table.add_column(column, overflow="fold")
+    for row in history["records"]:
+        what = (f"{row['role']}: {row['forename'] or ''} {row['surname'] or ''}" if row["kind"] is None
+                else f"incident: {row['kind']} ({row['category'] or '-'})")
+        table.add_row(str(row["day"] or ""), row["record_key"], row["flat"] or "", what, row["person_id"] or "")
+    console.print(table)
 
 
 review_app = typer.Typer(help="Pairs the model is unsure of, and reviewers' decisions (kept for every later run).",

@@ -23,7 +23,7 @@ import pyarrow as pa
 from safertogether.errors import MissingDataError, NotFoundError
 from safertogether.link.partners import load_person_records
 from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
-from safertogether.link.records import RecordSet
+from safertogether.link.records import RecordSet, registered
 from safertogether.link.stable_ids import Assignment, assign_person_ids
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
     previous = _previous_ids(warehouse)
     last_model = warehouse.row("SELECT model_json FROM link_runs WHERE mode = 'full' ORDER BY run_id DESC LIMIT 1")
     connection = records.connection
-    with _registered(connection, "previous_ids", previous):
+    with registered(connection, "previous_ids", previous):
         connection.execute("""CREATE OR REPLACE TABLE new_people AS
             SELECT p.* FROM people p ANTI JOIN previous_ids k ON k.record_key = p.unique_id""")
         removed = connection.execute(
@@ -129,20 +129,6 @@ class _RunRow:
 
 def _previous_ids(warehouse: Warehouse) -> pa.Table:
     return warehouse.query_arrow("SELECT record_key, person_id FROM person_ids")
-
-
-class _registered:
-    """An Arrow table visible as ``name`` in a DuckDB connection for the block."""
-
-    def __init__(self, connection: Any, name: str, table: pa.Table) -> None:
-        self.connection, self.name, self.table = connection, name, table
-
-    def __enter__(self) -> str:
-        self.connection.register(self.name, self.table)
-        return self.name
-
-    def __exit__(self, *_exc: object) -> None:
-        self.connection.unregister(self.name)
 
 
 _PAIR_COLUMNS: Final = "unique_id_l AS record_l, unique_id_r AS record_r, match_weight, match_probability"
@@ -223,7 +209,7 @@ def _edges(warehouse: Warehouse, connection: Any, pairs: pa.Table, keep_stored: 
     """The graph's pairs: stored ones (incremental runs) between current records, plus this run's, ordered l < r."""
     stored = warehouse.query_arrow("SELECT record_l, record_r, match_weight, match_probability FROM person_links"
                                    ) if keep_stored else _no_pairs()
-    with _registered(connection, "scored", pairs), _registered(connection, "stored", stored):
+    with registered(connection, "scored", pairs), registered(connection, "stored", stored):
         return connection.sql("""
             WITH everything AS (SELECT * FROM stored UNION ALL SELECT * FROM scored)
             SELECT least(record_l, record_r) AS record_l, greatest(record_l, record_r) AS record_r,
@@ -246,7 +232,7 @@ def _clusters(connection: Any, edges: pa.Table, decisions: pa.Table, threshold: 
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    with _registered(connection, "all_edges", edges), _registered(connection, "decided", decisions):
+    with registered(connection, "all_edges", edges), registered(connection, "decided", decisions):
         connection.execute("""
             CREATE OR REPLACE TABLE joining_edges AS
             SELECT record_l, record_r FROM all_edges e WHERE match_probability >= ?

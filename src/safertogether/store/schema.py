@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 #: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
-#: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions).
+#: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked,
+#:    record_places).
 SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -91,6 +92,13 @@ _LINKAGE_DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS person_id_events (
         run_id BIGINT NOT NULL, event VARCHAR NOT NULL, person_id VARCHAR NOT NULL, other_person_id VARCHAR,
         records BIGINT)""",
+    # Addresses of person and incident records linked into places (link/places.py), and each record's place.
+    """CREATE TABLE IF NOT EXISTS places_linked (
+        place_id VARCHAR PRIMARY KEY, kind VARCHAR, house VARCHAR, street VARCHAR, town VARCHAR, postcode VARCHAR,
+        lsoa_code VARCHAR, placed_by VARCHAR, longitude DOUBLE, latitude DOUBLE, person_records BIGINT,
+        incident_records BIGINT, agencies BIGINT, first_seen DATE, last_seen DATE)""",
+    """CREATE TABLE IF NOT EXISTS record_places (
+        record_table VARCHAR NOT NULL, record_key VARCHAR NOT NULL, place_id VARCHAR NOT NULL, flat VARCHAR)""",
     # A reviewer's verdict on a pair, respected by every later run: same person or different people.
     """CREATE TABLE IF NOT EXISTS link_decisions (
         record_l VARCHAR NOT NULL, record_r VARCHAR NOT NULL, decision VARCHAR NOT NULL, reviewer VARCHAR,
