@@ -179,3 +179,25 @@ def test_the_cli_links_evaluates_reviews_and_explains(tmp_path, synth):
 def test_evaluate_refuses_a_folder_without_truth(linked, tmp_path):
     with pytest.raises(MissingDataError, match="records.parquet"):
         evaluate_people(linked, tmp_path)
+
+
+def test_a_persons_history_spans_agencies_and_an_id_merged_since_still_finds_them(linked):
+    from safertogether.link.history import person_history
+
+    busiest = linked.row("SELECT person_id, count(DISTINCT agency) FROM person_ids GROUP BY 1 ORDER BY 2 DESC, 1 "
+                         "LIMIT 1")
+    history = person_history(linked, busiest[0])
+    assert len(history["agencies"]) == busiest[1] > 1 and history["merged_from"] is None
+    assert {r["agency"] for r in history["records"]} == set(history["agencies"])
+    # A reviewer joins two people: the smaller's id is retired, and still leads to the person.
+    a, b = linked.query("SELECT min(record_key) AS k, person_id FROM person_ids GROUP BY person_id "
+                        "HAVING count(*) = 1 ORDER BY person_id LIMIT 2")
+    decide(linked, a["k"], b["k"], "same")
+    link_people(linked)
+    retired = linked.row("SELECT person_id, other_person_id FROM person_id_events WHERE event = 'merged' "
+                         "AND person_id IN (?, ?) ORDER BY run_id DESC LIMIT 1", [a["person_id"], b["person_id"]])
+    followed = person_history(linked, retired[0])
+    assert followed["person_id"] == retired[1] and followed["merged_from"] == retired[0]
+    assert {f"{r['agency']}:{r['record_id']}" for r in followed["records"]} >= {a["k"], b["k"]}
+    with pytest.raises(NotFoundError, match="no person"):
+        person_history(linked, "P9999999")

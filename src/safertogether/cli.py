@@ -537,6 +537,37 @@ def link_run(
                   f"{places.places_with_lsoa:,} placed in an LSOA); {places.seconds} s", highlight=False)
 
 
+@link_app.command("person")
+def link_person(
+    person_id: Annotated[str, typer.Argument(help="A person id, e.g. P0000123 (an id merged since still works)")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A person's records across agencies, newest first (person data: for entitled users only)."""
+    from safertogether.link.history import person_history
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            history = person_history(warehouse, person_id)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(history, indent=2, default=str))
+        return
+    merged = f" (merged from {history['merged_from']})" if history["merged_from"] else ""
+    console.print(f"[b]{history['person_id']}[/]{merged}: {len(history['records'])} records at "
+                  f"{', '.join(history['agencies'])}", highlight=False)
+    table = Table()
+    for column in ("recorded", "agency", "record", "role", "name", "born", "address", "incident"):
+        table.add_column(column, overflow="fold")
+    for r in history["records"]:
+        incident = f"{r['incident_kind']} {r['incident_started_at']:%Y-%m-%d}" if r["incident_kind"] else ""
+        table.add_row(str(r["recorded_on"] or ""), r["agency"], r["record_id"], r["role"] or "",
+                      f"{r['forename'] or ''} {r['surname'] or ''}", str(r["date_of_birth"] or ""),
+                      r["address"] or "", incident)
+    console.print(table)
+
+
 @link_app.command("place")
 def link_place(
     address: Annotated[str, typer.Argument(help="An address as any agency might write it, e.g. '2/14 Hobill Cl, "
