@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -34,6 +34,7 @@ app.add_typer(synth_app, name="synth")
 
 console = Console()
 errors = Console(stderr=True)
+T = TypeVar("T")
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file [default: $SAFER_DB or safer.duckdb]")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
@@ -49,6 +50,15 @@ def _warehouse(db: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
         yield warehouse
     finally:
         warehouse.close()
+
+
+def _with_warehouse(db: Path | None, call: Callable[[Warehouse], T], read_only: bool = True) -> T:
+    """``call(warehouse)``; a SaferError from either ends the command with its message and exit code 2."""
+    with _warehouse(db, read_only=read_only) as warehouse:
+        try:
+            return call(warehouse)
+        except SaferError as exc:
+            _fail(exc)
 
 
 def _fail(exc: SaferError) -> NoReturn:
@@ -546,11 +556,7 @@ def link_person(
     """A person's records across agencies, newest first (person data: for entitled users only)."""
     from safertogether.link.history import person_history
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            history = person_history(warehouse, person_id)
-        except SaferError as exc:
-            _fail(exc)
+    history = _with_warehouse(db, lambda warehouse: person_history(warehouse, person_id))
     if as_json:
         print(json.dumps(history, indent=2, default=str))
         return
@@ -578,11 +584,7 @@ def link_place(
     """Everything every agency holds at one address, newest first (person data: for entitled users only)."""
     from safertogether.link.places import place_history
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            history = place_history(warehouse, address)
-        except SaferError as exc:
-            _fail(exc)
+    history = _with_warehouse(db, lambda warehouse: place_history(warehouse, address))
     if as_json:
         print(json.dumps(history, indent=2, default=str))
         return
@@ -617,11 +619,7 @@ def review_list(
     """The undecided pairs between the review floor and the threshold, most probable first."""
     from safertogether.link.review import review_queue
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            pairs = review_queue(warehouse, limit, conflicts)
-        except SaferError as exc:
-            _fail(exc)
+    pairs = _with_warehouse(db, lambda warehouse: review_queue(warehouse, limit, conflicts))
     if as_json:
         print(json.dumps([p.as_json() for p in pairs], indent=2, default=str))
         return
@@ -646,11 +644,8 @@ def _decide(decision: str, record_a: str, record_b: str, db: Path | None, review
             note: str | None) -> None:
     from safertogether.link.review import decide
 
-    with _warehouse(db) as warehouse:
-        try:
-            decide(warehouse, record_a, record_b, decision, reviewer, note)
-        except SaferError as exc:
-            _fail(exc)
+    _with_warehouse(db, lambda warehouse: decide(warehouse, record_a, record_b, decision, reviewer, note),
+                    read_only=False)
     verdict = "the same person" if decision == "same" else "different people"
     console.print(f"Recorded: {record_a} and {record_b} are {verdict}; `safer link run` applies it.", highlight=False)
 
@@ -680,11 +675,7 @@ def link_explain(record_a: RecordArgument, record_b: RecordArgument, db: DbOptio
     """Why two person records are (or are not) the same person: each comparison's level and match weight."""
     from safertogether.link.people import explain_link
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            explanation = explain_link(warehouse, record_a, record_b)
-        except SaferError as exc:
-            _fail(exc)
+    explanation = _with_warehouse(db, lambda warehouse: explain_link(warehouse, record_a, record_b))
     if as_json:
         print(json.dumps(explanation.as_json(), indent=2))
         return
@@ -707,11 +698,7 @@ def link_evaluate(
     """Measure the stored people against the generator's truth: pairwise and B-cubed precision, recall, F1."""
     from safertogether.link.evaluate_people import evaluate_people
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            result = evaluate_people(warehouse, truth)
-        except SaferError as exc:
-            _fail(exc)
+    result = _with_warehouse(db, lambda warehouse: evaluate_people(warehouse, truth))
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
