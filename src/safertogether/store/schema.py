@@ -92,11 +92,7 @@ _LINKAGE_DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS person_id_events (
         run_id BIGINT NOT NULL, event VARCHAR NOT NULL, person_id VARCHAR NOT NULL, other_person_id VARCHAR,
         records BIGINT)""",
-    # Addresses of person and incident records linked into places (link/places.py), and each record's place.
-    """CREATE TABLE IF NOT EXISTS places_linked (
-        place_id VARCHAR PRIMARY KEY, kind VARCHAR, house VARCHAR, street VARCHAR, town VARCHAR, postcode VARCHAR,
-        lsoa_code VARCHAR, placed_by VARCHAR, longitude DOUBLE, latitude DOUBLE, person_records BIGINT,
-        incident_records BIGINT, agencies BIGINT, first_seen DATE, last_seen DATE)""",
+    # Each person or incident record's place (link/places.py); the places themselves are model.records.Place.
     """CREATE TABLE IF NOT EXISTS record_places (
         record_table VARCHAR NOT NULL, record_key VARCHAR NOT NULL, place_id VARCHAR NOT NULL, flat VARCHAR)""",
     # A reviewer's verdict on a pair, respected by every later run: same person or different people.
@@ -112,8 +108,8 @@ def ddl() -> tuple[str, ...]:
     The record classes are pydantic models: imported here, when a warehouse is created or opened for
     writing, rather than by every command that merely imports the store (0.1 s of start-up).
     """
-    from safertogether.model.records import RECORD_TABLES, Agency, create_table_sql
+    from safertogether.model.records import RECORD_TABLES, Agency, Place, create_table_sql
 
-    records = (create_table_sql("agencies", Agency),
+    records = (create_table_sql("agencies", Agency), create_table_sql("places_linked", Place),
                *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()))
     return _SPINE_DDL + records + _LINKAGE_DDL
