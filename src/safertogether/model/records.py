@@ -107,6 +107,8 @@ def columns(record: type[Record]) -> dict[str, str]:
 def _sql_type(annotation: object) -> str:
     if get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return _sql_type(get_args(annotation)[0]) + "[]"
     if get_origin(annotation) is Literal:
         annotation = type(get_args(annotation)[0])
     return _SQL_TYPES[annotation]  # type: ignore[index]

@@ -6,7 +6,7 @@ from typing import Final
 
 #: 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables: created on opening).
 #: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked,
-#:    record_places).
+#:    record_places) and sharing_agreements.
 SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -108,8 +108,10 @@ def ddl() -> tuple[str, ...]:
     The record classes are pydantic models: imported here, when a warehouse is created or opened for
     writing, rather than by every command that merely imports the store (0.1 s of start-up).
     """
+    from safertogether.model.access import SharingAgreement
     from safertogether.model.records import RECORD_TABLES, Agency, Place, create_table_sql
 
     records = (create_table_sql("agencies", Agency), create_table_sql("places_linked", Place),
+               create_table_sql("sharing_agreements", SharingAgreement, "PRIMARY KEY (agreement_id, version)"),
                *(create_table_sql(table, record, _PROVENANCE) for table, record in RECORD_TABLES.items()))
     return _SPINE_DDL + records + _LINKAGE_DDL
