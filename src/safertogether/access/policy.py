@@ -124,23 +124,22 @@ class AccessPolicy:
         import cedarpy
 
         candidates = _in_force_candidates(agreements, request.user.agency)
-        items = {(r["record_key"], category): r["agency"] for r in records
-                 for category in self._record_categories(r, agency_kinds)}
-        entities = self._entities(request.user, items, candidates, agency_kinds)
-        requests = [self._request(request, key, category, agreement)
-                    for (key, category), owner in items.items()
-                    for agreement in (None, *candidates.get(owner, ()))]
+        # A decision depends on the owner agency and the category, not on the record: ask once per pair.
+        items = {(r["agency"], category) for r in records for category in self._record_categories(r, agency_kinds)}
+        entities = self._entities(request.user, items, candidates)
+        requests = [self._request(request, owner, category, agreement)
+                    for owner, category in sorted(items) for agreement in (None, *candidates.get(owner, ()))]
         results = cedarpy.is_authorized_batch(requests, self._policy_set, entities) if requests else []
         allowed: dict[tuple[str, str], tuple[str, str | None]] = {}
         for asked, result in zip(requests, results, strict=True):
             if result.decision == cedarpy.Decision.Allow:
-                key, category, agreement = asked["correlation_id"].split("\x1f")
+                owner, category, agreement = asked["correlation_id"].split("\x1f")
                 names = sorted((self._policy_names.get(r, r) for r in result.diagnostics.reasons),
                                key=lambda name: name == "break-glass")  # glass is broken only if nothing else permits
                 grant = (names[0] if names else "", agreement or None)
-                held = allowed.get((key, category))
+                held = allowed.get((owner, category))
                 if held is None or (held[0] == "break-glass" and grant[0] != "break-glass"):
-                    allowed[key, category] = grant
+                    allowed[owner, category] = grant
         return self._views(records, agency_kinds, allowed)
 
     def _record_categories(self, record: Mapping[str, Any], agency_kinds: Mapping[str, str]) -> set[str]:
@@ -158,7 +157,7 @@ class AccessPolicy:
                 category = self.categories.of_field(name, kind)
                 if category is None:
                     continue
-                grant = allowed.get((record["record_key"], category))
+                grant = allowed.get((record["agency"], category))
                 if grant is None:
                     redacted.append(name)
                     continue
@@ -174,9 +173,11 @@ class AccessPolicy:
                 withheld.append(record["record_key"])
         return Decisions(views, tuple(withheld), any(v.break_glass for v in views))
 
-    def _entities(self, user: User, items: Mapping[tuple[str, str], str],
-                  candidates: Mapping[str, list[SharingAgreement]], agency_kinds: Mapping[str, str]) -> list[dict]:
-        agencies = {user.agency, *agency_kinds, *items.values()}
+    def _entities(self, user: User, items: set[tuple[str, str]],
+                  candidates: Mapping[str, list[SharingAgreement]]) -> list[dict]:
+        """The few entities the requests name (cedarpy's cost per request grows with the entity count)."""
+        agencies = {user.agency, *(owner for owner, _ in items),
+                    *(a.provider for group in candidates.values() for a in group)}
         entities: list[dict[str, Any]] = [{"uid": _ref("Agency", a), "attrs": {}, "parents": []} for a in agencies]
         entities.append({"uid": _ref("User", user.user_id), "parents": [], "attrs": {
             "agency": _ref("Agency", user.agency), "role": user.role, "clearance": CLEARANCE_LEVEL[user.clearance]}})
@@ -185,14 +186,14 @@ class AccessPolicy:
                 "provider": _ref("Agency", agreement.provider), "recipient": _ref("Agency", agreement.recipient),
                 "categories": list(agreement.categories), "purposes": list(agreement.purposes),
                 "valid_from": _days(agreement.valid_from), "valid_to": _days(agreement.valid_to)}})
-        for (key, category), owner in items.items():
+        for owner, category in items:
             level = CLEARANCE_LEVEL[self.categories.classification.get(category, "SECRET")]
-            entities.append({"uid": _ref("Item", f"{key}/{category}"), "parents": [], "attrs": {
+            entities.append({"uid": _ref("Item", f"{owner}/{category}"), "parents": [], "attrs": {
                 "owner": _ref("Agency", owner), "category": category, "classification": level}})
         return entities
 
     @staticmethod
-    def _request(request: AccessRequest, key: str, category: str, agreement: SharingAgreement | None) -> dict:
+    def _request(request: AccessRequest, owner: str, category: str, agreement: SharingAgreement | None) -> dict:
         context: dict[str, Any] = {"purpose": request.purpose, "today": _days(request.today)}
         if agreement is not None:
             context["agreement"] = _ref("Agreement", agreement.agreement_id)
@@ -200,8 +201,8 @@ class AccessPolicy:
             context["emergency_reason"] = request.emergency_reason
         # Structured ids, never Cedar text: ids come from partners' data and users.
         return {"principal": {"type": "User", "id": request.user.user_id}, "action": {"type": "Action", "id": "read"},
-                "resource": {"type": "Item", "id": f"{key}/{category}"}, "context": context,
-                "correlation_id": "\x1f".join((key, category, agreement.agreement_id if agreement else ""))}
+                "resource": {"type": "Item", "id": f"{owner}/{category}"}, "context": context,
+                "correlation_id": "\x1f".join((owner, category, agreement.agreement_id if agreement else ""))}
 
 
 def _check_request(request: AccessRequest) -> None:
