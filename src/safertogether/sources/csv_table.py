@@ -83,12 +83,19 @@ def read_csv_text(decoded: DecodedText, columns: list[str], name: str) -> CsvTab
     return CsvTable(table, unparseable, decoded.utf8, decoded.plain_ascii)
 
 
+#: A large file is parsed in this many blocks (pyarrow's default, 1 MB, made a million-row file 70 small
+#: chunks, which every later step kept and the store had to copy into one: blocks of ~125k rows are as
+#: large as DuckDB's row groups, so the store can insert them as they are).
+_BLOCKS = 8
+
+
 def _parse(
     utf8: bytes, columns: list[str], threads: bool, on_bad_record: Callable[[pacsv.InvalidRow], str] | None = None
 ) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(utf8),
-        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, use_threads=threads),
+        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, use_threads=threads,
+                                       block_size=max(1 << 20, len(utf8) // _BLOCKS)),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_record),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
                                              strings_can_be_null=False),
