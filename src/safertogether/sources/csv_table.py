@@ -2,12 +2,13 @@
 
 Parsing with pyarrow is vectorised (a 300k-row file in ~0.1 s); records that do not have the
 header's number of fields are handed back with their text and record number instead of being lost.
-A file is parsed on all cores first; only one with such records is parsed again on one, as pyarrow
-numbers the records it cannot parse only then.
+A large file is parsed on all cores first; only one with such records is parsed again on one, as
+pyarrow numbers the records it cannot parse only then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Callable
@@ -74,10 +75,12 @@ def _one_line(writer: object, out: io.StringIO, values: list[object]) -> str:
 
 def read_csv_text(decoded: DecodedText, columns: list[str], name: str) -> CsvTable:
     """Parse decoded CSV whose header is already known to be ``columns`` (normalised names)."""
-    try:
-        table = _parse(decoded.utf8, columns, threads=True)  # all records parse: the common case
-        unparseable: list[tuple[int, str, str]] = []
-    except pa.ArrowInvalid:
+    table: pa.Table | None = None
+    unparseable: list[tuple[int, str, str]] = []
+    if len(decoded.utf8) >= _BLOCKS << 20:  # small files stay on one thread: they are read several at once
+        with contextlib.suppress(pa.ArrowInvalid):  # a record that does not parse: read again, numbered
+            table = _parse(decoded.utf8, columns, threads=True)
+    if table is None:
         table, unparseable = _parse_keeping_bad_records(decoded.utf8, columns, name)
     table = table.append_column("row_number", pa.array(_valid_row_numbers(table.num_rows, unparseable)))
     return CsvTable(table, unparseable, decoded.utf8, decoded.plain_ascii)

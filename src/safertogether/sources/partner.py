@@ -5,7 +5,7 @@ is. Its target must be one of the common record tables and every field one of th
 columns; the file must carry every column the mapping names; and a date format must fit the dates
 the file holds. Each of those is checked, and every problem reported, before anything is stored::
 
-    name: ambulance-calls            # this kind of extract; a newer extract of it replaces the older
+    name: ambulance-calls            # with the target, this kind of extract: a newer one replaces the older
     file: calls-2023.xlsx            # relative to the mapping file
     sheet: Calls                     # Excel only (default: the first sheet)
     agency: east-midlands-ambulance
