@@ -499,6 +499,63 @@ def _print_benchmark(report: dict[str, Any]) -> None:
                   highlight=False)
 
 
+@link_app.command("incidents")
+def link_incidents_command(
+    db: DbOption = None,
+    window_minutes: Annotated[float | None, typer.Option(
+        "--window-minutes", help="Largest gap between two timed records' starts [default: 60]")] = None,
+    radius_m: Annotated[float | None, typer.Option(
+        "--radius-m", help="Largest distance between two records' coordinates in metres [default: 400]")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the incident records of different services that describe one event into joint incidents."""
+    from dataclasses import replace
+
+    from safertogether.link.incident_settings import IncidentLinkSettings
+    from safertogether.link.incidents import link_incidents
+
+    given = {"window_minutes": window_minutes, "radius_m": radius_m}
+    settings = replace(IncidentLinkSettings(), **{k: v for k, v in given.items() if v is not None})
+    with _warehouse(db) as warehouse:
+        try:
+            report = link_incidents(warehouse, settings)
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        return
+    console.print(f"{report.records:,} incident records -> {report.joint_incidents:,} joint incidents, "
+                  f"{report.multi_agency_incidents:,} of them in several services' logs ({report.links:,} links "
+                  f"of {report.candidate_pairs:,} candidate pairs) in {report.seconds:.1f} s; "
+                  "see the table joint_incidents", highlight=False)
+
+
+@link_app.command("evaluate-incidents")
+def link_evaluate_incidents(
+    truth: Annotated[Path, typer.Option("--truth", help="The truth/ folder `safer synth partners` wrote")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure the joint incidents of the last `safer link incidents` against the generator's truth."""
+    from safertogether.link.incident_evaluate import evaluate_incident_links
+
+    with _warehouse(db, read_only=True) as warehouse:
+        try:
+            report = evaluate_incident_links(warehouse, truth).as_json()
+        except SaferError as exc:
+            _fail(exc)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"joint incidents against the truth ({report['records']:,} records)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("precision", "recall", "f1", "true_positives", "false_positives", "false_negatives",
+                "real_incidents", "exact_incidents", "multi_agency_real_incidents", "multi_agency_exact"):
+        table.add_row(key, f"{report[key]:,}" if isinstance(report[key], int) else str(report[key]))
+    console.print(table)
+
+
 def main() -> None:
     try:
         app()

@@ -80,7 +80,10 @@ def evaluate_incident_links(warehouse: Warehouse, truth_dir: Path) -> IncidentLi
         warehouse: A warehouse holding ``joint_incidents``.
         truth_dir: The ``truth/`` folder the generator wrote beside the extracts.
     """
-    warehouse.require("joint_incidents", "joint incidents", "link them first with `safer link incidents`")
+    linked = warehouse.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'joint_incidents'")
+    if not linked or not warehouse.has_rows("joint_incidents"):
+        raise MissingDataError(f"no joint incidents in {warehouse.path or 'the warehouse'}; "
+                               "link them first with `safer link incidents`")
     pairwise = score_pairs(warehouse, truth_dir, joint_pairs_sql())
     row = warehouse.row(f"""
         WITH truth AS ({truth_sql(truth_dir)}),
