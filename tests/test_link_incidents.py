@@ -3,7 +3,8 @@
 Two kinds of oracle. On the synthetic partners (a fixed seed the linker was not tuned on) the truth
 says which real incident each record is, read only here. Small hand-written extracts, imported
 through mappings as a partner's would be, pin the cases a user would check by eye: a fall the fire
-service helped with, a second fall at the same house days later, a police record without coordinates.
+service helped with, a second fall at the same house days later, a police record without coordinates,
+two council cases (dates only) around one police record.
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ _EXTRACTS = {
     "police": ("police", [
         ("P1", "2024-03-03T14:00:00", "domestic-abuse", "", "", "3 Mill Ln, Leicester", "LE2 2BB"),
         ("P2", "2024-03-07T21:05:00", "mental-health", 52.6501, -1.1501, "9 Park Road, Leicester", "LE3 3CC"),
+        ("P3", "2024-03-11T11:55:00", "anti-social-behaviour", 52.5758, -1.2053, "7 King Edward Avenue, Blaby",
+         "LE4 4DD"),
+    ]),
+    "council": ("council", [  # a case-management system: dates only, no coordinates
+        ("C1", "2024-03-10T00:00:00", "anti-social-behaviour", "", "", "7 King Edward Avenue, Blaby", "LE4 4DD"),
+        ("C2", "2024-03-12T00:00:00", "anti-social-behaviour", "", "", "7 King Edward Avenue, Blaby", "LE4 4DD"),
     ]),
 }
 
@@ -172,10 +179,12 @@ def test_hand_written_cases(hand_written):
     assert joint["A2"] != joint["F1"], "the second fall at the same house four days later is another"
     assert joint["P1"] == joint["A3"], "a police record without coordinates joins by its address"
     assert joint["P2"] == joint["A4"] != joint["A5"], "one ambulance record per joint incident: the closer one"
-    assert (report.records, report.joint_incidents, report.multi_agency_incidents) == (8, 5, 3)
+    assert joint["P3"] == joint["C2"] != joint["C1"], "the council logs a complaint after the event, not before"
+    assert (report.records, report.joint_incidents, report.multi_agency_incidents) == (11, 7, 4)
     evidence = {r["incident_ref"]: r for r in hand_written.query("SELECT * FROM joint_incidents")}
     assert evidence["P1"]["place_evidence"] == "address" and evidence["P1"]["kind_evidence"] == "compatible"
     assert evidence["A2"]["score"] is None and evidence["A2"]["records"] == 1
+    assert (evidence["C2"]["gap_days"], evidence["C2"]["gap_minutes"]) == (1, None)
 
 
 def test_cli_links_and_evaluates(linked_db, synth, tmp_path):

@@ -5,13 +5,14 @@ Blocking: two records of different agencies are a candidate pair when their kind
 - both carry a time and coordinates: starts at most ``window_minutes`` apart (a band join on time)
   and points at most ``radius_m`` apart;
 - otherwise (a record with a date only, or without coordinates): the same normalised address or the
-  same postcode, and starts at most ``window_minutes`` apart (both timed) or dates at most
-  ``report_lag_days`` apart (one dated only).
+  same postcode, and starts at most ``window_minutes`` apart (both timed) or, when one is dated
+  only, its date from one day before the other's (an event just before midnight) to
+  ``report_lag_days`` after it (case-management systems log a complaint after the event, not before).
 
 Score, in [0, 1]: ``kind × (time + place) / 2``, where
 
-- ``time`` = 1 − gap / window (minutes over ``window_minutes`` when both are timed; days over
-  ``report_lag_days + 1`` when one is dated only);
+- ``time`` = 1 − gap / window: minutes over ``window_minutes`` when both are timed; days over
+  ``report_lag_days + 1`` when one is dated only, a date before the other's counting double;
 - ``place`` = 1 − distance / ``radius_m`` from coordinates; 1 for the same address; 0.5 for the same
   postcode only (a postcode is a street, an address a door);
 - ``kind`` = 1 for the same kind, 0.9 for a compatible one, 0.8 when either has none.
@@ -63,6 +64,14 @@ def _distance_m_sql(left: str, right: str) -> str:
             f"pow(sin(radians({right}.longitude - {left}.longitude) / 2), 2)))")
 
 
+def _day_lag_sql() -> str:
+    """Days from the timed record's date to the dated-only one's (both dated only: the absolute gap)."""
+    days = "date_diff('day', {a}.started_at::DATE, {b}.started_at::DATE)"
+    return f"""CASE WHEN r.dated_only AND NOT l.dated_only THEN {days.format(a='l', b='r')}
+                    WHEN l.dated_only AND NOT r.dated_only THEN {days.format(a='r', b='l')}
+                    ELSE abs({days.format(a='l', b='r')}) END"""
+
+
 def _kind_evidence_sql(settings: IncidentLinkSettings) -> str:
     pairs = sorted({"|".join(sorted(pair)) for pair in settings.compatible_kinds})
     listed = ", ".join("'" + pair.replace("'", "''") + "'" for pair in pairs) or "NULL"
@@ -77,8 +86,7 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
     timed = "l.started_at IS NOT NULL AND r.started_at IS NOT NULL"
     located = "NOT {s}.dated_only AND {s}.longitude IS NOT NULL AND {s}.latitude IS NOT NULL"
     both_located = f"{located.format(s='l')} AND {located.format(s='r')}"
-    within = f"""CASE WHEN l.dated_only OR r.dated_only
-                      THEN abs(date_diff('day', l.started_at::DATE, r.started_at::DATE)) <= {lag}
+    within = f"""CASE WHEN l.dated_only OR r.dated_only THEN {_day_lag_sql()} BETWEEN -1 AND {lag}
                       ELSE abs(epoch(r.started_at) - epoch(l.started_at)) <= {window * 60} END"""
     keyed = "SELECT l.id AS a, r.id AS b FROM {records} l JOIN {records} r ON l.{key} = r.{key} AND l.id < r.id " \
             f"WHERE l.agency <> r.agency AND {timed} AND NOT ({both_located}) AND {within}"
@@ -99,7 +107,7 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
             SELECT c.id_l, c.id_r,
                    CASE WHEN NOT (l.dated_only OR r.dated_only)
                         THEN abs(epoch(r.started_at) - epoch(l.started_at)) / 60 END AS gap_minutes,
-                   abs(date_diff('day', l.started_at::DATE, r.started_at::DATE)) AS gap_days,
+                   CASE WHEN l.dated_only OR r.dated_only THEN {_day_lag_sql()} END AS gap_days,
                    CASE WHEN {both_located} THEN {_distance_m_sql('l', 'r')} END AS distance_m,
                    CASE WHEN {both_located} THEN 'coordinates' WHEN l.address_key = r.address_key THEN 'address'
                         ELSE 'postcode' END AS place_evidence,
@@ -108,7 +116,7 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
         parts AS (
             SELECT *,
                    CASE WHEN gap_minutes IS NOT NULL THEN 1 - gap_minutes / {window}
-                        ELSE 1 - gap_days / ({lag} + 1) END AS time_part,
+                        ELSE 1 - greatest(gap_days, -2 * gap_days) / ({lag} + 1) END AS time_part,
                    CASE place_evidence WHEN 'coordinates' THEN 1 - distance_m / {float(settings.radius_m)}
                         WHEN 'address' THEN 1.0 ELSE {SAME_POSTCODE_PLACE} END AS place_part,
                    CASE kind_evidence {' '.join(f"WHEN '{k}' THEN {v}" for k, v in KIND_FACTORS.items())}

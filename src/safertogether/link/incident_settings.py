@@ -42,8 +42,8 @@ SETTINGS: Final[dict[str, Setting]] = {
                                     "minutes (services log one event minutes apart)"),
     "radius_m": Setting(400.0, "Largest distance between two records' coordinates of one event, in metres "
                                "(each service geocodes the place its own way)"),
-    "report_lag_days": Setting(3.0, "Largest gap in days when a record has a date but no time (case-management "
-                                    "systems log days after the event)"),
+    "report_lag_days": Setting(3.0, "Largest number of days a record with a date but no time may follow the "
+                                    "other (case-management systems log days after the event)"),
     "threshold": Setting(0.3, "Lowest score (0-1) of a candidate pair that may join two records into one "
                               "joint incident"),
 }
