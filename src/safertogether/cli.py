@@ -499,13 +499,22 @@ def _print_benchmark(report: dict[str, Any]) -> None:
                   highlight=False)
 
 
+def _incident_help(name: str) -> str:
+    """A setting's help and default, from the library's one definition (without importing the linker)."""
+    from safertogether.link.incident_settings import SETTINGS
+
+    return f"{SETTINGS[name].help} (default {SETTINGS[name].default:g})"
+
+
 @link_app.command("incidents")
 def link_incidents_command(
     db: DbOption = None,
-    window_minutes: Annotated[float | None, typer.Option(
-        "--window-minutes", help="Largest gap between two timed records' starts [default: 60]")] = None,
-    radius_m: Annotated[float | None, typer.Option(
-        "--radius-m", help="Largest distance between two records' coordinates in metres [default: 400]")] = None,
+    window_minutes: Annotated[float | None, typer.Option("--window-minutes", help=_incident_help("window_minutes"))]
+    = None,
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help=_incident_help("radius_m"))] = None,
+    report_lag_days: Annotated[float | None, typer.Option("--report-lag-days",
+                                                          help=_incident_help("report_lag_days"))] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help=_incident_help("threshold"))] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Link the incident records of different services that describe one event into joint incidents."""
@@ -514,7 +523,8 @@ def link_incidents_command(
     from safertogether.link.incident_settings import IncidentLinkSettings
     from safertogether.link.incidents import link_incidents
 
-    given = {"window_minutes": window_minutes, "radius_m": radius_m}
+    given = {"window_minutes": window_minutes, "radius_m": radius_m, "report_lag_days": report_lag_days,
+             "threshold": threshold}
     settings = replace(IncidentLinkSettings(), **{k: v for k, v in given.items() if v is not None})
     with _warehouse(db) as warehouse:
         try:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from safertogether.link.incident_pairs import candidate_pairs_sql, incident_records_sql
 from safertogether.link.incident_settings import IncidentLinkSettings
@@ -83,8 +84,9 @@ def link_incidents(warehouse: Warehouse, settings: IncidentLinkSettings | None =
                       "import partners' incident extracts with `safer import partner MAPPING.yaml`")
     records = warehouse.query_arrow(incident_records_sql()).sort_by("id")
     with warehouse.registered("records", records):
-        pairs = warehouse.query_arrow(f"SELECT * FROM ({candidate_pairs_sql(settings)}) "
-                                      f"WHERE score >= ? ORDER BY score DESC, id_l, id_r", [settings.threshold])
+        candidates = warehouse.query_arrow(f"SELECT * FROM ({candidate_pairs_sql(settings)}) "
+                                           "ORDER BY score DESC, id_l, id_r")
+    pairs = candidates.filter(pc.greater_equal(candidates.column("score"), settings.threshold))
     groups, accepted = _cluster(records.column("agency").to_pylist(), pairs)
     table = _joint_table(records, pairs, groups, accepted)
     with warehouse.transaction():
@@ -97,7 +99,7 @@ def link_incidents(warehouse: Warehouse, settings: IncidentLinkSettings | None =
                        j.linked_agency, j.linked_ref, j.gap_minutes, j.gap_days, j.distance_m, j.place_evidence,
                        j.kind_evidence, now()::TIMESTAMP FROM joined j""")
     sizes = table.group_by("joint_incident_id").aggregate([("agency", "count")]).column("agency_count").to_pylist()
-    return IncidentLinkReport(records=len(records), candidate_pairs=pairs.num_rows, links=int(sum(accepted)),
+    return IncidentLinkReport(records=len(records), candidate_pairs=candidates.num_rows, links=int(sum(accepted)),
                               joint_incidents=len(sizes), multi_agency_incidents=sum(1 for s in sizes if s > 1),
                               seconds=time.perf_counter() - started, settings=settings)
 
