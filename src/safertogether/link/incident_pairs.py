@@ -2,8 +2,8 @@
 
 Blocking: two records of different agencies are a candidate pair when their kinds are compatible and
 
-- both carry a time and coordinates: starts at most ``window_minutes`` apart (a band join on time)
-  and points at most ``radius_m`` apart;
+- both carry a time and coordinates: starts at most ``window_minutes`` apart and points at most
+  ``radius_m`` apart;
 - otherwise (a record with a date only, or without coordinates): the same normalised address or the
   same postcode, and starts at most ``window_minutes`` apart (both timed) or, when one is dated
   only, its date from one day before the other's (an event just before midnight) to
@@ -38,10 +38,9 @@ KIND_FACTORS = {"same": 1.0, "compatible": 0.9, "unknown": 0.8}
 
 def address_key_sql(column: str) -> str:
     """An address as a comparable key: capitals, letters and digits only, street types spelt out."""
-    key = f"regexp_replace(upper({column}), '[^A-Z0-9]+', ' ', 'g')"
-    for short, full in ABBREVIATIONS.items():
-        key = f"regexp_replace({key}, '\\b{short}\\b', '{full}', 'g')"
-    return f"nullif(trim({key}), '')"
+    expand = "MAP {" + ", ".join(f"'{short}': '{full}'" for short, full in ABBREVIATIONS.items()) + "}"
+    words = f"string_split(trim(regexp_replace(upper({column}), '[^A-Z0-9]+', ' ', 'g')), ' ')"
+    return f"nullif(array_to_string(list_transform({words}, lambda w: coalesce({expand}[w], w)), ' '), '')"
 
 
 def incident_records_sql() -> str:
@@ -83,21 +82,27 @@ def _kind_evidence_sql(settings: IncidentLinkSettings) -> str:
 def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records") -> str:
     """The scored candidate pairs (id_l < id_r) of the relation ``records`` (:func:`incident_records_sql`)."""
     window, lag = float(settings.window_minutes), float(settings.report_lag_days)
-    timed = "l.started_at IS NOT NULL AND r.started_at IS NOT NULL"
     located = "NOT {s}.dated_only AND {s}.longitude IS NOT NULL AND {s}.latitude IS NOT NULL"
     both_located = f"{located.format(s='l')} AND {located.format(s='r')}"
     within = f"""CASE WHEN l.dated_only OR r.dated_only THEN {_day_lag_sql()} BETWEEN -1 AND {lag}
                       ELSE abs(epoch(r.started_at) - epoch(l.started_at)) <= {window * 60} END"""
-    keyed = "SELECT l.id AS a, r.id AS b FROM {records} l JOIN {records} r ON l.{key} = r.{key} AND l.id < r.id " \
-            f"WHERE l.agency <> r.agency AND {timed} AND NOT ({both_located}) AND {within}"
+    # From each record that needs its address or postcode (dated only, or without coordinates) to any
+    # record with the same key: linear in those records, where all pairs on a street would grow as its square.
+    days = f"INTERVAL ({int(lag) + 1}) DAY"
+    keyed = "SELECT l.id AS a, r.id AS b FROM {records} l JOIN {records} r ON l.{key} = r.{key} " \
+            f"AND r.started_at BETWEEN l.started_at - {days} AND l.started_at + {days} " \
+            f"WHERE l.agency <> r.agency AND NOT ({located.format(s='l')}) AND {within}"
     kind = _kind_evidence_sql(settings)
     return f"""
-        WITH near AS (
-            SELECT l.id AS a, r.id AS b FROM {records} l JOIN {records} r
-              ON r.started_at BETWEEN l.started_at - INTERVAL ({window}) MINUTE
-                                  AND l.started_at + INTERVAL ({window}) MINUTE
-             AND l.agency < r.agency
-            WHERE {both_located} AND {_distance_m_sql('l', 'r')} <= {float(settings.radius_m)}),
+        WITH located AS (
+            SELECT *, floor(epoch(started_at) / {window * 60})::BIGINT AS bucket FROM {records} s
+            WHERE {located.format(s='s')}),
+        near AS (  -- a hash join on windows of time (this one and its neighbours), not a range join
+            SELECT l.id AS a, r.id AS b
+            FROM (SELECT *, unnest([bucket - 1, bucket, bucket + 1]) AS probe FROM located) l
+            JOIN located r ON r.bucket = l.probe
+            WHERE l.agency < r.agency AND abs(epoch(r.started_at) - epoch(l.started_at)) <= {window * 60}
+              AND {_distance_m_sql('l', 'r')} <= {float(settings.radius_m)}),
         candidates AS (
             SELECT DISTINCT least(a, b) AS id_l, greatest(a, b) AS id_r FROM (
                 SELECT * FROM near

@@ -17,11 +17,9 @@ evidence, so every link can be explained.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from safertogether.link.incident_pairs import candidate_pairs_sql, incident_records_sql
 from safertogether.link.incident_settings import IncidentLinkSettings
@@ -82,60 +80,58 @@ def link_incidents(warehouse: Warehouse, settings: IncidentLinkSettings | None =
     started = time.perf_counter()
     warehouse.require("incident_records", "incident records",
                       "import partners' incident extracts with `safer import partner MAPPING.yaml`")
-    records = warehouse.query_arrow(incident_records_sql()).sort_by("id")
-    with warehouse.registered("records", records):
-        candidates = warehouse.query_arrow(f"SELECT * FROM ({candidate_pairs_sql(settings)}) "
-                                           "ORDER BY score DESC, id_l, id_r")
-    pairs = candidates.filter(pc.greater_equal(candidates.column("score"), settings.threshold))
-    groups, accepted = _cluster(records.column("agency").to_pylist(), pairs)
-    table = _joint_table(records, pairs, groups, accepted)
-    with warehouse.transaction():
-        warehouse.execute("DELETE FROM joint_incidents")
-        with warehouse.registered("joined", table):
-            warehouse.execute("""
-                INSERT INTO joint_incidents
-                SELECT j.agency, j.incident_ref, j.joint_incident_id,
-                       count(*) OVER (PARTITION BY j.joint_incident_id) AS records, j.score,
-                       j.linked_agency, j.linked_ref, j.gap_minutes, j.gap_days, j.distance_m, j.place_evidence,
-                       j.kind_evidence, now()::TIMESTAMP FROM joined j""")
-    sizes = table.group_by("joint_incident_id").aggregate([("agency", "count")]).column("agency_count").to_pylist()
-    return IncidentLinkReport(records=len(records), candidate_pairs=candidates.num_rows, links=int(sum(accepted)),
-                              joint_incidents=len(sizes), multi_agency_incidents=sum(1 for s in sizes if s > 1),
+    try:
+        # Working tables of this cursor only; everything stays in DuckDB but the ids the clustering needs
+        # (Arrow arrays built in Python would import pandas: seconds of start-up for the command).
+        warehouse.execute(f"CREATE OR REPLACE TEMP TABLE incident_link_records AS {incident_records_sql()}")
+        warehouse.execute(f"""CREATE OR REPLACE TEMP TABLE incident_link_pairs AS
+            SELECT row_number() OVER (ORDER BY score DESC, id_l, id_r) - 1 AS row, *
+            FROM ({candidate_pairs_sql(settings, 'incident_link_records')})""")
+        agencies: list[str] = warehouse.scalar("SELECT list(agency ORDER BY id) FROM incident_link_records") or []
+        columns = warehouse.row("SELECT list(row ORDER BY row), list(id_l ORDER BY row), list(id_r ORDER BY row) "
+                                "FROM incident_link_pairs WHERE score >= ?", [settings.threshold])
+        pairs = list(zip(*(column or [] for column in columns or ()), strict=True))
+        joint, best = _cluster(agencies, pairs)
+        with warehouse.transaction():
+            warehouse.execute("DELETE FROM joint_incidents")
+            warehouse.execute(_INSERT_SQL, [joint, best])
+        candidates = warehouse.scalar("SELECT count(*) FROM incident_link_pairs")
+    finally:
+        warehouse.execute("DROP TABLE IF EXISTS incident_link_pairs")
+        warehouse.execute("DROP TABLE IF EXISTS incident_link_records")
+    sizes = Counter(joint).values()
+    return IncidentLinkReport(records=len(agencies), candidate_pairs=int(candidates),
+                              links=len(agencies) - len(sizes), joint_incidents=len(sizes),
+                              multi_agency_incidents=sum(1 for s in sizes if s > 1),
                               seconds=time.perf_counter() - started, settings=settings)
 
 
-def _cluster(agencies: list[str], pairs: pa.Table) -> tuple[_Groups, list[bool]]:
-    """Join pairs best first (they arrive sorted), never two records of one agency into one group."""
+# Record i is element i + 1 of both lists: its joint incident, and the pair (row) that joined it.
+_INSERT_SQL = """
+    INSERT INTO joint_incidents
+    WITH assigned AS (SELECT unnest(range(len($1))) AS id, unnest($1::BIGINT[]) AS joint_incident_id,
+                             unnest($2::BIGINT[]) AS best)
+    SELECT r.agency, r.incident_ref, a.joint_incident_id, count(*) OVER (PARTITION BY a.joint_incident_id),
+           p.score, o.agency, o.incident_ref, p.gap_minutes, p.gap_days, p.distance_m, p.place_evidence,
+           p.kind_evidence, now()::TIMESTAMP
+    FROM assigned a JOIN incident_link_records r USING (id)
+    LEFT JOIN incident_link_pairs p ON p.row = a.best
+    LEFT JOIN incident_link_records o ON o.id = CASE WHEN p.id_l = a.id THEN p.id_r ELSE p.id_l END"""
+
+
+def _cluster(agencies: list[str], pairs: list[tuple[Any, ...]]) -> tuple[list[int], list[int | None]]:
+    """Join pairs (row, id_l, id_r) best first, never two records of one agency into one group.
+
+    Returns each record's joint incident number (in time order of each one's first record: record ids
+    are in time order) and the row of the best accepted pair that touches it (None: joined to none).
+    """
     groups = _Groups(list(range(len(agencies))), [{agency} for agency in agencies])
-    accepted = [groups.join(a, b) for a, b in zip(pairs.column("id_l").to_pylist(),
-                                                  pairs.column("id_r").to_pylist(), strict=True)]
-    return groups, accepted
-
-
-_EVIDENCE = ("score", "gap_minutes", "gap_days", "distance_m", "place_evidence", "kind_evidence")
-
-
-def _joint_table(records: pa.Table, pairs: pa.Table, groups: _Groups, accepted: list[bool]) -> pa.Table:
-    """One row per record: its joint incident id and the best accepted link that touches it."""
-    n = records.num_rows
-    roots = [groups.find(i) for i in range(n)]
+    best: list[int | None] = [None] * len(agencies)
+    for row, a, b in pairs:
+        if groups.join(a, b):
+            for record in (a, b):
+                if best[record] is None:
+                    best[record] = row
     number: dict[int, int] = {}
-    for root in roots:  # ids in time order of each joint incident's first record (record ids are in time order)
-        number.setdefault(root, len(number) + 1)
-    best: list[int | None] = [None] * n
-    other: list[int | None] = [None] * n
-    for row, (a, b) in enumerate(zip(pairs.column("id_l").to_pylist(), pairs.column("id_r").to_pylist(),
-                                     strict=True)):
-        if accepted[row]:
-            for this, that in ((a, b), (b, a)):
-                if best[this] is None:  # pairs arrive best first
-                    best[this], other[this] = row, that
-    agency, ref = records.column("agency").to_pylist(), records.column("incident_ref").to_pylist()
-    columns: dict[str, list[Any]] = {
-        "agency": agency, "incident_ref": ref, "joint_incident_id": [number[r] for r in roots],
-        "linked_agency": [None if o is None else agency[o] for o in other],
-        "linked_ref": [None if o is None else ref[o] for o in other]}
-    for name in _EVIDENCE:
-        values = pairs.column(name).to_pylist()
-        columns[name] = [None if row is None else values[row] for row in best]
-    return pa.table(columns)
+    joint = [number.setdefault(groups.find(i), len(number) + 1) for i in range(len(agencies))]
+    return joint, best
