@@ -25,6 +25,8 @@ has little to separate (what decides the result is which of two close candidates
 
 from __future__ import annotations
 
+import math
+
 from safertogether.link.incident_settings import IncidentLinkSettings
 
 #: Street-type abbreviations partners' systems use, expanded before addresses are compared.
@@ -88,7 +90,7 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
                       ELSE abs(epoch(r.started_at) - epoch(l.started_at)) <= {window * 60} END"""
     # From each record that needs its address or postcode (dated only, or without coordinates) to any
     # record with the same key: linear in those records, where all pairs on a street would grow as its square.
-    days = f"INTERVAL ({int(lag) + 1}) DAY"
+    days = f"INTERVAL ({math.ceil(max(lag + 1, window / 1440))}) DAY"  # wide enough for both windows
     keyed = "SELECT l.id AS a, r.id AS b FROM {records} l JOIN {records} r ON l.{key} = r.{key} " \
             f"AND r.started_at BETWEEN l.started_at - {days} AND l.started_at + {days} " \
             f"WHERE l.agency <> r.agency AND NOT ({located.format(s='l')}) AND {within}"
