@@ -111,7 +111,7 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
                 UNION ALL {keyed.format(records=records, key='address_key')}
                 UNION ALL {keyed.format(records=records, key='postcode_key')})),
         evidence AS (
-            SELECT c.id_l, c.id_r,
+            SELECT c.id_l, l.agency AS agency_l, c.id_r, r.agency AS agency_r,
                    CASE WHEN NOT (l.dated_only OR r.dated_only)
                         THEN abs(epoch(r.started_at) - epoch(l.started_at)) / 60 END AS gap_minutes,
                    CASE WHEN l.dated_only OR r.dated_only THEN {_day_lag_sql()} END AS gap_days,
@@ -129,6 +129,6 @@ def candidate_pairs_sql(settings: IncidentLinkSettings, records: str = "records"
                    CASE kind_evidence {' '.join(f"WHEN '{k}' THEN {v}" for k, v in KIND_FACTORS.items())}
                    END AS kind_part
             FROM evidence WHERE kind_evidence IS NOT NULL)
-        SELECT id_l, id_r, round(kind_part * (time_part + place_part) / 2, 6) AS score, gap_minutes, gap_days,
-               distance_m, place_evidence, kind_evidence
+        SELECT id_l, agency_l, id_r, agency_r, round(kind_part * (time_part + place_part) / 2, 6) AS score,
+               gap_minutes, gap_days, distance_m, place_evidence, kind_evidence
         FROM parts WHERE time_part >= 0 AND place_part >= 0"""

@@ -17,8 +17,7 @@ evidence, so every link can be explained.
 from __future__ import annotations
 
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from safertogether.link.incident_pairs import candidate_pairs_sql, incident_records_sql
@@ -44,25 +43,31 @@ class IncidentLinkReport:
 
 @dataclass
 class _Groups:
-    """Union-find over record ids, each root knowing its group's agencies."""
+    """Union-find over the record ids of the candidate pairs, each root knowing its group's agencies.
 
-    parent: list[int]
-    agencies: list[set[str]]
+    A root is always the smallest id of its group (record ids are in time order), so numbering the
+    groups by root numbers joint incidents in time order of their first record.
+    """
+
+    parent: dict[int, int] = field(default_factory=dict)
+    agencies: dict[int, set[str]] = field(default_factory=dict)
 
     def find(self, node: int) -> int:
-        while self.parent[node] != node:
-            self.parent[node] = self.parent[self.parent[node]]
-            node = self.parent[node]
+        parent = self.parent.setdefault(node, node)
+        while parent != node:
+            grandparent = self.parent[parent]
+            self.parent[node], node, parent = grandparent, parent, grandparent
         return node
 
-    def join(self, a: int, b: int) -> bool:
+    def join(self, a: int, agency_a: str, b: int, agency_b: str) -> bool:
         """Join the groups of ``a`` and ``b`` unless they are one already or share an agency."""
         root_a, root_b = self.find(a), self.find(b)
-        if root_a == root_b or self.agencies[root_a] & self.agencies[root_b]:
+        in_a, in_b = self.agencies.setdefault(root_a, {agency_a}), self.agencies.setdefault(root_b, {agency_b})
+        if root_a == root_b or in_a & in_b:
             return False
         root_a, root_b = min(root_a, root_b), max(root_a, root_b)
         self.parent[root_b] = root_a
-        self.agencies[root_a] |= self.agencies[root_b]
+        self.agencies[root_a] = in_a | in_b
         return True
 
 
@@ -87,51 +92,49 @@ def link_incidents(warehouse: Warehouse, settings: IncidentLinkSettings | None =
         warehouse.execute(f"""CREATE OR REPLACE TEMP TABLE incident_link_pairs AS
             SELECT row_number() OVER (ORDER BY score DESC, id_l, id_r) - 1 AS row, *
             FROM ({candidate_pairs_sql(settings, 'incident_link_records')})""")
-        agencies: list[str] = warehouse.scalar("SELECT list(agency ORDER BY id) FROM incident_link_records") or []
-        columns = warehouse.row("SELECT list(row ORDER BY row), list(id_l ORDER BY row), list(id_r ORDER BY row) "
+        columns = warehouse.row("SELECT list(row ORDER BY row), list(id_l ORDER BY row), list(agency_l ORDER BY row), "
+                                "list(id_r ORDER BY row), list(agency_r ORDER BY row) "
                                 "FROM incident_link_pairs WHERE score >= ?", [settings.threshold])
-        pairs = list(zip(*(column or [] for column in columns or ()), strict=True))
-        joint, best = _cluster(agencies, pairs)
+        ids, roots, best = _cluster(list(zip(*(column or [] for column in columns or ()), strict=True)))
         with warehouse.transaction():
             warehouse.execute("DELETE FROM joint_incidents")
-            warehouse.execute(_INSERT_SQL, [joint, best])
+            warehouse.execute(_INSERT_SQL, [ids, roots, best])
+        records = warehouse.scalar("SELECT count(*) FROM incident_link_records")
         candidates = warehouse.scalar("SELECT count(*) FROM incident_link_pairs")
     finally:
         warehouse.execute("DROP TABLE IF EXISTS incident_link_pairs")
         warehouse.execute("DROP TABLE IF EXISTS incident_link_records")
-    sizes = Counter(joint).values()
-    return IncidentLinkReport(records=len(agencies), candidate_pairs=int(candidates),
-                              links=len(agencies) - len(sizes), joint_incidents=len(sizes),
-                              multi_agency_incidents=sum(1 for s in sizes if s > 1),
+    links = len(ids) - len(set(roots))
+    return IncidentLinkReport(records=int(records), candidate_pairs=int(candidates), links=links,
+                              joint_incidents=int(records) - links, multi_agency_incidents=len(set(roots)),
                               seconds=time.perf_counter() - started, settings=settings)
 
 
-# Record i is element i + 1 of both lists: its joint incident, and the pair (row) that joined it.
+# The records the clustering joined, with their group's root and the pair (row) that joined them; every
+# other record is a joint incident of its own. Numbered by root: in time order of each one's first record.
 _INSERT_SQL = """
     INSERT INTO joint_incidents
-    WITH assigned AS (SELECT unnest(range(len($1))) AS id, unnest($1::BIGINT[]) AS joint_incident_id,
-                             unnest($2::BIGINT[]) AS best)
-    SELECT r.agency, r.incident_ref, a.joint_incident_id, count(*) OVER (PARTITION BY a.joint_incident_id),
+    WITH assigned AS (SELECT unnest($1::BIGINT[]) AS id, unnest($2::BIGINT[]) AS root, unnest($3::BIGINT[]) AS best),
+    grouped AS (SELECT r.id, r.agency, r.incident_ref, coalesce(a.root, r.id) AS root, a.best
+                FROM incident_link_records r LEFT JOIN assigned a USING (id))
+    SELECT g.agency, g.incident_ref, dense_rank() OVER (ORDER BY g.root), count(*) OVER (PARTITION BY g.root),
            p.score, o.agency, o.incident_ref, p.gap_minutes, p.gap_days, p.distance_m, p.place_evidence,
            p.kind_evidence, now()::TIMESTAMP
-    FROM assigned a JOIN incident_link_records r USING (id)
-    LEFT JOIN incident_link_pairs p ON p.row = a.best
-    LEFT JOIN incident_link_records o ON o.id = CASE WHEN p.id_l = a.id THEN p.id_r ELSE p.id_l END"""
+    FROM grouped g LEFT JOIN incident_link_pairs p ON p.row = g.best
+    LEFT JOIN incident_link_records o ON o.id = CASE WHEN p.id_l = g.id THEN p.id_r ELSE p.id_l END"""
 
 
-def _cluster(agencies: list[str], pairs: list[tuple[Any, ...]]) -> tuple[list[int], list[int | None]]:
-    """Join pairs (row, id_l, id_r) best first, never two records of one agency into one group.
+def _cluster(pairs: list[tuple[Any, ...]]) -> tuple[list[int], list[int], list[int]]:
+    """Join pairs (row, id_l, agency_l, id_r, agency_r) best first, never two records of one agency in a group.
 
-    Returns each record's joint incident number (in time order of each one's first record: record ids
-    are in time order) and the row of the best accepted pair that touches it (None: joined to none).
+    Returns the records joined to another (ids), each one's group root, and the row of the best
+    accepted pair that touches it.
     """
-    groups = _Groups(list(range(len(agencies))), [{agency} for agency in agencies])
-    best: list[int | None] = [None] * len(agencies)
-    for row, a, b in pairs:
-        if groups.join(a, b):
-            for record in (a, b):
-                if best[record] is None:
-                    best[record] = row
-    number: dict[int, int] = {}
-    joint = [number.setdefault(groups.find(i), len(number) + 1) for i in range(len(agencies))]
-    return joint, best
+    groups = _Groups()
+    best: dict[int, int] = {}
+    for row, a, agency_a, b, agency_b in pairs:
+        if groups.join(a, agency_a, b, agency_b):
+            best.setdefault(a, row)
+            best.setdefault(b, row)
+    ids = sorted(best)
+    return ids, [groups.find(i) for i in ids], [best[i] for i in ids]
