@@ -521,11 +521,13 @@ def link_run(
                                                     "person [default: 0.9]")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Link the partners' records: people (with ids that stay the same from run to run) and places.
+    """Link the partners' records: people (with ids that stay the same from run to run), places and joint incidents.
 
     The first run trains the person model; later runs score only the records imported since, and apply
     the review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
     """
+    from safertogether.link.incident_settings import IncidentLinkSettings
+    from safertogether.link.incidents import link_incidents
     from safertogether.link.people import THRESHOLD, link_people
     from safertogether.link.places import link_places
 
@@ -536,10 +538,14 @@ def link_run(
                                      progress=lambda step: status.update(step))
                 status.update("linking addresses into places")
                 places = link_places(warehouse)
+                status.update("linking incidents across services")
+                incidents = link_incidents(warehouse, IncidentLinkSettings()) if warehouse.has_rows(
+                    "incident_records") else None
         except SaferError as exc:
             _fail(exc)
     if as_json:
-        print(json.dumps({**people.as_json(), "places": places.as_json()}, indent=2))
+        print(json.dumps({**people.as_json(), "places": places.as_json(),
+                          "incidents": incidents.as_json() if incidents else None}, indent=2))
         return
     console.print(f"Run {people.run_id} ({people.mode}): {people.records:,} records ({people.new_records:,} new, "
                   f"{people.removed_records:,} gone) -> [b]{people.people:,} people[/] ({people.new_people:,} new, "
@@ -548,6 +554,10 @@ def link_run(
     console.print(f"Places: {places.records_placed:,} of {places.records:,} records' addresses -> "
                   f"[b]{places.places:,} places[/] ({places.multi_agency_places:,} known to more than one agency, "
                   f"{places.places_with_lsoa:,} placed in an LSOA); {places.seconds} s", highlight=False)
+    if incidents:
+        console.print(f"Incidents: {incidents.records:,} records -> [b]{incidents.joint_incidents:,} joint "
+                      f"incidents[/], {incidents.multi_agency_incidents:,} in several services' logs; "
+                      f"{incidents.seconds:.1f} s", highlight=False)
 
 
 @link_app.command("person")
@@ -741,6 +751,65 @@ def access_agreements(
     for a in agreements:
         table.add_row(a.agreement_id, str(a.version), a.provider, a.recipient, ", ".join(a.categories),
                       ", ".join(a.purposes), f"{a.valid_from} to {a.valid_to}", f"{a.approved_by} ({a.approved_on})")
+    console.print(table)
+
+
+def _incident_help(name: str) -> str:
+    """A setting's help and default, from the library's one definition (without importing the linker)."""
+    from safertogether.link.incident_settings import SETTINGS
+
+    return f"{SETTINGS[name].help} (default {SETTINGS[name].default:g})"
+
+
+@link_app.command("incidents")
+def link_incidents_command(
+    db: DbOption = None,
+    window_minutes: Annotated[float | None, typer.Option("--window-minutes", help=_incident_help("window_minutes"))]
+    = None,
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help=_incident_help("radius_m"))] = None,
+    report_lag_days: Annotated[float | None, typer.Option("--report-lag-days",
+                                                          help=_incident_help("report_lag_days"))] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help=_incident_help("threshold"))] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the incident records of different services that describe one event into joint incidents."""
+    from dataclasses import replace
+
+    from safertogether.link.incident_settings import IncidentLinkSettings
+    from safertogether.link.incidents import link_incidents
+
+    given = {"window_minutes": window_minutes, "radius_m": radius_m, "report_lag_days": report_lag_days,
+             "threshold": threshold}
+    settings = replace(IncidentLinkSettings(), **{k: v for k, v in given.items() if v is not None})
+    report = _with_warehouse(db, lambda warehouse: link_incidents(warehouse, settings), read_only=False)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        return
+    console.print(f"{report.records:,} incident records -> {report.joint_incidents:,} joint incidents, "
+                  f"{report.multi_agency_incidents:,} of them in several services' logs ({report.links:,} links "
+                  f"of {report.candidate_pairs:,} candidate pairs) in {report.seconds:.1f} s; "
+                  "see the table joint_incidents", highlight=False)
+
+
+@link_app.command("evaluate-incidents")
+def link_evaluate_incidents(
+    truth: Annotated[Path, typer.Option("--truth", help="The truth/ folder `safer synth partners` wrote")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure the joint incidents of the last `safer link incidents` against the generator's truth."""
+    from safertogether.link.incident_evaluate import evaluate_incident_links
+
+    report = _with_warehouse(db, lambda warehouse: evaluate_incident_links(warehouse, truth).as_json())
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"joint incidents against the truth ({report['records']:,} records)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("precision", "recall", "f1", "true_positives", "false_positives", "false_negatives",
+                "real_incidents", "exact_incidents", "multi_agency_real_incidents", "multi_agency_exact"):
+        table.add_row(key, f"{report[key]:,}" if isinstance(report[key], int) else str(report[key]))
     console.print(table)
 
 
