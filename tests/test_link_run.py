@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import partner_mappings as _mappings
 from safertogether.cli import app
 from safertogether.errors import MissingDataError, NotFoundError
 from safertogether.ingest import import_partner
@@ -20,40 +21,17 @@ from safertogether.link.evaluate_people import evaluate_people
 from safertogether.link.people import link_people
 from safertogether.link.review import decide, review_queue
 from safertogether.link.stable_ids import assign_person_ids
-from safertogether.sources.synth import SynthConfig, generate_partners
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
-PEOPLE = 4_000
-SEED = 11
-# Agencies imported first; the rest arrive later and are linked incrementally.
-FIRST_AGENCIES = ("police", "ambulance")
+
+@pytest.fixture(scope="module")
+def synth(partners_synth: Path) -> Path:
+    return partners_synth
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "partners"
-    generate_partners(SynthConfig(people=PEOPLE, seed=SEED, data=data_dir), out)
-    return out
-
-
-def _mappings(synth: Path, first: bool) -> list[Path]:
-    return [m for m in sorted(synth.glob("*.yaml")) if m.name.startswith(FIRST_AGENCIES) == first]
-
-
-@pytest.fixture(scope="module")
-def two_runs(synth: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """A warehouse linked after police and ambulance, copied, then linked again after everyone else."""
-    db = tmp_path_factory.mktemp("linked") / "linked.duckdb"
-    warehouse = open_warehouse(db)
-    import_partner(warehouse, _mappings(synth, first=True))
-    first = link_people(warehouse)
-    first_ids = {r["record_key"]: r["person_id"]
-                 for r in warehouse.query("SELECT record_key, person_id FROM person_ids")}
-    first_quality = evaluate_people(warehouse, synth / "truth")
-    import_partner(warehouse, _mappings(synth, first=False))
-    second = link_people(warehouse)
-    warehouse.close()
-    return {"db": db, "first": first, "second": second, "first_ids": first_ids, "first_quality": first_quality}
+def two_runs(linked_partners: dict[str, object]) -> dict[str, object]:
+    return linked_partners
 
 
 @pytest.fixture
@@ -179,3 +157,25 @@ def test_the_cli_links_evaluates_reviews_and_explains(tmp_path, synth):
 def test_evaluate_refuses_a_folder_without_truth(linked, tmp_path):
     with pytest.raises(MissingDataError, match="records.parquet"):
         evaluate_people(linked, tmp_path)
+
+
+def test_a_persons_history_spans_agencies_and_an_id_merged_since_still_finds_them(linked):
+    from safertogether.link.history import person_history
+
+    busiest = linked.row("SELECT person_id, count(DISTINCT agency) FROM person_ids GROUP BY 1 ORDER BY 2 DESC, 1 "
+                         "LIMIT 1")
+    history = person_history(linked, busiest[0])
+    assert len(history["agencies"]) == busiest[1] > 1 and history["merged_from"] is None
+    assert {r["agency"] for r in history["records"]} == set(history["agencies"])
+    # A reviewer joins two people: the smaller's id is retired, and still leads to the person.
+    a, b = linked.query("SELECT min(record_key) AS k, person_id FROM person_ids GROUP BY person_id "
+                        "HAVING count(*) = 1 ORDER BY person_id LIMIT 2")
+    decide(linked, a["k"], b["k"], "same")
+    link_people(linked)
+    retired = linked.row("SELECT person_id, other_person_id FROM person_id_events WHERE event = 'merged' "
+                         "AND person_id IN (?, ?) ORDER BY run_id DESC LIMIT 1", [a["person_id"], b["person_id"]])
+    followed = person_history(linked, retired[0])
+    assert followed["person_id"] == retired[1] and followed["merged_from"] == retired[0]
+    assert {f"{r['agency']}:{r['record_id']}" for r in followed["records"]} >= {a["k"], b["k"]}
+    with pytest.raises(NotFoundError, match="no person"):
+        person_history(linked, "P9999999")

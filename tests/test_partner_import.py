@@ -268,6 +268,74 @@ def test_the_quality_report_lists_a_partner_extract_s_quarantine(warehouse, tmp_
     import_partner(warehouse, [write_extract(tmp_path, ROWS)])
     report = quality_report(warehouse)
     assert report["quarantined_files"] == [{"file": str((tmp_path / "victims.csv").resolve()),
-                                            "kind": "police-people", "rows": 3}]
+                                            "kind": "police-people -> person_records", "rows": 3}]
     assert {r["reason"] for r in report["quarantine_reasons"]} == {
         "unknown date in DOB", "unknown code in Sex", "missing mandatory field: Surname"}
+
+
+def test_mappings_of_one_name_filling_different_tables_do_not_supersede_each_other(warehouse, tmp_path):
+    people = write_extract(tmp_path, ROWS[:2], name="extract.csv")
+    incidents = tmp_path / "incidents.yaml"
+    fields = [{"name": "incident_ref", "header": ["Occurrence"], "required": True}]
+    incidents.write_text(yaml.safe_dump({**MAPPING, "file": "extract.csv", "target": "incident_records",
+                                         "fields": fields}), encoding="utf-8")  # the same name as people's
+    import_partner(warehouse, [people])
+    report = import_partner(warehouse, [incidents])
+    assert [(f.status, f.replaced_files) for f in report.files] == [("stored", [])]
+    assert [r["status"] for r in warehouse.query("SELECT status FROM source_files ORDER BY file_id")] == \
+        ["current", "current"]
+    newer = write_extract(tmp_path, ROWS[:1], name="extract.csv")  # a newer extract replaces only its own kind
+    assert import_partner(warehouse, [newer]).files[0].status == "replaced an earlier version"
+    assert [r["status"] for r in warehouse.query("SELECT status FROM source_files ORDER BY file_id")] == \
+        ["superseded", "current", "current"]
+    assert warehouse.scalar("SELECT count(*) FROM incident_records") == 2
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 1
+
+
+def test_an_empty_full_extract_is_recorded_and_empties_the_earlier_one(warehouse, tmp_path):
+    """The default partition is the agency: each extract is all the agency holds of its kind, so an empty
+    newer one means it holds none now. The report says so, in case the export failed."""
+    import_partner(warehouse, [write_extract(tmp_path, ROWS[:2])])
+    empty = write_extract(tmp_path, [])
+    [file] = import_partner(warehouse, [empty]).files
+    assert (file.status, file.rows_read) == ("replaced an earlier version", 0)
+    assert file.notes == ["no rows: as a full extract of leicestershire-police it empties what earlier "
+                          "extracts of it stored"]
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 0
+    assert warehouse.query("SELECT status, rows_read FROM source_files ORDER BY file_id") == [
+        {"status": "superseded", "rows_read": 2}, {"status": "current", "rows_read": 0}]
+    assert [f.status for f in import_partner(warehouse, [empty]).files] == ["unchanged"]
+    import_partner(warehouse, [write_extract(tmp_path, ROWS[:1])])
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 1
+
+
+def test_an_empty_extract_partitioned_by_its_rows_replaces_nothing(warehouse, tmp_path):
+    mapping = {**MAPPING, "partition": ["agency", "incident_ref"]}
+    import_partner(warehouse, [write_extract(tmp_path, ROWS[:2], mapping)])
+    [file] = import_partner(warehouse, [write_extract(tmp_path, [], mapping)]).files
+    assert (file.status, file.notes) == ("stored", ["no rows: it replaces nothing (its partitions come from its rows)"])
+    assert warehouse.scalar("SELECT count(*) FROM person_records") == 2
+
+
+@pytest.mark.parametrize("encoding,forename", [("utf-8", "\x1cAnn\t"), ("utf-8", "\u00a0Zoë\u2003"),
+                                               ("cp1252", "\u00a0Zoë ")])
+def test_values_are_trimmed_of_any_unicode_whitespace(warehouse, tmp_path, encoding, forename):
+    """ASCII files are trimmed the fast way; that must still strip what Unicode calls whitespace."""
+    rows = [["V001", "OC1", forename, " Smith\x1f", "03/02/1985", "F", "1 High St", "LE1 1AA", "VIC"]]
+    import_partner(warehouse, [write_extract(tmp_path, rows, encoding=encoding)])
+    assert warehouse.row("SELECT forename, surname FROM person_records") == (forename.strip(), "Smith")
+
+
+def test_a_bad_record_deep_in_a_large_extract_keeps_its_row_number(warehouse, tmp_path):
+    """Large files are parsed on all cores; one with a record that cannot be parsed is read again so its
+    row number, and every other row's, is right."""
+    rows = [[f"V{n:06}", "OC1", "Ann", "Smith", "03/02/1985", "F", "1 High Street, Leicester", "LE1 1AA", "VIC"]
+            for n in range(1, 130_001)]  # 9 MB
+    rows[123_455] = [*rows[123_455], "an extra field"]
+    report = import_partner(warehouse, [write_extract(tmp_path, rows)])
+    assert report.totals() == {"rows_read": 130_000, "rows_stored": 129_999, "rows_quarantined": 1}
+    assert warehouse.row("SELECT row_number, raw_text, reason FROM quarantine") == (
+        123_456, ",".join(rows[123_455]).replace("1 High Street, Leicester", '"1 High Street, Leicester"'),
+        "unparseable line: 10 fields where the header has 9")
+    assert warehouse.query("SELECT row_number FROM person_records WHERE record_id IN ('V123455', 'V123457') "
+                           "ORDER BY 1") == [{"row_number": 123_455}, {"row_number": 123_457}]

@@ -24,6 +24,8 @@ def _catalog(table: str) -> tuple[list[str], list[str]]:
     ("SELECT a, b, count(*) FROM t GROUP BY ALL ORDER BY ALL",
      "SELECT a, b, COUNT(*) FROM t GROUP BY 1, 2 ORDER BY 1, 2, 3"),
     ("SELECT * FROM (SELECT 1)", "SELECT * FROM (SELECT 1) AS _subquery_0"),
+    ("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'x'",
+     "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'x'"),
     ("SELECT regexp_extract(s, '([a-z]+)$', 1) FROM t", "SELECT (REGEXP_MATCH(s, '([a-z]+)$'))[1] FROM t"),
     ("SELECT s FROM t WHERE s LIKE '100%' AND n % 2 = 0", "SELECT s FROM t WHERE s LIKE '100%%' AND MOD(n, 2) = 0"),
     ("SELECT strftime(d, '%Y-%m') FROM t", "SELECT TO_CHAR(d, 'YYYY-MM') FROM t"),

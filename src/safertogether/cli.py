@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,11 +29,15 @@ app.add_typer(import_app, name="import")
 link_app = typer.Typer(help="Link people's records across sources (Splink) and measure the linkage.",
                        no_args_is_help=True)
 app.add_typer(link_app, name="link")
+access_app = typer.Typer(help="Who may see what: sharing agreements (users and sign-in come with the single view).",
+                         no_args_is_help=True)
+app.add_typer(access_app, name="access")
 synth_app = typer.Typer(help="Generate synthetic data (no real person-level data is ever used).", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
 
 console = Console()
 errors = Console(stderr=True)
+T = TypeVar("T")
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Warehouse file, or postgresql://user@host:port/database [default: $SAFER_DB or safer.duckdb]")]
@@ -50,6 +54,15 @@ def _warehouse(db: str | Path | None, read_only: bool = False) -> Iterator[Wareh
         yield warehouse
     finally:
         warehouse.close()
+
+
+def _with_warehouse(db: Path | None, call: Callable[[Warehouse], T], read_only: bool = True) -> T:
+    """``call(warehouse)``; a SaferError from either ends the command with its message and exit code 2."""
+    with _warehouse(db, read_only=read_only) as warehouse:
+        try:
+            return call(warehouse)
+        except SaferError as exc:
+            _fail(exc)
 
 
 def _fail(exc: SaferError) -> NoReturn:
@@ -509,27 +522,99 @@ def link_run(
                                                     "person [default: 0.9]")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Link the partners' person records into people, with ids that stay the same from run to run.
+    """Link the partners' records: people (with ids that stay the same from run to run), places and joint incidents.
 
-    The first run trains the model; later runs score only the records imported since, and apply the
-    review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
+    The first run trains the person model; later runs score only the records imported since, and apply
+    the review decisions (`safer link review`). Person data stays in the warehouse: nothing is served.
     """
+    from safertogether.link.incident_settings import IncidentLinkSettings
+    from safertogether.link.incidents import link_incidents
     from safertogether.link.people import THRESHOLD, link_people
+    from safertogether.link.places import link_places
 
     with _warehouse(db) as warehouse:
         try:
             with errors.status("linking people") as status:
-                report = link_people(warehouse, full=full, threshold=threshold or THRESHOLD,
+                people = link_people(warehouse, full=full, threshold=threshold or THRESHOLD,
                                      progress=lambda step: status.update(step))
+                status.update("linking addresses into places")
+                places = link_places(warehouse)
+                status.update("linking incidents across services")
+                incidents = link_incidents(warehouse, IncidentLinkSettings()) if warehouse.has_rows(
+                    "incident_records") else None
         except SaferError as exc:
             _fail(exc)
     if as_json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps({**people.as_json(), "places": places.as_json(),
+                          "incidents": incidents.as_json() if incidents else None}, indent=2))
         return
-    console.print(f"Run {report.run_id} ({report.mode}): {report.records:,} records ({report.new_records:,} new, "
-                  f"{report.removed_records:,} gone) -> [b]{report.people:,} people[/] ({report.new_people:,} new, "
-                  f"{report.merges:,} merged, {report.splits:,} split); {report.scored_pairs:,} pairs scored at or "
-                  f"above {report.review_floor}, joined at {report.threshold}; {report.seconds} s", highlight=False)
+    console.print(f"Run {people.run_id} ({people.mode}): {people.records:,} records ({people.new_records:,} new, "
+                  f"{people.removed_records:,} gone) -> [b]{people.people:,} people[/] ({people.new_people:,} new, "
+                  f"{people.merges:,} merged, {people.splits:,} split); {people.scored_pairs:,} pairs scored at or "
+                  f"above {people.review_floor}, joined at {people.threshold}; {people.seconds} s", highlight=False)
+    console.print(f"Places: {places.records_placed:,} of {places.records:,} records' addresses -> "
+                  f"[b]{places.places:,} places[/] ({places.multi_agency_places:,} known to more than one agency, "
+                  f"{places.places_with_lsoa:,} placed in an LSOA); {places.seconds} s", highlight=False)
+    if incidents:
+        console.print(f"Incidents: {incidents.records:,} records -> [b]{incidents.joint_incidents:,} joint "
+                      f"incidents[/], {incidents.multi_agency_incidents:,} in several services' logs; "
+                      f"{incidents.seconds:.1f} s", highlight=False)
+
+
+@link_app.command("person")
+def link_person(
+    person_id: Annotated[str, typer.Argument(help="A person id, e.g. P0000123 (an id merged since still works)")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A person's records across agencies, newest first (person data: for entitled users only)."""
+    from safertogether.link.history import person_history
+
+    history = _with_warehouse(db, lambda warehouse: person_history(warehouse, person_id))
+    if as_json:
+        print(json.dumps(history, indent=2, default=str))
+        return
+    merged = f" (merged from {history['merged_from']})" if history["merged_from"] else ""
+    console.print(f"[b]{history['person_id']}[/]{merged}: {len(history['records'])} records at "
+                  f"{', '.join(history['agencies'])}", highlight=False)
+    table = Table()
+    for column in ("recorded", "agency", "record", "role", "name", "born", "address", "incident"):
+        table.add_column(column, overflow="fold")
+    for r in history["records"]:
+        incident = f"{r['incident_kind']} {r['incident_started_at']:%Y-%m-%d}" if r["incident_kind"] else ""
+        table.add_row(str(r["recorded_on"] or ""), r["agency"], r["record_id"], r["role"] or "",
+                      f"{r['forename'] or ''} {r['surname'] or ''}", str(r["date_of_birth"] or ""),
+                      r["address"] or "", incident)
+    console.print(table)
+
+
+@link_app.command("place")
+def link_place(
+    address: Annotated[str, typer.Argument(help="An address as any agency might write it, e.g. '2/14 Hobill Cl, "
+                                                "Blaby'")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything every agency holds at one address, newest first (person data: for entitled users only)."""
+    from safertogether.link.places import place_history
+
+    history = _with_warehouse(db, lambda warehouse: place_history(warehouse, address))
+    if as_json:
+        print(json.dumps(history, indent=2, default=str))
+        return
+    place = history["place"]
+    console.print(f"[b]{place['house'] or ''} {place['street']}, {place['town']}[/] ({place['place_id']}; LSOA "
+                  f"{place['lsoa_code'] or 'unknown'}, by {place['placed_by'] or '-'}): {place['agencies']} "
+                  f"agencies, {place['person_records']} person records, {place['incident_records']} incidents",
+                  highlight=False)
+    table = Table()
+    for column in ("day", "record", "flat", "what", "person"):
+        table.add_column(column, overflow="fold")
+    for row in history["records"]:
+        what = (f"{row['role']}: {row['forename'] or ''} {row['surname'] or ''}" if row["kind"] is None
+                else f"incident: {row['kind']} ({row['category'] or '-'})")
+        table.add_row(str(row["day"] or ""), row["record_key"], row["flat"] or "", what, row["person_id"] or "")
+    console.print(table)
 
 
 review_app = typer.Typer(help="Pairs the model is unsure of, and reviewers' decisions (kept for every later run).",
@@ -548,11 +633,7 @@ def review_list(
     """The undecided pairs between the review floor and the threshold, most probable first."""
     from safertogether.link.review import review_queue
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            pairs = review_queue(warehouse, limit, conflicts)
-        except SaferError as exc:
-            _fail(exc)
+    pairs = _with_warehouse(db, lambda warehouse: review_queue(warehouse, limit, conflicts))
     if as_json:
         print(json.dumps([p.as_json() for p in pairs], indent=2, default=str))
         return
@@ -577,11 +658,8 @@ def _decide(decision: str, record_a: str, record_b: str, db: Path | None, review
             note: str | None) -> None:
     from safertogether.link.review import decide
 
-    with _warehouse(db) as warehouse:
-        try:
-            decide(warehouse, record_a, record_b, decision, reviewer, note)
-        except SaferError as exc:
-            _fail(exc)
+    _with_warehouse(db, lambda warehouse: decide(warehouse, record_a, record_b, decision, reviewer, note),
+                    read_only=False)
     verdict = "the same person" if decision == "same" else "different people"
     console.print(f"Recorded: {record_a} and {record_b} are {verdict}; `safer link run` applies it.", highlight=False)
 
@@ -611,11 +689,7 @@ def link_explain(record_a: RecordArgument, record_b: RecordArgument, db: DbOptio
     """Why two person records are (or are not) the same person: each comparison's level and match weight."""
     from safertogether.link.people import explain_link
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            explanation = explain_link(warehouse, record_a, record_b)
-        except SaferError as exc:
-            _fail(exc)
+    explanation = _with_warehouse(db, lambda warehouse: explain_link(warehouse, record_a, record_b))
     if as_json:
         print(json.dumps(explanation.as_json(), indent=2))
         return
@@ -638,11 +712,7 @@ def link_evaluate(
     """Measure the stored people against the generator's truth: pairwise and B-cubed precision, recall, F1."""
     from safertogether.link.evaluate_people import evaluate_people
 
-    with _warehouse(db, read_only=True) as warehouse:
-        try:
-            result = evaluate_people(warehouse, truth)
-        except SaferError as exc:
-            _fail(exc)
+    result = _with_warehouse(db, lambda warehouse: evaluate_people(warehouse, truth))
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
@@ -657,6 +727,91 @@ def link_evaluate(
     console.print(table)
     if result.records_without_truth:
         console.print(f"{result.records_without_truth:,} linked records are not in this truth and were left out.")
+
+
+@access_app.command("agreements")
+def access_agreements(
+    load: Annotated[Path | None, typer.Option("--load", help="A YAML file of agreements to store (each version "
+                                              "once; a changed agreement needs a new version)")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the stored sharing agreements, after loading a file of them if one is given."""
+    from safertogether.access.agreements import load_agreements, stored_agreements
+
+    if load is not None:
+        loaded = _with_warehouse(db, lambda warehouse: load_agreements(warehouse, load), read_only=False)
+        errors.print(f"{loaded.new_versions} new agreement version(s) stored, {loaded.unchanged} already held")
+    agreements = _with_warehouse(db, stored_agreements)
+    if as_json:
+        print(json.dumps([a.model_dump(mode="json") for a in agreements], indent=2))
+        return
+    table = Table()
+    for column in ("agreement", "v", "from", "to", "categories", "purposes", "valid", "approved by"):
+        table.add_column(column, overflow="fold")
+    for a in agreements:
+        table.add_row(a.agreement_id, str(a.version), a.provider, a.recipient, ", ".join(a.categories),
+                      ", ".join(a.purposes), f"{a.valid_from} to {a.valid_to}", f"{a.approved_by} ({a.approved_on})")
+    console.print(table)
+
+
+def _incident_help(name: str) -> str:
+    """A setting's help and default, from the library's one definition (without importing the linker)."""
+    from safertogether.link.incident_settings import SETTINGS
+
+    return f"{SETTINGS[name].help} (default {SETTINGS[name].default:g})"
+
+
+@link_app.command("incidents")
+def link_incidents_command(
+    db: DbOption = None,
+    window_minutes: Annotated[float | None, typer.Option("--window-minutes", help=_incident_help("window_minutes"))]
+    = None,
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help=_incident_help("radius_m"))] = None,
+    report_lag_days: Annotated[float | None, typer.Option("--report-lag-days",
+                                                          help=_incident_help("report_lag_days"))] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help=_incident_help("threshold"))] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the incident records of different services that describe one event into joint incidents."""
+    from dataclasses import replace
+
+    from safertogether.link.incident_settings import IncidentLinkSettings
+    from safertogether.link.incidents import link_incidents
+
+    given = {"window_minutes": window_minutes, "radius_m": radius_m, "report_lag_days": report_lag_days,
+             "threshold": threshold}
+    settings = replace(IncidentLinkSettings(), **{k: v for k, v in given.items() if v is not None})
+    report = _with_warehouse(db, lambda warehouse: link_incidents(warehouse, settings), read_only=False)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        return
+    console.print(f"{report.records:,} incident records -> {report.joint_incidents:,} joint incidents, "
+                  f"{report.multi_agency_incidents:,} of them in several services' logs ({report.links:,} links "
+                  f"of {report.candidate_pairs:,} candidate pairs) in {report.seconds:.1f} s; "
+                  "see the table joint_incidents", highlight=False)
+
+
+@link_app.command("evaluate-incidents")
+def link_evaluate_incidents(
+    truth: Annotated[Path, typer.Option("--truth", help="The truth/ folder `safer synth partners` wrote")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure the joint incidents of the last `safer link incidents` against the generator's truth."""
+    from safertogether.link.incident_evaluate import evaluate_incident_links
+
+    report = _with_warehouse(db, lambda warehouse: evaluate_incident_links(warehouse, truth).as_json())
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"joint incidents against the truth ({report['records']:,} records)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("precision", "recall", "f1", "true_positives", "false_positives", "false_negatives",
+                "real_incidents", "exact_incidents", "multi_agency_real_incidents", "multi_agency_exact"):
+        table.add_row(key, f"{report[key]:,}" if isinstance(report[key], int) else str(report[key]))
+    console.print(table)
 
 
 def main() -> None:

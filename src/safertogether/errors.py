@@ -8,6 +8,7 @@ would naturally catch::
      ├── NotFoundError(LookupError)     an area, force or crime that the warehouse does not hold
      ├── BadRequestError(ValueError)    a query parameter that cannot be answered as given
      ├── MissingDataError(LookupError)  the answer needs data no import has provided yet
+     ├── AccessDeniedError(PermissionError)  no agreement, clearance or purpose lets this user see it
      ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
      ├── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
      └── WarehouseUnavailableError(ConnectionError)  a warehouse server cannot be reached or its driver is absent
@@ -34,6 +35,10 @@ class BadRequestError(SaferError, ValueError):
 
 class MissingDataError(SaferError, LookupError):
     """The question needs data that has not been imported."""
+
+
+class AccessDeniedError(SaferError, PermissionError):
+    """The user may not see what they asked for (the reason says which rule; nothing of it is returned)."""
 
 
 class WarehouseBusyError(SaferError, RuntimeError):

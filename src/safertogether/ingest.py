@@ -86,8 +86,9 @@ def import_partner(
     """Import partners' extracts, each described by its mapping file, in one atomic batch.
 
     Every mapping is checked (and its extract found) before anything is read; a problem in any of
-    them stops the import with every problem listed. A newer extract of the same kind from the same
-    agency replaces the older one.
+    them stops the import with every problem listed. A newer extract of the same kind (mapping name and
+    target table) replaces the older one's rows of the partitions it publishes: by default the agency's,
+    so that each extract is all the agency holds of its kind, and an empty one (header only) empties it.
     """
     from safertogether.sources.partner import load_mapping, read_partner_extract
 

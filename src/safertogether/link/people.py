@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
@@ -23,7 +23,7 @@ import pyarrow as pa
 from safertogether.errors import MissingDataError, NotFoundError
 from safertogether.link.partners import load_person_records
 from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
-from safertogether.link.records import RecordSet
+from safertogether.link.records import RecordSet, registered
 from safertogether.link.stable_ids import Assignment, assign_person_ids
 
 if TYPE_CHECKING:
@@ -83,9 +83,9 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
     say("reading person records")
     records = load_person_records(warehouse)
     previous = _previous_ids(warehouse)
-    last_model = warehouse.row("SELECT model_json FROM link_runs WHERE mode = 'full' ORDER BY run_id DESC LIMIT 1")
+    last_model = _last_model(warehouse)
     connection = records.connection
-    with _registered(connection, "previous_ids", previous):
+    with registered(connection, "previous_ids", previous):
         connection.execute("""CREATE OR REPLACE TABLE new_people AS
             SELECT p.* FROM people p ANTI JOIN previous_ids k ON k.record_key = p.unique_id""")
         removed = connection.execute(
@@ -97,7 +97,7 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
         model_json, pairs = _score_all(records, plan or PARTNER_TRAINING, review_floor)
     else:
         say(f"scoring {new_records:,} new records against {records.records - new_records:,}")
-        model_json = last_model[0]
+        model_json = last_model
         pairs = _score_new(records, json.loads(model_json), review_floor)
     say("clustering into people")
     edges = _edges(warehouse, connection, pairs, keep_stored=mode == "incremental")
@@ -106,43 +106,20 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
                                                       previous["person_id"].to_pylist(), strict=True)),
                                    _next_person_number(warehouse))
     say("storing people")
-    run = _RunRow(mode, records.records, new_records, removed,
-                  pairs.num_rows, len(set(assignment.person_of.values())), threshold, review_floor, model_json)
-    run_id = _store(warehouse, run, edges, assignment, started)
-    return PeopleLinkReport(run_id, mode, run.records, run.new_records, removed, pairs.num_rows, run.people,
-                            assignment.new_people, assignment.merges, assignment.splits, threshold, review_floor,
-                            round(time.perf_counter() - started, 3))
+    report = PeopleLinkReport(0, mode, records.records, new_records, removed, pairs.num_rows,
+                              len(set(assignment.person_of.values())), assignment.new_people, assignment.merges,
+                              assignment.splits, threshold, review_floor, 0.0)
+    return _store(warehouse, report, model_json, edges, assignment, started)
 
 
-@dataclass(frozen=True)
-class _RunRow:
-    mode: str
-    records: int
-    new_records: int
-    removed_records: int
-    scored_pairs: int
-    people: int
-    threshold: float
-    review_floor: float
-    model_json: str
+def _last_model(warehouse: Warehouse) -> str | None:
+    """The model the last full run trained, as Splink's JSON, or None before the first run."""
+    row = warehouse.row("SELECT model_json FROM link_runs WHERE mode = 'full' ORDER BY run_id DESC LIMIT 1")
+    return None if row is None else str(row[0])
 
 
 def _previous_ids(warehouse: Warehouse) -> pa.Table:
     return warehouse.query_arrow("SELECT record_key, person_id FROM person_ids")
-
-
-class _registered:
-    """An Arrow table visible as ``name`` in a DuckDB connection for the block."""
-
-    def __init__(self, connection: Any, name: str, table: pa.Table) -> None:
-        self.connection, self.name, self.table = connection, name, table
-
-    def __enter__(self) -> str:
-        self.connection.register(self.name, self.table)
-        return self.name
-
-    def __exit__(self, *_exc: object) -> None:
-        self.connection.unregister(self.name)
 
 
 _PAIR_COLUMNS: Final = "unique_id_l AS record_l, unique_id_r AS record_r, match_weight, match_probability"
@@ -194,11 +171,11 @@ def explain_link(warehouse: Warehouse, record_a: str, record_b: str) -> PairExpl
     """
     from safertogether.link.explain import explain_records
 
-    model = warehouse.row("SELECT model_json FROM link_runs WHERE mode = 'full' ORDER BY run_id DESC LIMIT 1")
+    model = _last_model(warehouse)
     if model is None:
         raise MissingDataError("no trained model yet; run `safer link run` first")
     records = load_person_records(warehouse)
-    linker, _db_api = _trained_linker(records, json.loads(model[0]))
+    linker, _db_api = _trained_linker(records, json.loads(model))
     cursor = records.connection.execute("SELECT * FROM people WHERE unique_id IN (?, ?)", [record_a, record_b])
     names = [d[0] for d in cursor.description]
     found = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
@@ -223,7 +200,7 @@ def _edges(warehouse: Warehouse, connection: Any, pairs: pa.Table, keep_stored: 
     """The graph's pairs: stored ones (incremental runs) between current records, plus this run's, ordered l < r."""
     stored = warehouse.query_arrow("SELECT record_l, record_r, match_weight, match_probability FROM person_links"
                                    ) if keep_stored else _no_pairs()
-    with _registered(connection, "scored", pairs), _registered(connection, "stored", stored):
+    with registered(connection, "scored", pairs), registered(connection, "stored", stored):
         return connection.sql("""
             WITH everything AS (SELECT * FROM stored UNION ALL SELECT * FROM scored)
             SELECT least(record_l, record_r) AS record_l, greatest(record_l, record_r) AS record_r,
@@ -246,7 +223,7 @@ def _clusters(connection: Any, edges: pa.Table, decisions: pa.Table, threshold: 
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    with _registered(connection, "all_edges", edges), _registered(connection, "decided", decisions):
+    with registered(connection, "all_edges", edges), registered(connection, "decided", decisions):
         connection.execute("""
             CREATE OR REPLACE TABLE joining_edges AS
             SELECT record_l, record_r FROM all_edges e WHERE match_probability >= ?
@@ -273,8 +250,9 @@ def _next_person_number(warehouse: Warehouse) -> int:
     return int(highest or 0) + 1
 
 
-def _store(warehouse: Warehouse, run: _RunRow, edges: pa.Table, assignment: Assignment, started: float) -> int:
-    """The run, its pairs, people and id events, in one transaction."""
+def _store(warehouse: Warehouse, report: PeopleLinkReport, model_json: str, edges: pa.Table, assignment: Assignment,
+           started: float) -> PeopleLinkReport:
+    """The run, its pairs, people and id events, in one transaction; the report with its run id and time."""
     people = pa.table({"record_key": list(assignment.person_of), "person_id": list(assignment.person_of.values())})
     events = pa.table({"event": [e.event for e in assignment.events],
                        "person_id": [e.person_id for e in assignment.events],
@@ -299,7 +277,7 @@ def _store(warehouse: Warehouse, run: _RunRow, edges: pa.Table, assignment: Assi
         warehouse.execute("""
             INSERT INTO link_runs VALUES (?, ?, now() - to_microseconds(?::BIGINT), now(), ?, ?, ?, ?, ?, ?, ?, ?,
                                           ?, ?, ?, ?)""",
-            [run_id, run.mode, int(seconds * 1e6), run.records, run.new_records, run.removed_records,
-             run.scored_pairs, run.people, assignment.new_people, assignment.merges, assignment.splits,
-             run.threshold, run.review_floor, run.model_json, round(seconds, 3)])
-    return run_id
+            [run_id, report.mode, int(seconds * 1e6), report.records, report.new_records, report.removed_records,
+             report.scored_pairs, report.people, report.new_people, report.merges, report.splits,
+             report.threshold, report.review_floor, model_json, round(seconds, 3)])
+    return replace(report, run_id=run_id, seconds=round(time.perf_counter() - started, 3))

@@ -7,12 +7,15 @@ never reads the truth table.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
 
 from safertogether.errors import InputFormatError, MissingDataError
 
@@ -44,6 +47,16 @@ class RecordSet:
     @property
     def records(self) -> int:
         return sum(self.connection.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in self.tables)
+
+
+@contextlib.contextmanager
+def registered(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[str]:
+    """An Arrow table visible as relation ``name`` in a linkage connection for the block."""
+    connection.register(name, table)
+    try:
+        yield name
+    finally:
+        connection.unregister(name)
 
 
 def febrl_folder() -> Path:

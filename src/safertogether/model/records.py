@@ -68,6 +68,27 @@ class IncidentRecord(Record):
     mental_health: bool | None = Field(None, description="Flagged as involving mental health by the agency")
 
 
+class Place(Record):
+    """An address as one place, whichever agency wrote it and however (see safertogether.link.places)."""
+
+    place_id: str = Field(description="'A' and 16 hex digits of a hash of the building's key: stable everywhere")
+    kind: Literal["building", "street"] = Field(description="A numbered building, or a street without a number")
+    house: str | None = None
+    street: str
+    town: str
+    postcode: str | None = Field(None, description="The postcode most of its records give")
+    lsoa_code: str | None = None
+    placed_by: str | None = Field(None, description="How the LSOA was found: street and coordinates, street, "
+                                                    "coordinates")
+    longitude: float | None = Field(None, description="Mean of its incidents' logged coordinates")
+    latitude: float | None = None
+    person_records: int = 0
+    incident_records: int = 0
+    agencies: int = Field(0, description="How many agencies hold a record at this place")
+    first_seen: dt.date | None = None
+    last_seen: dt.date | None = None
+
+
 #: Imported record tables and their record class: what a partner mapping may name as its target.
 RECORD_TABLES: Final[dict[str, type[Record]]] = {
     "person_records": PersonRecord,
@@ -86,6 +107,8 @@ def columns(record: type[Record]) -> dict[str, str]:
 def _sql_type(annotation: object) -> str:
     if get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return _sql_type(get_args(annotation)[0]) + "[]"
     if get_origin(annotation) is Literal:
         annotation = type(get_args(annotation)[0])
     return _SQL_TYPES[annotation]  # type: ignore[index]

@@ -5,7 +5,7 @@ is. Its target must be one of the common record tables and every field one of th
 columns; the file must carry every column the mapping names; and a date format must fit the dates
 the file holds. Each of those is checked, and every problem reported, before anything is stored::
 
-    name: ambulance-calls            # this kind of extract; a newer extract of it replaces the older
+    name: ambulance-calls            # with the target, this kind of extract: a newer one replaces the older
     file: calls-2023.xlsx            # relative to the mapping file
     sheet: Calls                     # Excel only (default: the first sheet)
     agency: east-midlands-ambulance
@@ -128,7 +128,24 @@ def read_partner_extract(mapping: PartnerMapping, extract: Path) -> ParsedFile:
     # What was stored depends on the mapping as much as on the extract: one extract mapped to people and
     # to incidents, or re-read with a corrected mapping, is not "identical" to what is already loaded.
     outcome.sha256 = sha256_hex((outcome.sha256 + mapping.model_dump_json(exclude={"file", "description"})).encode())
+    outcome.kind = partner_kind(mapping)
+    if outcome.rows_read == 0:
+        outcome.notes.append(_empty_extract_note(outcome))
     return outcome
+
+
+def partner_kind(mapping: PartnerMapping) -> str:
+    """What a later extract of the same kind supersedes: the mapping's name for its target table (two
+    mappings of one name filling different tables are two kinds)."""
+    return f"{mapping.name} -> {mapping.target}"
+
+
+def _empty_extract_note(parsed: ParsedFile) -> str:
+    """An empty extract is recorded; what it replaces is worth saying, as it may be a failed export."""
+    if parsed.partitions:
+        shown = ", ".join(":".join(p) for p in parsed.partitions)
+        return f"no rows: as a full extract of {shown} it empties what earlier extracts of it stored"
+    return "no rows: it replaces nothing (its partitions come from its rows)"
 
 
 def _as_csv_source(mapping: PartnerMapping, extract: Path) -> SourceFile:

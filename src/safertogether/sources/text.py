@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from dataclasses import dataclass
 
@@ -14,11 +15,30 @@ _FIRST_LINE = re.compile(r"[^\r\n]*")
 
 @dataclass(frozen=True)
 class DecodedText:
-    """CSV text, its UTF-8 bytes (without BOM) for vectorised parsers, and the encoding it came in."""
+    """CSV text as UTF-8 bytes (without BOM) for vectorised parsers, and the encoding it came in.
 
-    text: str
+    The text as a Python string is made only when asked for: the readers need the bytes, and a
+    million-row file's string costs ~0.1 s and its size again in memory.
+    """
+
     utf8: bytes
     encoding: str
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self.utf8.decode("utf-8")
+
+    @functools.cached_property
+    def plain_ascii(self) -> bool:
+        """Whether the text is ASCII without the separators 0x1C-0x1F, which Unicode counts as
+        whitespace and ASCII does not: then ASCII whitespace trimming gives the Unicode result,
+        ~4x faster."""
+        return self.utf8.isascii() and not any(c in self.utf8 for c in (b"\x1c", b"\x1d", b"\x1e", b"\x1f"))
+
+    @property
+    def first_line(self) -> str:
+        end = self.utf8.find(b"\n")
+        return self.utf8[: len(self.utf8) if end < 0 else end].decode("utf-8")
 
 
 def decode_csv_bytes(data: bytes, name: str, expected: str) -> DecodedText:
@@ -33,13 +53,15 @@ def decode_csv_bytes(data: bytes, name: str, expected: str) -> DecodedText:
         raise InputFormatError(f"{name}: this is a binary file, not CSV text; expected {expected}")
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
+    if data.isascii():  # ASCII is UTF-8: no need to decode it to know (~20 ms rather than ~80 for 70 MB)
+        return DecodedText(data, "utf-8")
     try:
-        return DecodedText(data.decode("utf-8"), data, "utf-8")
+        data.decode("utf-8")
+        return DecodedText(data, "utf-8")
     except UnicodeDecodeError:
         pass
     try:
-        text = data.decode("cp1252")
-        return DecodedText(text, text.encode("utf-8"), "cp1252")
+        return DecodedText(data.decode("cp1252").encode("utf-8"), "cp1252")
     except UnicodeDecodeError as exc:
         raise InputFormatError(
             f"{name}: not UTF-8 or Windows-1252 text (byte {exc.start}); expected {expected}"

@@ -37,7 +37,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "the spine: imports, provenance, quarantine, police.uk tables, areas",
               lambda _w: schema.spine_ddl()),
     Migration(2, "crime_lsoas, places, agencies and partners' record tables", lambda _w: schema.ddl_v2()),
-    Migration(3, "linkage: link_runs, person_ids, person_links, person_id_events, link_decisions",
+    Migration(3, "linkage (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked, "
+                 "record_places) and sharing_agreements",
               lambda _w: schema.linkage_ddl()),
 )
 assert [m.version for m in MIGRATIONS] == list(range(1, schema.SCHEMA_VERSION + 1)), "migrations out of step"

@@ -16,6 +16,7 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   ``to_microseconds(n)`` an interval; ``len`` of a list column ``cardinality``; an empty list ``[]`` the
   literal ``'{}'`` (typed by where it goes); ``unnest(range(...))`` of times a ``generate_series`` that
   stops before its end;
+* ``duckdb_tables()`` is ``information_schema.tables``;
 * columns named as PostgreSQL's system columns (``xmin``, ``xmax``) are stored under other names;
 * ``%`` (in string literals and the modulo operator) is escaped, since psycopg reads ``%`` as a placeholder.
 """
@@ -121,6 +122,11 @@ def _node(node: exp.Expression) -> exp.Expression:
         return exp.Bracket(this=exp.Paren(this=exp.ArrayAgg(this=node.this)), expressions=[exp.Literal.number(0)])
     if isinstance(node, exp.Mode) and node.this is not None and not isinstance(node.parent, exp.WithinGroup):
         return exp.WithinGroup(this=exp.Mode(), expression=exp.Order(expressions=[exp.Ordered(this=node.this)]))
+    if (isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous)
+            and str(node.this.this).lower() == "duckdb_tables"):
+        # DuckDB's catalog of tables: PostgreSQL's has the same table_name column.
+        return exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("information_schema"),
+                         alias=node.args.get("alias"))
     if isinstance(node, exp.Contains):
         return exp.GT(this=exp.StrPosition(this=node.this, substr=node.expression), expression=exp.Literal.number(0))
     if isinstance(node, exp.AnyValue):

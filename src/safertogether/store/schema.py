@@ -6,7 +6,8 @@ from typing import Final
 
 #: Each version's changes are a numbered migration in :mod:`safertogether.store.migrations`.
 #: 1: the spine. 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables).
-#: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions).
+#: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked,
+#:    record_places) and sharing_agreements.
 SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -68,6 +69,14 @@ _SPINE_DDL: Final[tuple[str, ...]] = (
         lsoa VARCHAR, force_id VARCHAR, month DATE, outcome VARCHAR, crimes BIGINT)""",
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
+    # Each incident record's joint incident (one event in several services' logs), replaced by every
+    # `safer link incidents`; the link that joined it and its evidence (NULL for a record linked to none):
+    # gap_minutes between two timed records, gap_days from a timed record to a dated-only one.
+    """CREATE TABLE IF NOT EXISTS joint_incidents (
+        agency VARCHAR NOT NULL, incident_ref VARCHAR NOT NULL, joint_incident_id BIGINT NOT NULL,
+        records INTEGER NOT NULL, score DOUBLE, linked_agency VARCHAR, linked_ref VARCHAR, gap_minutes DOUBLE,
+        gap_days INTEGER, distance_m DOUBLE, place_evidence VARCHAR, kind_evidence VARCHAR,
+        linked_at TIMESTAMP NOT NULL)""",
 )
 
 # Version 2: the towns of town search, the LSOAs with crimes, and (in ddl_v2) the partners' record tables.
@@ -96,6 +105,9 @@ _LINKAGE_DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS person_id_events (
         run_id BIGINT NOT NULL, event VARCHAR NOT NULL, person_id VARCHAR NOT NULL, other_person_id VARCHAR,
         records BIGINT)""",
+    # Each person or incident record's place (link/places.py); the places themselves are model.records.Place.
+    """CREATE TABLE IF NOT EXISTS record_places (
+        record_table VARCHAR NOT NULL, record_key VARCHAR NOT NULL, place_id VARCHAR NOT NULL, flat VARCHAR)""",
     # A reviewer's verdict on a pair, respected by every later run: same person or different people.
     """CREATE TABLE IF NOT EXISTS link_decisions (
         record_l VARCHAR NOT NULL, record_r VARCHAR NOT NULL, decision VARCHAR NOT NULL, reviewer VARCHAR,
@@ -127,5 +139,10 @@ def ddl_v2() -> tuple[str, ...]:
 
 
 def linkage_ddl() -> tuple[str, ...]:
-    """Version 3: the linkage tables."""
-    return _LINKAGE_DDL
+    """Version 3: the linkage tables, linked places and sharing agreements."""
+    from safertogether.model.access import SharingAgreement
+    from safertogether.model.records import Place, create_table_sql
+
+    return _LINKAGE_DDL + (
+        create_table_sql("places_linked", Place),
+        create_table_sql("sharing_agreements", SharingAgreement, "PRIMARY KEY (agreement_id, version)"))
