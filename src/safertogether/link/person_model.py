@@ -18,16 +18,25 @@ from splink import SettingsCreator
 from safertogether.link.records import LinkType
 from safertogether.link.settings import TrainingPlan, name_levels
 
-# name -> condition on the left (l) and right (r) record; a pair is scored if any rule holds.
+# name -> condition on the left (l) and right (r) record; a pair is scored if any rule holds. Every rule joins
+# on two or more fields, so that no key is shared by thousands of strangers: at a million records a date of
+# birth alone gives ~19 million pairs of strangers, date of birth and initial ~1 million. Each rule is there
+# for the errors the others miss (measured on the tuning seed; see bench/partner_linkage.py).
 BLOCKING_RULES: Final[dict[str, str]] = {
-    "date_of_birth": "l.date_of_birth = r.date_of_birth",
-    "names": "l.forename = r.forename AND l.surname = r.surname",
+    "birth_surname": "l.date_of_birth = r.date_of_birth AND l.surname = r.surname",
+    # A married surname: same birthday and initial, or same birthday and house number.
+    "birth_initial": "l.date_of_birth = r.date_of_birth AND l.forename_initial = r.forename_initial",
+    "birth_house": "l.date_of_birth = r.date_of_birth AND l.house = r.house",
+    "birth_postcode": "l.date_of_birth = r.date_of_birth AND l.postcode = r.postcode",
+    # No date of birth: the same forename or surname at the same home.
+    "forename_home": "l.forename = r.forename AND l.house = r.house AND l.street = r.street",
+    "surname_home": "l.surname = r.surname AND l.house = r.house AND l.street = r.street",
+    # No date of birth and a move: both names and the postcode's district.
+    "names_district": "l.forename = r.forename AND l.surname = r.surname AND l.postcode_district = r.postcode_district",
+    "names_birth_year": "l.forename = r.forename AND l.surname = r.surname AND l.dob_year = r.dob_year",
     "names_swapped": "l.forename = r.surname AND l.surname = r.forename",
-    "home": "l.postcode = r.postcode AND l.house = r.house",
-    "street_house_forename": "l.street = r.street AND l.house = r.house AND l.forename = r.forename",
-    "surname_birth_year": "l.surname_last = r.surname_last AND l.dob_year = r.dob_year",
-    "forename_birth_month": "l.forename = r.forename AND l.dob_year = r.dob_year AND l.dob_month = r.dob_month",
-    "day_month_swapped": "l.dob_year = r.dob_year AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month",
+    "day_month_swapped": ("l.dob_year = r.dob_year AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month "
+                          "AND l.surname_initial = r.surname_initial"),
 }
 
 
@@ -68,12 +77,20 @@ def _address() -> cl.CustomComparison:
     ])
 
 
+def _forename() -> cl.CustomComparison:
+    """Name levels, plus one for a nickname (Bill, William: they share a full name in ``forename_names``)."""
+    nickname = cll.CustomLevel('list_has_any("forename_names_l", "forename_names_r")',
+                               label_for_charts="forename a nickname of the other")
+    return name_levels("forename", "surname", (nickname,))
+
+
 def person_comparisons() -> list[cl.CustomComparison | cl.ExactMatch]:
-    return [name_levels("forename", "surname"), _surname(), _date_of_birth(), _address(), cl.ExactMatch("sex")]
+    return [_forename(), _surname(), _date_of_birth(), _address(), cl.ExactMatch("sex")]
 
 
 #: Training: the prior from records agreeing on name and date of birth; m by EM in two sessions, one
-#: fixing the date of birth (learning names and address), one fixing the names (learning the rest).
+#: fixing the date of birth (learning names and address), one fixing the names (learning the rest); both
+#: on a random 100,000 records at most, so that training costs the same at a million records as at 100,000.
 PARTNER_TRAINING: Final = TrainingPlan(
     u_max_pairs=2e6,
     deterministic_rules=(
@@ -82,6 +99,7 @@ PARTNER_TRAINING: Final = TrainingPlan(
     ),
     deterministic_recall=0.6,
     em_blocks=("l.date_of_birth = r.date_of_birth", "l.forename = r.forename AND l.surname = r.surname"),
+    training_records=100_000,
 )
 
 
