@@ -132,13 +132,17 @@ PARTNER_TRAINING: Final = TrainingPlan(
 )
 
 
-def partner_person_settings(link_type: LinkType = "dedupe_only") -> SettingsCreator:
-    """The Fellegi-Sunter model for partners' person records (deduplicated together, across agencies)."""
+def partner_person_settings(link_type: LinkType = "dedupe_only", retain_columns: bool = True) -> SettingsCreator:
+    """The Fellegi-Sunter model for partners' person records (deduplicated together, across agencies).
+
+    ``retain_columns``: keep each pair's compared values and per-comparison weights in the predictions (what
+    explaining a link reads); without them a million records' scored pairs take a fraction of the memory.
+    """
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
         blocking_rules_to_generate_predictions=list(BLOCKING_RULES.values()),
         comparisons=person_comparisons(),
-        retain_intermediate_calculation_columns=True,
-        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=retain_columns,
+        retain_matching_columns=retain_columns,
     )
