@@ -10,20 +10,26 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safertogether.link.evaluate import (
+    BCubedScore,
     PairwiseScore,
+    bcubed_score,
     best_threshold,
     blocking_recall,
     cluster_score,
     create_true_pairs,
+    rules_blocking_recall,
     score_at,
     threshold_curve,
 )
 from safertogether.link.model import LinkageRun, link_records
 from safertogether.link.records import FEBRL_DATASETS, RecordSet, load_febrl, load_table
 from safertogether.link.settings import BLOCKING_RULES, TrainingPlan
+
+if TYPE_CHECKING:
+    from splink import Linker
 
 FIXED_THRESHOLD = 0.0
 FIXED_THRESHOLD_REASON = "fixed in advance: match weight 0 (match probability 0.5)"
@@ -48,10 +54,13 @@ class BenchmarkReport:
     oracle: PairwiseScore
     clusters: PairwiseScore | None = None
     cluster_count: int | None = None
+    bcubed: BCubedScore | None = None
+    blocking_rules: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        clusters = None if self.clusters is None else {**self.clusters.as_json(), "clusters": self.cluster_count}
+        clusters = None if self.clusters is None else {**self.clusters.as_json(), "clusters": self.cluster_count,
+                                                       "bcubed": self.bcubed.as_json() if self.bcubed else None}
         return {
             "dataset": self.dataset, "link_type": self.link_type, "records": self.records,
             "precision": round(self.score.precision, 5), "recall": round(self.score.recall, 5),
@@ -59,11 +68,24 @@ class BenchmarkReport:
             "threshold": _probability(self.threshold_match_weight),
             "threshold_match_weight": self.threshold_match_weight, "threshold_chosen_on": self.threshold_chosen_on,
             "true_pairs": self.true_pairs, "blocked_pairs": self.blocked_pairs,
-            "blocking_rules": list(BLOCKING_RULES), "seconds": round(self.seconds, 2),
+            "blocking_rules": self.blocking_rules, "seconds": round(self.seconds, 2),
             "pairwise": self.score.as_json(), "clusters": clusters,
             "f1_across_thresholds": [s.as_json() for s in self.curve],
             "oracle_best_threshold_on_this_set": self.oracle.as_json(), **self.extra,
         }
+
+
+def blocking_rule_names(linker: Linker) -> list[str]:
+    """The blocking rules of the model that ran, by name where the rule is one of ours, else as SQL."""
+    from safertogether.link.person_model import BLOCKING_RULES as PARTNER_RULES
+
+    names = {sql: name for rules in (BLOCKING_RULES, PARTNER_RULES) for name, sql in rules.items()}
+    rules = linker._settings_obj._blocking_rules_to_generate_predictions  # Splink keeps them nowhere public
+    return [names.get(rule.blocking_rule_sql, rule.blocking_rule_sql) for rule in rules]
+
+
+def _rule_sqls(linker: Linker) -> list[str]:
+    return [rule.blocking_rule_sql for rule in linker._settings_obj._blocking_rules_to_generate_predictions]
 
 
 def _probability(match_weight: float) -> float:
@@ -111,16 +133,20 @@ def measure_run(run: LinkageRun, threshold_match_weight: float = FIXED_THRESHOLD
     connection = records.connection
     create_true_pairs(records)
     score = score_at(connection, predictions, threshold_match_weight)
-    clusters, cluster_count = None, None
+    clusters, cluster_count, bcubed = None, None, None
+    recall_of_blocking = blocking_recall(connection, predictions)
     if records.link_type == "dedupe_only":
         table = run.clusters(_probability(threshold_match_weight))
-        clusters = cluster_score(records, table)
+        clusters, bcubed = cluster_score(records, table), bcubed_score(records, table)
         cluster_count = int(connection.execute(f"SELECT count(DISTINCT cluster_id) FROM {table}").fetchall()[0][0])
+        # From the records: right even when the predictions were kept above a threshold.
+        recall_of_blocking = rules_blocking_recall(records, _rule_sqls(run.linker))
     return BenchmarkReport(
         dataset=records.name, link_type=records.link_type, records=records.records,
         seconds=time.perf_counter() - (started or time.perf_counter()), threshold_match_weight=threshold_match_weight,
-        threshold_chosen_on=threshold_chosen_on, score=score, blocking_recall=blocking_recall(connection, predictions),
+        threshold_chosen_on=threshold_chosen_on, score=score, blocking_recall=recall_of_blocking,
         blocked_pairs=int(connection.execute(f"SELECT count(*) FROM {predictions}").fetchall()[0][0]),
         true_pairs=score.true_positives + score.false_negatives,
         curve=threshold_curve(connection, predictions, CURVE_WEIGHTS),
-        oracle=best_threshold(connection, predictions), clusters=clusters, cluster_count=cluster_count)
+        oracle=best_threshold(connection, predictions), clusters=clusters, cluster_count=cluster_count,
+        bcubed=bcubed, blocking_rules=blocking_rule_names(run.linker))

@@ -7,6 +7,7 @@ blocking rule generated, so ``blocking_recall`` is the ceiling of every recall h
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -116,3 +117,67 @@ def cluster_score(records: RecordSet, clusters: str) -> PairwiseScore:
                (SELECT count(*) FROM true_pairs)
         FROM c LEFT JOIN true_pairs t USING (id_l, id_r)""").fetchall()[0]
     return PairwiseScore(None, counts[0], counts[1], counts[2] - counts[0])
+
+
+@dataclass(frozen=True)
+class BCubedScore:
+    """B-cubed precision and recall: per record, the share of its cluster that is its entity and the share
+    of its entity that is in its cluster, averaged over records. Unlike pairwise counts, a big wrong merge
+    and a small one weigh by the records they touch, not by the square of the cluster's size."""
+
+    precision: float
+    recall: float
+
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"precision": round(self.precision, 5), "recall": round(self.recall, 5), "f1": round(self.f1, 5)}
+
+
+def bcubed_score(records: RecordSet, clusters: str) -> BCubedScore:
+    """B-cubed precision and recall of ``clusters`` (unique_id, cluster_id) against the truth table."""
+    precision, recall = records.connection.execute(f"""
+        WITH r AS (SELECT t.entity, c.cluster_id FROM {records.truth_table} t JOIN {clusters} c USING (unique_id)),
+        both_ AS (SELECT entity, cluster_id, count(*) AS n FROM r GROUP BY ALL),
+        sized AS (SELECT b.n, sum(b.n) OVER (PARTITION BY cluster_id) AS in_cluster,
+                         sum(b.n) OVER (PARTITION BY entity) AS in_entity FROM both_ b)
+        SELECT sum(n * n / in_cluster) / sum(n), sum(n * n / in_entity) / sum(n) FROM sized""").fetchall()[0]
+    return BCubedScore(float(precision or 0.0), float(recall or 0.0))
+
+
+def _true_pair_records_sql(records: RecordSet) -> str:
+    table = records.tables[0]
+    return f"true_pairs t JOIN {table} l ON l.unique_id = t.id_l JOIN {table} r ON r.unique_id = t.id_r"
+
+
+def rules_blocking_recall(records: RecordSet, rules: list[str]) -> float:
+    """Share of the true pairs that at least one blocking rule (SQL on ``l`` and ``r``) generates.
+
+    Read from the records, not the predictions, so it holds when predictions were kept above a threshold.
+    Deduplication only (one table); :func:`blocking_recall` reads it from unthresholded predictions.
+    """
+    holds = " OR ".join(f"coalesce(({rule}), false) OR coalesce(({_swap_sides(rule)}), false)" for rule in rules)
+    found = _count(records.connection, f"SELECT count(*) FROM {_true_pair_records_sql(records)} WHERE {holds}")
+    return found / max(_count(records.connection, "SELECT count(*) FROM true_pairs"), 1)
+
+
+def _swap_sides(rule: str) -> str:
+    """The rule with ``l`` and ``r`` exchanged (a pair is generated whichever record comes first)."""
+    return re.sub(r"\b([lr])\.", lambda m: ("r." if m.group(1) == "l" else "l."), rule)
+
+
+def pairs_per_rule(records: RecordSet, rules: dict[str, str]) -> list[dict[str, Any]]:
+    """For each rule in order: the pairs it generates, those no earlier rule generated, and the true ones."""
+    table, earlier, rows = records.tables[0], [], []
+    for name, rule in rules.items():
+        new = " AND ".join(f"NOT coalesce(({e}), false)" for e in earlier) or "true"
+        pairs, marginal, true = records.connection.execute(f"""
+            SELECT count(*), count(*) FILTER (WHERE {new}), count(t.id_l)
+            FROM {table} l JOIN {table} r ON l.unique_id < r.unique_id AND ({rule})
+            LEFT JOIN true_pairs t ON t.id_l = l.unique_id AND t.id_r = r.unique_id""").fetchall()[0]
+        rows.append({"rule": name, "pairs": pairs, "new_pairs": marginal, "true_pairs": true})
+        earlier.append(rule)
+    return rows

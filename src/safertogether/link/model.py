@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
@@ -39,27 +40,46 @@ class LinkageRun:
 
 
 def link_records(records: RecordSet, plan: TrainingPlan | None = None,
-                 settings: Callable[[LinkType], SettingsCreator] = person_settings) -> LinkageRun:
+                 settings: Callable[[LinkType], SettingsCreator] = person_settings,
+                 threshold_match_weight: float | None = None) -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
 
     Args:
         records: the prepared tables (one to deduplicate, two to link).
         plan: seeds, sample sizes and EM blocks; :class:`TrainingPlan`'s defaults if not given.
         settings: the model for the record set's link type; the person model if not given.
+        threshold_match_weight: keep only the pairs scoring at least this (all blocked pairs if None):
+            at a million records most blocked pairs are plainly not matches, and not storing them saves
+            time and memory.
 
     Returns:
-        The run: the trained linker and all blocked pairs with their match weight and probability.
+        The run: the trained linker and the blocked pairs with their match weight and probability.
     """
     plan = plan or TrainingPlan()
-    linker = _linker(records, settings(records.link_type))
-    _train(linker, plan)
-    predictions = linker.inference.predict(warning_mode="never")
+    linker = _trained_linker(records, settings(records.link_type), plan)
+    predictions = linker.inference.predict(threshold_match_weight=threshold_match_weight, warning_mode="never")
     return LinkageRun(records, linker, predictions)
 
 
-def _linker(records: RecordSet, settings: SettingsCreator) -> Linker:
+def _trained_linker(records: RecordSet, settings: SettingsCreator, plan: TrainingPlan) -> Linker:
+    """A linker over all records whose model was trained on ``plan.training_records`` of them (or all)."""
+    if plan.training_records is None or records.link_type != "dedupe_only" or records.records <= plan.training_records:
+        linker = _linker(records, settings)
+        _train(linker, plan)
+        return linker
+    table = records.tables[0]
+    records.connection.execute(f"""CREATE OR REPLACE TABLE {table}_training AS SELECT * FROM {table}
+        USING SAMPLE reservoir({int(plan.training_records)} ROWS) REPEATABLE ({plan.seed})""")
+    trainer = _linker(records, settings, tables=(f"{table}_training",))
+    _train(trainer, plan)
+    return _linker(records, trainer.misc.save_model_to_json())
+
+
+def _linker(records: RecordSet, settings: SettingsCreator | dict[str, Any],
+            tables: tuple[str, ...] | None = None) -> Linker:
     db_api = DuckDBAPI(connection=records.connection)
-    tables = [db_api.register(records.connection.table(t), table_name=f"{t}_input") for t in records.tables]
+    tables = [db_api.register(records.connection.table(t), table_name=f"{t}_input")
+              for t in tables or records.tables]
     # Splink logs every training step at INFO; the CLI and benchmarks report their own figures.
     return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.WARNING)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -129,7 +130,8 @@ def _score_all(records: RecordSet, plan: TrainingPlan, review_floor: float) -> t
     """Train the partner model and score every blocked pair; the model as JSON and the pairs kept."""
     from safertogether.link.model import link_records
 
-    run = link_records(records, plan, partner_person_settings)
+    floor_weight = math.log2(review_floor / (1 - review_floor))  # pairs below the floor are never materialised
+    run = link_records(records, plan, partner_person_settings, threshold_match_weight=floor_weight)
     pairs = records.connection.sql(
         f"SELECT {_PAIR_COLUMNS} FROM {run.predictions_table} WHERE match_probability >= {float(review_floor)}"
     ).to_arrow_table()

@@ -98,6 +98,9 @@ class TrainingPlan:
     deterministic_recall: float = 0.7
     # Each EM session estimates m for every comparison but the one its block fixes.
     em_blocks: tuple[str, ...] = ("l.date_of_birth = r.date_of_birth", "l.postcode = r.postcode")
+    # The prior and EM on a random sample of this many records (all records if None): their cost then stops
+    # growing with the data, and a random sample keeps the share of pairs that match, so the prior holds.
+    training_records: int | None = None
 
 
 def person_settings(link_type: LinkType) -> SettingsCreator:
