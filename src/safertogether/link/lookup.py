@@ -282,29 +282,47 @@ class PersonIndex:
         best = order[np.sort(first)]
         if min_match_weight is not None:
             best = best[weights[best] >= min_match_weight]
-        return [self._candidate(query, int(positions[i])) for i in best[:limit]]
+        best = positions[best[:limit]]
+        # Every record of the chosen people, scored in one go: those no key found are listed too.
+        groups = [self._records_of(int(position)) for position in best]
+        if not groups:
+            return []
+        everyone = np.concatenate(groups)
+        scores, shown = self.score(query, everyone), self.shown.take(pa.array(everyone)).to_pylist()
+        candidates, start = [], 0
+        for group in groups:
+            candidates.append(self._candidate(query, group, scores, shown, start))
+            start += len(group)
+        return candidates
 
-    def _candidate(self, query: dict[str, str | None], position: int) -> Candidate:
+    def _records_of(self, position: int) -> np.ndarray:
         code = int(self._person.codes[position])
-        records = self._by_person.probe([code]) if code >= 0 else np.array([position], np.int32)
-        scores = self.score(query, records)
-        order = np.argsort(-scores.match_weight, kind="stable")
-        shown = self.shown.take(pa.array(records[order])).to_pylist()
+        return self._by_person.probe([code]) if code >= 0 else np.array([position], np.int32)
+
+    def _candidate(self, query: dict[str, str | None], group: np.ndarray, scores: PairScores,
+                   shown: list[dict[str, Any]], start: int) -> Candidate:
+        weights = scores.match_weight[start:start + len(group)]
+        order = np.argsort(-weights, kind="stable")
         linked = tuple(LinkedRecord(r["record_key"], r["agency"], r["record_id"], r["shown_forename"],
                                     r["shown_surname"], r["shown_date_of_birth"], r["shown_address"],
-                                    r["shown_postcode"], float(w), _probability(float(w)))
-                       for r, w in zip(shown, scores.match_weight[order], strict=True))
+                                    r["shown_postcode"], float(weights[i]), _probability(float(weights[i])))
+                       for i in order for r in [shown[start + i]])
         top = linked[0]
+        code = int(self._person.codes[group[0]])
         return Candidate(None if code < 0 else str(self._person.values[code]), top.match_weight,
                          top.match_probability, linked,
-                         self.explain(query, int(records[order[0]]), top.record_key))
+                         self._explanation(query, scores, start + int(order[0]), int(group[order[0]]),
+                                           top.record_key))
 
     def explain(self, query: dict[str, str | None], position: int, record_key: str) -> PairExplanation:
         """Each comparison's level and weight for the query against one record (they add up to its score)."""
-        scores = self.score(query, np.array([position], np.int32))
+        return self._explanation(query, self.score(query, np.array([position], np.int32)), 0, position, record_key)
+
+    def _explanation(self, query: dict[str, str | None], scores: PairScores, i: int, position: int,
+                     record_key: str) -> PairExplanation:
         steps = []
         for comparison in self.scorer.comparisons:
-            level = comparison.levels[int(scores.levels[comparison.name][0])]
+            level = comparison.levels[int(scores.levels[comparison.name][i])]
             left = ", ".join(self._value(c, position) or "-" for c in comparison.columns)
             right = ", ".join(query.get(c) or "-" for c in comparison.columns)
             steps.append(ComparisonContribution(comparison.name, level.label, level.match_weight, left, right,
@@ -312,9 +330,9 @@ class PersonIndex:
             if level.tf is not None:
                 steps.append(ComparisonContribution(
                     comparison.name, f"term frequency adjustment on {level.tf.column}",
-                    float(scores.tf_adjustments[comparison.name][0]), self._value(level.tf.column, position) or "-",
+                    float(scores.tf_adjustments[comparison.name][i]), self._value(level.tf.column, position) or "-",
                     query.get(level.tf.column) or "-", None, None, True))
-        weight = float(scores.match_weight[0])
+        weight = float(scores.match_weight[i])
         return PairExplanation(record_key, "query", self.scorer.prior_match_weight, weight, _probability(weight),
                                tuple(steps))
 
