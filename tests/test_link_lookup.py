@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from safertogether.cli import app
 from safertogether.errors import BadRequestError, MissingDataError
 from safertogether.ingest import import_partner
-from safertogether.link.lookup import PersonIndex, soundex, split_name
+from safertogether.link.lookup import PersonIndex, soundex, split_name, with_derived_columns
 from safertogether.link.model import LinkageRun, link_records
 from safertogether.link.partners import SOURCE_COLUMNS, load_person_records, person_input_sql
 from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
@@ -199,9 +199,7 @@ def test_scores_are_splink_s_for_the_same_pairs(index, county):
     position = {key: i for i, key in enumerate(index.shown["record_key"].to_pylist())}
     levels_seen: dict[str, set[int]] = {}
     for left, right, weight in pairs:
-        query = {k: (None if v is None else str(v)) for k, v in prepared[left].items()}
-        query.update({"forename_sound": query["forename"] and soundex(query["forename"]),
-                      "surname_sound": query["surname"] and soundex(query["surname"])})
+        query = with_derived_columns({k: (None if v is None else str(v)) for k, v in prepared[left].items()})
         scores = index.score(query, np.array([position[right]], np.int32))
         assert scores.match_weight[0] == pytest.approx(weight, abs=1e-9), (left, right)
         for name, level in scores.levels.items():

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 #: Keys beyond the model's blocking rules, for what a caller gets wrong (same columns as the rules' SQL).
 LOOKUP_KEYS: Final[dict[str, str]] = {
     "names_sound_alike": "l.forename_sound = r.forename_sound AND l.surname_sound = r.surname_sound",
+    # A typo can change a name's sound too ("Jwck" is J000, "Jack" J200): one name exactly, the other's initial.
+    "forename_surname_initial": "l.forename = r.forename AND l.surname_initial = r.surname_initial",
+    "surname_forename_initial": "l.surname = r.surname AND l.forename_initial = r.forename_initial",
     "street_house": "l.street = r.street AND l.house = r.house",
     "surname_postcode": "l.surname = r.surname AND l.postcode = r.postcode",
 }
@@ -70,7 +73,16 @@ def soundex(name: str) -> str | None:
 
 
 #: Columns derived in memory from a prepared column: name -> (source column, function of its value).
-DERIVED_COLUMNS: Final = {"forename_sound": ("forename", soundex), "surname_sound": ("surname", soundex)}
+DERIVED_COLUMNS: Final = {"forename_sound": ("forename", soundex), "surname_sound": ("surname", soundex),
+                          "forename_initial": ("forename", lambda name: name[:1] or None),
+                          "surname_initial": ("surname", lambda name: name[:1] or None)}
+
+
+def with_derived_columns(prepared: dict[str, str | None]) -> dict[str, str | None]:
+    """A prepared record with :data:`DERIVED_COLUMNS` added, as the index derives them for its records."""
+    derived = {name: function(prepared[column]) if prepared.get(column) else None  # type: ignore[arg-type]
+               for name, (column, function) in DERIVED_COLUMNS.items()}
+    return {**prepared, **derived}
 
 
 @dataclass(frozen=True)
@@ -255,11 +267,8 @@ class PersonIndex:
 
     def prepare(self, query: LookupQuery) -> dict[str, str | None]:
         """The query as a prepared record (as ``person_input_sql`` prepares records), with the derived columns."""
-        prepared = prepare_person(query.forename, query.surname, query.date_of_birth, query.address, query.postcode)
-        for name, (column, function) in DERIVED_COLUMNS.items():
-            value = prepared.get(column)
-            prepared[name] = function(value) if value else None
-        return prepared
+        return with_derived_columns(prepare_person(query.forename, query.surname, query.date_of_birth, query.address,
+                                                   query.postcode))
 
     def candidates(self, query: dict[str, str | None]) -> np.ndarray:
         """Positions of the records sharing at least one blocking key with the query."""
