@@ -8,7 +8,7 @@ records (the anchor: 0.44 s per record measured at 1M). A hit at k: a record of 
 top k people's records.
 
 The set is made once under ``--dir`` (``safer synth partners`` and ``safer import partner``), then linked once
-(``link_records``; its model and person ids stored as ``safer link run`` stores them). Usage::
+(``safer link run``, whose stored model and person ids the lookup reads). Usage::
 
     python bench/person_lookup.py [--people 1700000] [--dir /tmp/lookup-bench] [--queries 300] [--json]
 """
@@ -47,30 +47,14 @@ def ensure_set(folder: Path, people: int, seed: int) -> Path:
 
 
 def ensure_linked(db: Path) -> None:
-    """A linkage run's model and person ids in the warehouse (as ``safer link run`` stores them), made once."""
-    import pyarrow as pa
-
-    from safertogether.link.model import link_records
-    from safertogether.link.partners import load_person_records
-    from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
+    """A linkage run's model and person ids in the warehouse (``safer link run``), made once."""
+    from safertogether.link.people import link_people
     from safertogether.store.warehouse import open_warehouse
 
     warehouse = open_warehouse(db)
     try:
-        if warehouse.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'link_runs'"):
-            return
-        run = link_records(load_person_records(warehouse), PARTNER_TRAINING, partner_person_settings)
-        ids = run.entity_ids(0.5)
-        warehouse.execute("CREATE TABLE link_runs (run_id VARCHAR, model_json VARCHAR)")
-        warehouse.execute("CREATE TABLE person_ids (record_key VARCHAR, agency VARCHAR, record_id VARCHAR, "
-                          "person_id VARCHAR, run_id VARCHAR)")
-        warehouse.execute("INSERT INTO link_runs VALUES ('bench', ?)",
-                          [json.dumps(run.linker.misc.save_model_to_json())])
-        keys = list(ids)
-        warehouse.insert_arrow("person_ids", pa.table({
-            "record_key": keys, "agency": [k.split(":", 1)[0] for k in keys],
-            "record_id": [k.split(":", 1)[1] for k in keys], "person_id": [f"P{ids[k]}" for k in keys],
-            "run_id": ["bench"] * len(keys)}))
+        if not warehouse.has_rows("link_runs"):
+            link_people(warehouse)
     finally:
         warehouse.close()
 

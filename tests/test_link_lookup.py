@@ -1,7 +1,7 @@
 """The real-time lookup on a synthetic county: the right person first despite the caller's errors, Splink's scores.
 
-The warehouse is the generator's extracts imported through their mappings and linked by ``link_records``;
-its model and person ids are stored as ``safer link run`` stores them (``link_runs``, ``person_ids``).
+The warehouse is the generator's extracts imported through their mappings (plus a few twins) and linked by
+``safer link run`` (``link_people``), whose stored model and person ids the lookup reads.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from splink import DuckDBAPI, Linker
 from typer.testing import CliRunner
 
 from safertogether.cli import app
 from safertogether.errors import BadRequestError, MissingDataError
 from safertogether.ingest import import_partner
-from safertogether.link.lookup import PersonIndex, soundex, split_name, with_derived_columns
-from safertogether.link.model import LinkageRun, link_records
+from safertogether.link.lookup import PersonIndex, latest_model, soundex, split_name, with_derived_columns
 from safertogether.link.partners import SOURCE_COLUMNS, load_person_records, person_input_sql
-from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
+from safertogether.link.people import link_people
 from safertogether.link.prepare_one import prepare_person
 from safertogether.sources.synth import SynthConfig, generate_partners
 from safertogether.sources.synth.corruption import keyboard_typo
@@ -33,34 +32,18 @@ runner = CliRunner()
 PEOPLE, SEED = 5000, 11
 
 
-def store_linkage_run(warehouse: Warehouse, run: LinkageRun, run_id: str = "run-1") -> None:
-    """The tables ``safer link run`` fills, from a run: the model as JSON, each record's person id."""
-    warehouse.execute("CREATE TABLE IF NOT EXISTS link_runs (run_id VARCHAR, model_json VARCHAR)")
-    warehouse.execute("CREATE TABLE IF NOT EXISTS person_ids (record_key VARCHAR, agency VARCHAR, record_id VARCHAR, "
-                      "person_id VARCHAR, run_id VARCHAR)")
-    warehouse.execute("INSERT INTO link_runs VALUES (?, ?)", [run_id, json.dumps(run.linker.misc.save_model_to_json())])
-    ids = run.entity_ids(0.5)
-    clusters = {cluster: f"P{n:06d}" for n, cluster in enumerate(sorted(set(ids.values())))}
-    keys = sorted(ids)
-    warehouse.insert_arrow("person_ids", pa.table({
-        "record_key": keys, "agency": [k.split(":", 1)[0] for k in keys],
-        "record_id": [k.split(":", 1)[1] for k in keys], "person_id": [clusters[ids[k]] for k in keys],
-        "run_id": [run_id] * len(keys)}))
-
-
 @pytest.fixture(scope="module")
-def county(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path, LinkageRun]:
-    """(warehouse file, truth folder, the linkage run) of a small synthetic county."""
+def county(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path]:
+    """(warehouse file, truth folder) of a small synthetic county, imported and linked (``safer link run``)."""
     out = tmp_path_factory.mktemp("lookup") / "partners"
     generate_partners(SynthConfig(people=PEOPLE, seed=SEED, data=data_dir), out)
     db = out.parent / "county.duckdb"
     warehouse = open_warehouse(db)
     import_partner(warehouse, sorted(out.glob("*.yaml")))
     _add_twins(warehouse, out / "truth")
-    run = link_records(load_person_records(warehouse), PARTNER_TRAINING, partner_person_settings)
-    store_linkage_run(warehouse, run)
+    link_people(warehouse)
     warehouse.close()
-    return db, out / "truth", run
+    return db, out / "truth"
 
 
 TWIN_NAMES = ("Harriet", "Kieran", "Imogen", "Rohan")
@@ -83,7 +66,7 @@ def _add_twins(warehouse: Warehouse, truth: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def index(county: tuple[Path, Path, LinkageRun]) -> PersonIndex:
+def index(county: tuple[Path, Path]) -> PersonIndex:
     warehouse = open_warehouse(county[0], read_only=True)
     try:
         return PersonIndex.build(warehouse)
@@ -92,7 +75,7 @@ def index(county: tuple[Path, Path, LinkageRun]) -> PersonIndex:
 
 
 @pytest.fixture(scope="module")
-def truth(county: tuple[Path, Path, LinkageRun]) -> dict[str, Any]:
+def truth(county: tuple[Path, Path]) -> dict[str, Any]:
     """Who is who: people, each record's person, each person's homes, the records' keys by person."""
     folder = county[1]
     db = duckdb.connect()
@@ -185,16 +168,21 @@ def test_a_malformed_date_of_birth_or_no_details_is_a_clear_error(index, county)
 
 def test_scores_are_splink_s_for_the_same_pairs(index, county):
     """The lookup's score of a record's details against another record is Splink's match weight for that pair."""
-    run = county[2]
-    connection = run.records.connection
+    warehouse = open_warehouse(county[0], read_only=True)
+    model, _ = latest_model(warehouse)
+    records = load_person_records(warehouse)
+    warehouse.close()
+    connection = records.connection
+    linker = Linker(DuckDBAPI(connection=connection).register(connection.table("people")), model)
+    predictions = linker.inference.predict(warning_mode="never").physical_name
     comparisons = [c.name for c in index.scorer.comparisons]
     # Up to 25 pairs of each level of each comparison, so every level's condition is exercised.
     pairs = connection.execute(" UNION ".join(
-        f"""(SELECT unique_id_l, unique_id_r, match_weight FROM {run.predictions_table}
+        f"""(SELECT unique_id_l, unique_id_r, match_weight FROM {predictions}
              QUALIFY row_number() OVER (PARTITION BY gamma_{name} ORDER BY hash(unique_id_l || unique_id_r)) <= 25)"""
         for name in comparisons)).fetchall()
-    present = {name: connection.execute(f"SELECT count(DISTINCT gamma_{name}) FROM {run.predictions_table}")
-               .fetchall()[0][0] for name in comparisons}
+    present = {name: connection.execute(f"SELECT count(DISTINCT gamma_{name}) FROM {predictions}").fetchall()[0][0]
+               for name in comparisons}
     prepared = {row["unique_id"]: row for row in connection.sql("SELECT * FROM people").to_arrow_table().to_pylist()}
     position = {key: i for i, key in enumerate(index.shown["record_key"].to_pylist())}
     levels_seen: dict[str, set[int]] = {}

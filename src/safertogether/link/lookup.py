@@ -365,24 +365,20 @@ def _probability(match_weight: float) -> float:
 def latest_model(warehouse: Warehouse) -> tuple[dict[str, Any], str | None]:
     """The trained model of the latest linkage run (``link_runs.model_json``) and that run's id."""
     how = "link the records first: `safer link run`"
-    if not _has_table(warehouse, "link_runs") or not warehouse.has_rows("link_runs"):
+    if not warehouse.has_rows("link_runs"):
         raise MissingDataError(f"no linkage run in the warehouse, so no model to score a lookup with; {how}")
-    row = warehouse.row("SELECT run_id, model_json FROM link_runs ORDER BY run_id DESC LIMIT 1")
-    assert row is not None
+    row = warehouse.row("SELECT run_id, model_json FROM link_runs WHERE model_json IS NOT NULL "
+                        "ORDER BY run_id DESC LIMIT 1")
+    if row is None:
+        raise MissingDataError("no linkage run in the warehouse has stored its model; run `safer link run --full`")
     return json.loads(row[1]), None if row[0] is None else str(row[0])
-
-
-def _has_table(warehouse: Warehouse, table: str) -> bool:
-    return bool(warehouse.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]))
 
 
 def _prepared_records(warehouse: Warehouse) -> pa.Table:
     """Every person record prepared for linkage, with its person id (latest run naming it) and shown fields."""
     warehouse.require(SOURCE_TABLE, "person records", "safer import partner MAPPING.yaml")
     raw = warehouse.query_arrow(f"SELECT {', '.join(SOURCE_COLUMNS)} FROM {SOURCE_TABLE}")
-    ids = (warehouse.query_arrow("SELECT record_key, arg_max(person_id, run_id) AS person_id FROM person_ids "
-                                 "GROUP BY record_key") if _has_table(warehouse, "person_ids")
-           else pa.table({"record_key": pa.array([], pa.string()), "person_id": pa.array([], pa.string())}))
+    ids = warehouse.query_arrow("SELECT record_key, person_id FROM person_ids")
     connection = duckdb.connect()
     connection.register("raw_people", raw)
     connection.register("person_ids", ids)
