@@ -385,7 +385,8 @@ def _prepared_records(warehouse: Warehouse) -> pa.Table:
     connection.register("person_ids", ids)
     try:
         return connection.sql(f"""
-            SELECT p.*, p.unique_id AS record_key, r.record_id, CAST(i.person_id AS VARCHAR) AS person_id,
+            SELECT p.* REPLACE (array_to_string(list_sort(list_distinct(p.forename_names)), '|') AS forename_names),
+                   p.unique_id AS record_key, r.record_id, CAST(i.person_id AS VARCHAR) AS person_id,
                    r.forename AS shown_forename, r.surname AS shown_surname,
                    strftime(r.date_of_birth, '%Y-%m-%d') AS shown_date_of_birth, r.address AS shown_address,
                    r.postcode AS shown_postcode

@@ -44,7 +44,7 @@ def keys_from_rules(rules: Mapping[str, str]) -> list[BlockingKey]:
 
 
 def _equalities(rule: str) -> list[tuple[str, str]]:
-    """``l.a = r.b AND ...`` as [(a, b), ...] (left column, right column)."""
+    """``l.a = r.b AND ...`` as [(a, b), ...] (left column, right column); IS [NOT] NULL tests are dropped."""
     def refuse() -> UnsupportedConditionError:
         return UnsupportedConditionError(f"the lookup indexes blocking rules made of l.column = r.column joined by "
                                          f"AND; {rule!r} is not one: use Splink's predict for this model")
@@ -53,6 +53,10 @@ def _equalities(rule: str) -> list[tuple[str, str]]:
     pairs = []
     for part in parts:
         part = part.unnest()
+        if isinstance(part, exp.Is) or (isinstance(part, exp.Not) and isinstance(part.this.unnest(), exp.Is)):
+            # "l.x IS NULL" only narrows a rule: keying on its equalities finds a superset of its candidates,
+            # and every candidate is scored exactly, so the answers are the same.
+            continue
         if not isinstance(part, exp.EQ) or not all(isinstance(s, exp.Column) for s in (part.this, part.expression)):
             raise refuse()
         sides = {part.this.table: part.this.name, part.expression.table: part.expression.name}

@@ -126,6 +126,8 @@ class _Compiler:
             return _is_null(self.text(node.this))
         if type(node) in _COMPARE:
             return self.comparison(node)
+        if isinstance(node, exp.ArrayOverlaps):
+            return self.lists_overlap(node)
         if isinstance(node, exp.Boolean):
             value = bool(node.this)
             return lambda pairs: (np.full(pairs.size, value), np.zeros(pairs.size, bool))
@@ -142,7 +144,45 @@ class _Compiler:
         equal = _equal(self.text(left), self.text(right))
         return equal if kind is exp.EQ else _not(equal)
 
+    def lists_overlap(self, node: exp.Expression) -> Condition:
+        """``list_has_any(x_l, x_r)`` over lists the index holds as "|"-joined strings (e.g. ``forename_names``)."""
+        left, right = self.text(node.this), self.text(node.expression)
+        if {left.side, right.side} != {"record", "query"} or left.name != right.name:
+            raise self.refuse(node, "compares lists other than one column's, record against query")
+        column = left.name or ""
+
+        def run(pairs: QueryPairs) -> Truth:
+            value = pairs.query.get(column)
+            codes = pairs.codes(column)
+            if value is None:
+                return np.zeros(pairs.size, bool), np.ones(pairs.size, bool)
+            wanted = set(value.split("|"))
+            distinct, inverse = pairs.distinct(column)
+            values = pairs.columns[column].values
+            overlaps = np.array([code >= 0 and not wanted.isdisjoint(values[code].split("|")) for code in distinct],
+                                bool)
+            return overlaps[inverse], codes < 0
+
+        return run
+
     def number(self, node: exp.Expression) -> Number:
+        if isinstance(node, exp.Paren):
+            return self.number(node.this)
+        if isinstance(node, exp.Abs):
+            inner = self.number(node.this)
+            return lambda pairs: (lambda v: (np.abs(v[0]), v[1]))(inner(pairs))
+        if isinstance(node, (exp.Sub, exp.Add)):
+            a, b, sign = self.number(node.this), self.number(node.expression), -1 if isinstance(node, exp.Sub) else 1
+
+            def combined(pairs: QueryPairs) -> tuple[np.ndarray, np.ndarray]:
+                (av, an), (bv, bn) = a(pairs), b(pairs)
+                return av + sign * bv, an | bn
+            return combined
+        if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.INT, exp.DataType.Type.BIGINT):
+            return _integer(self.text(node.this))
+        return self.similarity(node)
+
+    def similarity(self, node: exp.Expression) -> Number:
         name = _NAMED.get(type(node)) or (node.name.lower() if isinstance(node, exp.Anonymous) else None)
         if name not in _FUNCTIONS:
             raise self.refuse(node)
@@ -253,6 +293,21 @@ def _similarity(name: str, function: Callable[..., float], a: _Text, b: _Text) -
         return np.full(pairs.size, 0.0 if null else function(other, value)), np.full(pairs.size, null)
 
     key = (name, a, b)
+    return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
+
+
+def _integer(text: _Text) -> Number:
+    """CAST(text AS INTEGER) of digits (the parts of a date of birth); anything else is refused as SQL would fail."""
+    def compute(pairs: QueryPairs) -> tuple[np.ndarray, np.ndarray]:
+        if text.side == "record":
+            distinct, inverse = pairs.distinct(text.name or "")
+            values = pairs.columns[text.name or ""].values
+            numbers = np.array([int(values[c]) if c >= 0 else 0 for c in distinct], float)
+            return numbers[inverse], pairs.codes(text.name or "") < 0
+        value = text.query_value(pairs)
+        return np.full(pairs.size, float(int(value)) if value is not None else 0.0), np.full(pairs.size, value is None)
+
+    key = ("integer", text)
     return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
 
 

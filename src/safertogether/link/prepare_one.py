@@ -16,6 +16,7 @@ import re
 from typing import Final
 
 from safertogether.link.addresses import _FULL_NAME_OF
+from safertogether.link.partners import forename_equivalents
 
 _WHITESPACE: Final = re.compile(r"[\t\n\f\r ]+")
 _NOT_NAME: Final = re.compile(r"[^a-z -]")
@@ -74,18 +75,26 @@ def street_parts(line: str | None) -> dict[str, str | None]:
             "street": street[:len(street) - len(last_word)] + full if full is not None else _nullif(street)}
 
 
+def names_key(names: list[str] | tuple[str, ...] | None) -> str | None:
+    """A list of names as one string (sorted, "|"-joined): how the index holds ``forename_names``."""
+    return None if names is None else "|".join(sorted(set(names)))
+
+
 def prepare_person(forename: str | None, surname: str | None, date_of_birth: dt.date | None,
                    address: str | None, postcode: str | None, sex: str | None = None) -> dict[str, str | None]:
     """The linkage columns of one person's details (those of ``person_input_sql``, less ids and dates recorded)."""
-    surname = clean_name(surname)
+    surname, forename = clean_name(surname), clean_name(forename)
     dob = date_of_birth.strftime("%Y-%m-%d") if date_of_birth else None
     code = _NOT_POSTCODE.sub("", postcode.upper()) if postcode is not None else None
     parts = address_parts(address)
     return {
-        "forename": clean_name(forename), "surname": surname,
+        "forename": forename, "surname": surname,
+        "forename_names": None if forename is None else names_key((forename,
+                                                                   *forename_equivalents().get(forename, ()))),
         "surname_last": None if surname is None else _extract(_LAST_WORD, surname),
         "surname_first": None if surname is None else _extract(_FIRST_WORD, surname),
         "date_of_birth": dob, "dob_year": dob and dob[:4], "dob_month": dob and dob[5:7], "dob_day": dob and dob[8:10],
         "sex": None if sex is None else _nullif(_trim(sex).lower()), "postcode": _nullif(code) if code else None,
+        "postcode_district": code[:-3] if code and len(code) >= 5 else None,
         **street_parts(parts["address_line"]), "town": parts["town"],
     }
