@@ -1,16 +1,22 @@
-"""Train the person model on a record set, score the blocked pairs and cluster them (Splink on DuckDB)."""
+"""Train the person model on a record set, score the blocked pairs and cluster them (Splink on DuckDB or Spark)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from safertogether.errors import BadRequestError
 from safertogether.link.records import LinkType, RecordSet
 from safertogether.link.settings import TrainingPlan, person_settings
+
+# DuckDB in this process by default; Spark in local mode (link/spark.py) for national scale.
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 
 @dataclass
@@ -39,18 +45,28 @@ class LinkageRun:
 
 
 def link_records(records: RecordSet, plan: TrainingPlan | None = None,
-                 settings: Callable[[LinkType], SettingsCreator] = person_settings) -> LinkageRun:
+                 settings: Callable[[LinkType], SettingsCreator] = person_settings,
+                 engine: Engine = "duckdb") -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
 
     Args:
         records: the prepared tables (one to deduplicate, two to link).
         plan: seeds, sample sizes and EM blocks; :class:`TrainingPlan`'s defaults if not given.
         settings: the model for the record set's link type; the person model if not given.
+        engine: ``duckdb`` (in this process) or ``spark`` (local mode; needs Java and the ``spark`` extra).
 
     Returns:
         The run: the trained linker and all blocked pairs with their match weight and probability.
     """
     plan = plan or TrainingPlan()
+    if engine == "spark":
+        from safertogether.link.spark import SparkLinkageRun, spark_linker
+
+        linker = spark_linker(records, settings(records.link_type))
+        _train(linker, plan)
+        return SparkLinkageRun(records, linker, linker.inference.predict(warning_mode="never"))
+    if engine != "duckdb":
+        raise BadRequestError(f"unknown linkage engine {engine!r}: give one of {', '.join(ENGINES)}")
     linker = _linker(records, settings(records.link_type))
     _train(linker, plan)
     predictions = linker.inference.predict(warning_mode="never")
