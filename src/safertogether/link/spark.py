@@ -45,8 +45,9 @@ class SparkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAFER_SPARK_")
 
     cores: int | None = Field(None, ge=1, description="Cores Spark uses in local mode; all of them when unset.")
-    memory: str = Field("8g", description="The driver's heap (in local mode, the whole engine's): a ceiling, "
-                                          "not a reservation; it must leave room for DuckDB and Python.")
+    memory: str = Field("4g", description="The driver's heap (in local mode, the whole engine's): a ceiling the JVM "
+                                          "grows into (an 8g heap reached 10 GB resident on FEBRL3); leave room for "
+                                          "DuckDB and Python.")
     partitions: int = Field(4, ge=1, description="Shuffle partitions. Spark's default of 200 turns each of Splink's "
                                                  "many small steps into 200 tasks; a few per core keeps them busy. "
                                                  "Raise it with the data: about one per 100 MB shuffled.")
