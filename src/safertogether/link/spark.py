@@ -11,6 +11,7 @@ Spark needs Java 17 or newer (``make java`` installs Debian's) and the ``spark``
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
@@ -115,7 +116,9 @@ def spark_session() -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     # Splink writes each step's result as Parquet under the checkpoint folder to cut Spark's lineage.
-    session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="safer-spark-"))
+    checkpoints = tempfile.mkdtemp(prefix="safer-spark-")
+    atexit.register(shutil.rmtree, checkpoints, ignore_errors=True)
+    session.sparkContext.setCheckpointDir(checkpoints)
     return session
 
 
