@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -476,6 +476,8 @@ def link_benchmark(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Operating match weight "
                                                     "[default: 0, i.e. probability 0.5, fixed in advance]")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the u sampling, for a reproducible model")] = 42,
+    engine: Annotated[Literal["duckdb", "spark"], typer.Option(
+        help="Where Splink runs: duckdb (in this process) or spark (local mode; needs Java 17+)")] = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Deduplicate or link records with the person model and measure precision, recall and F1 against the truth."""
@@ -483,8 +485,8 @@ def link_benchmark(
     from safertogether.link.settings import TrainingPlan
 
     try:
-        with errors.status(f"linking {source}"):
-            report = run_benchmark(source, truth_column, threshold, TrainingPlan(seed=seed)).as_json()
+        with errors.status(f"linking {source} on {engine}"):
+            report = run_benchmark(source, truth_column, threshold, TrainingPlan(seed=seed), engine).as_json()
     except SaferError as exc:
         _fail(exc)
     if as_json:

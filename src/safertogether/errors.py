@@ -10,7 +10,8 @@ would naturally catch::
      ├── MissingDataError(LookupError)  the answer needs data no import has provided yet
      ├── AccessDeniedError(PermissionError)  no agreement, clearance or purpose lets this user see it
      ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
-     └── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
+     ├── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
+     └── EngineUnavailableError(RuntimeError)  an engine this machine cannot run (Spark without Java or pyspark)
 """
 
 from __future__ import annotations
@@ -46,3 +47,7 @@ class WarehouseBusyError(SaferError, RuntimeError):
 
 class NewerWarehouseError(SaferError, RuntimeError):
     """The warehouse's schema is newer than this code reads."""
+
+
+class EngineUnavailableError(SaferError, RuntimeError):
+    """The chosen engine cannot start here: what it needs is not installed."""
