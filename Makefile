@@ -8,7 +8,7 @@ JS_CLIENTS := tests/js_clients
 DATA   ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all test-wheel dist bench browser proxy postgres lint clean
+.PHONY: setup demo test test-all test-wheel dist bench browser proxy java postgres lint clean
 
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(JS_CLIENTS)/node_modules/.installed
 
@@ -41,6 +41,14 @@ proxy:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
 	  else echo "nginx is not installed: the reverse-proxy test will be skipped (install Debian's nginx-light)"; fi; }
 
+# Debian's Java for the Spark linkage engine (PySpark in local mode; Spark 4 needs Java 17+: Debian 12's default
+# is 17, 13's is 21). Without it the Spark tests are skipped outside CI, and `safer link --engine spark` says why.
+java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else echo "java is not installed: Spark tests will be skipped (install Debian's default-jre-headless)"; fi; }
+
 # Debian's PostgreSQL for the tests that run on both engines (each test session starts a throwaway cluster of
 # its own on a loopback port: tests/postgres_server.py); nothing is started here.
 postgres:
@@ -52,11 +60,11 @@ postgres:
 demo: setup
 	$(BIN)/safer demo --data $(DATA)
 
-test: setup browser proxy postgres
+test: setup browser proxy java postgres
 	SAFER_DATA=$(DATA) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 
-test-all: setup browser proxy postgres
+test-all: setup browser proxy java postgres
 	SAFER_DATA=$(DATA) $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-wheel
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -477,6 +477,8 @@ def link_benchmark(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Operating match weight "
                                                     "[default: 0, i.e. probability 0.5, fixed in advance]")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the u sampling, for a reproducible model")] = 42,
+    engine: Annotated[Literal["duckdb", "spark"], typer.Option(
+        help="Where Splink runs: duckdb (in this process) or spark (local mode; needs Java 17+)")] = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Deduplicate or link records with the person model and measure precision, recall and F1 against the truth."""
@@ -484,14 +486,59 @@ def link_benchmark(
     from safertogether.link.settings import TrainingPlan
 
     try:
-        with errors.status(f"linking {source}"):
-            report = run_benchmark(source, truth_column, threshold, TrainingPlan(seed=seed)).as_json()
+        with errors.status(f"linking {source} on {engine}"):
+            report = run_benchmark(source, truth_column, threshold, TrainingPlan(seed=seed), engine).as_json()
     except SaferError as exc:
         _fail(exc)
     if as_json:
         print(json.dumps(report, indent=2))
         return
     _print_benchmark(report)
+
+
+@link_app.command("lookup")
+def link_lookup(
+    name: Annotated[str | None, typer.Option(help='The name as said: "Jane Smith" or "Smith, Jane"')] = None,
+    dob: Annotated[str | None, typer.Option(help="Date of birth, YYYY-MM-DD or DD/MM/YYYY")] = None,
+    address: Annotated[str | None, typer.Option(help="The address as said (a postcode at its end is read)")] = None,
+    postcode: Annotated[str | None, typer.Option(help="The postcode, if given apart")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many people")] = 10,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The people a caller's details may belong to, best first, with their records across agencies."""
+    from safertogether.link.lookup import LookupQuery, PersonIndex
+
+    try:
+        query = LookupQuery.parse(name, dob, address, postcode)
+        with _warehouse(db, read_only=True) as warehouse, errors.status("indexing the person records"):
+            index = PersonIndex.build(warehouse)
+        candidates = index.find(query, limit)
+    except SaferError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps([c.as_json() for c in candidates], indent=2))
+        return
+    if not candidates:
+        console.print("No one found: no record shares a name, date of birth or address with these details.")
+        return
+    for rank, candidate in enumerate(candidates, 1):
+        _print_candidate(rank, candidate)
+
+
+def _print_candidate(rank: int, candidate: Any) -> None:
+    who = candidate.person_id or "(not yet linked)"
+    console.print(f"[b]{rank}. {who}[/]  match weight {candidate.match_weight:.1f}, probability "
+                  f"{candidate.match_probability:.4f}", highlight=False)
+    table = Table(box=None, pad_edge=False)
+    for column in ("agency", "record", "name", "born", "address", "weight"):
+        table.add_column(column, justify="right" if column == "weight" else "left")
+    for r in candidate.records:
+        table.add_row(r.agency, r.record_id, f"{r.forename or ''} {r.surname or ''}".strip(), r.date_of_birth or "",
+                      ", ".join(p for p in (r.address, r.postcode) if p), f"{r.match_weight:.1f}")
+    console.print(table)
+    why = "; ".join(f"{c.comparison} {c.level} ({c.match_weight:+.1f})" for c in candidate.explanation.comparisons)
+    console.print(f"  why: {why}", highlight=False, soft_wrap=True)
 
 
 def _print_benchmark(report: dict[str, Any]) -> None:

@@ -11,7 +11,8 @@ would naturally catch::
      ├── AccessDeniedError(PermissionError)  no agreement, clearance or purpose lets this user see it
      ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
      ├── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
-     └── WarehouseUnavailableError(ConnectionError)  a warehouse server cannot be reached or its driver is absent
+     ├── WarehouseUnavailableError(ConnectionError)  a warehouse server cannot be reached or its driver is absent
+     └── EngineUnavailableError(RuntimeError)  an engine this machine cannot run (Spark without Java or pyspark)
 """
 
 from __future__ import annotations
@@ -51,3 +52,7 @@ class NewerWarehouseError(SaferError, RuntimeError):
 
 class WarehouseUnavailableError(SaferError, ConnectionError):
     """A warehouse server (PostgreSQL) cannot be reached, or the driver for it is not installed."""
+
+
+class EngineUnavailableError(SaferError, RuntimeError):
+    """The chosen engine cannot start here: what it needs is not installed."""

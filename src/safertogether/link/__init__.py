@@ -20,10 +20,11 @@ from safertogether.link.records import FEBRL_COLUMNS, FEBRL_DATASETS
 if TYPE_CHECKING:
     from safertogether.link.benchmark import BenchmarkReport, run_benchmark
     from safertogether.link.explain import ComparisonContribution, PairExplanation, explain_pair
+    from safertogether.link.lookup import Candidate, PersonIndex
     from safertogether.link.model import LinkageRun, link_records
 
-__all__ = ["FEBRL_COLUMNS", "FEBRL_DATASETS", "BenchmarkReport", "ComparisonContribution", "LinkageRun",
-           "PairExplanation", "explain_pair", "link_records", "run_benchmark"]
+__all__ = ["FEBRL_COLUMNS", "FEBRL_DATASETS", "BenchmarkReport", "Candidate", "ComparisonContribution", "LinkageRun",
+           "PairExplanation", "PersonIndex", "explain_pair", "link_records", "run_benchmark"]
 
 lazy_exports(globals(), {
     "BenchmarkReport": "safertogether.link.benchmark",
@@ -31,6 +32,8 @@ lazy_exports(globals(), {
     "ComparisonContribution": "safertogether.link.explain",
     "PairExplanation": "safertogether.link.explain",
     "explain_pair": "safertogether.link.explain",
+    "Candidate": "safertogether.link.lookup",
+    "PersonIndex": "safertogether.link.lookup",
     "LinkageRun": "safertogether.link.model",
     "link_records": "safertogether.link.model",
 })

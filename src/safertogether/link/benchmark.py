@@ -24,7 +24,7 @@ from safertogether.link.evaluate import (
     score_at,
     threshold_curve,
 )
-from safertogether.link.model import LinkageRun, link_records
+from safertogether.link.model import Engine, LinkageRun, link_records
 from safertogether.link.records import FEBRL_DATASETS, RecordSet, load_febrl, load_table
 from safertogether.link.settings import BLOCKING_RULES, TrainingPlan
 
@@ -104,7 +104,7 @@ def load_source(source: str | Path, truth_column: str | None = None) -> RecordSe
 
 
 def run_benchmark(source: str | Path, truth_column: str | None = None, threshold_match_weight: float | None = None,
-                  plan: TrainingPlan | None = None) -> BenchmarkReport:
+                  plan: TrainingPlan | None = None, engine: Engine = "duckdb") -> BenchmarkReport:
     """Link ``source`` with the person model and measure it against the truth.
 
     Args:
@@ -112,15 +112,18 @@ def run_benchmark(source: str | Path, truth_column: str | None = None, threshold
         truth_column: for a path, the column holding the true entity of each record.
         threshold_match_weight: the operating threshold; match weight 0 (probability 0.5) if not given.
         plan: the training plan (seed, sample sizes); the default plan if not given.
+        engine: ``duckdb`` or ``spark`` (:func:`safertogether.link.link_records`).
 
     Returns:
         The figures, with the threshold's provenance in ``threshold_chosen_on``.
     """
     started = time.perf_counter()
-    run = link_records(load_source(source, truth_column), plan)
+    run = link_records(load_source(source, truth_column), plan, engine=engine)
     chosen_on = FIXED_THRESHOLD_REASON if threshold_match_weight is None else "given by the caller"
     threshold = FIXED_THRESHOLD if threshold_match_weight is None else threshold_match_weight
-    return measure_run(run, threshold, chosen_on, started)
+    report = measure_run(run, threshold, chosen_on, started)
+    report.extra["engine"] = engine
+    return report
 
 
 def measure_run(run: LinkageRun, threshold_match_weight: float = FIXED_THRESHOLD,

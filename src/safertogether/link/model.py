@@ -1,17 +1,22 @@
-"""Train the person model on a record set, score the blocked pairs and cluster them (Splink on DuckDB)."""
+"""Train the person model on a record set, score the blocked pairs and cluster them (Splink on DuckDB or Spark)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from safertogether.errors import BadRequestError
 from safertogether.link.records import LinkType, RecordSet
 from safertogether.link.settings import TrainingPlan, person_settings
+
+# DuckDB in this process by default; Spark in local mode (link/spark.py) for national scale.
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 
 @dataclass
@@ -41,7 +46,7 @@ class LinkageRun:
 
 def link_records(records: RecordSet, plan: TrainingPlan | None = None,
                  settings: Callable[[LinkType], SettingsCreator] = person_settings,
-                 threshold_match_weight: float | None = None) -> LinkageRun:
+                 threshold_match_weight: float | None = None, engine: Engine = "duckdb") -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
 
     Args:
@@ -51,11 +56,21 @@ def link_records(records: RecordSet, plan: TrainingPlan | None = None,
         threshold_match_weight: keep only the pairs scoring at least this (all blocked pairs if None):
             at a million records most blocked pairs are plainly not matches, and not storing them saves
             time and memory.
+        engine: ``duckdb`` (in this process) or ``spark`` (local mode; needs Java and the ``spark`` extra).
 
     Returns:
         The run: the trained linker and the blocked pairs with their match weight and probability.
     """
     plan = plan or TrainingPlan()
+    if engine == "spark":
+        from safertogether.link.spark import SparkLinkageRun, spark_linker
+
+        linker = spark_linker(records, settings(records.link_type))
+        _train(linker, plan)
+        return SparkLinkageRun(records, linker, linker.inference.predict(
+            threshold_match_weight=threshold_match_weight, warning_mode="never"))
+    if engine != "duckdb":
+        raise BadRequestError(f"unknown linkage engine {engine!r}: give one of {', '.join(ENGINES)}")
     linker = _trained_linker(records, settings(records.link_type), plan)
     predictions = linker.inference.predict(threshold_match_weight=threshold_match_weight, warning_mode="never")
     return LinkageRun(records, linker, predictions)

@@ -62,6 +62,19 @@ def forename_equivalents_sql() -> str:
         WHERE relationship = 'has_nickname' GROUP BY 1"""
 
 
+@functools.cache
+def forename_equivalents() -> dict[str, tuple[str, ...]]:
+    """:func:`forename_equivalents_sql` in Python: each nickname -> the full names it shortens (for one query)."""
+    import csv
+
+    found: dict[str, set[str]] = {}
+    with files("nicknames").joinpath("names.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["relationship"] == "has_nickname":
+                found.setdefault(row["name2"].strip().lower(), set()).add(row["name1"].strip().lower())
+    return {name: tuple(sorted(full)) for name, full in found.items()}
+
+
 def person_input_sql(source: str, equivalents: str | None = None) -> str:
     """SQL over ``source`` (rows of :data:`SOURCE_COLUMNS`) giving one linkage row per person record.
 

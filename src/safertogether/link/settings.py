@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import SettingsCreator
+from splink import ColumnExpression, SettingsCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
 
 from safertogether.link.records import LinkType
 
@@ -44,12 +46,41 @@ BLOCKING_RULES: dict[str, str] = {
 }
 
 
+class CompactDate(ColumnExpression):
+    """A date written YYYYMMDD, parsed with each engine's own pattern (Splink passes a format to the engine as is).
+
+    DuckDB reads strftime's ``%Y%m%d``, Spark a Java pattern: given to Spark, ``%Y%m%d`` parses nothing and
+    every date of birth would silently count as missing.
+    """
+
+    PATTERNS = {"duckdb": "%Y%m%d", "spark": "yyyyMMdd", "postgres": "YYYYMMDD", "sqlite": "%Y%m%d"}
+
+    def _try_parse_date_dialected(self, name: str, sql_dialect: SplinkDialect, date_format: str | None = None) -> str:
+        return sql_dialect.try_parse_date(name, date_format=self.PATTERNS[sql_dialect.sql_dialect_str])
+
+
+class OtherColumnJaroWinklerLevel(ComparisonLevelCreator):
+    """A value close to the other record's value of another column, either way round (in the engine's own
+    Jaro-Winkler function and quoting: DuckDB's ``jaro_winkler_similarity``, Splink's ``jaro_winkler`` on Spark)."""
+
+    def __init__(self, column: str, other: str, threshold: float) -> None:
+        self.column, self.other, self.threshold = column, other, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        jaro_winkler = sql_dialect.jaro_winkler_function_name
+        column, other = ColumnExpression(self.column, sql_dialect), ColumnExpression(self.other, sql_dialect)
+        return (f"{jaro_winkler}({column.name_l}, {other.name_r}) >= {self.threshold} OR "
+                f"{jaro_winkler}({column.name_r}, {other.name_l}) >= {self.threshold}")
+
+    def create_label_for_charts(self) -> str:
+        return f"{self.column} found as {self.other}"
+
+
 # The comparisons of names, date of birth and house number of Splink's FEBRL example model.
 NAME_AND_BIRTH_COMPARISONS = (
     cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
     cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-    cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
-                             invalid_dates_as_null=True),
+    cl.DateOfBirthComparison(CompactDate("date_of_birth"), input_is_string=True, invalid_dates_as_null=True),
     cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
 )
 
@@ -59,15 +90,13 @@ def name_levels(column: str, other: str, after_exact: tuple[cll.CustomLevel, ...
 
     ``after_exact``: levels of the caller's, tried just after an exact match (e.g. a nickname).
     """
-    swapped = (f'jaro_winkler_similarity("{column}_l", "{other}_r") >= 0.88 OR '
-               f'jaro_winkler_similarity("{column}_r", "{other}_l") >= 0.88')
     return cl.CustomComparison(output_column_name=column, comparison_levels=[
         cll.NullLevel(column),
         cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
         *after_exact,
         cll.JaroWinklerLevel(column, 0.92),
         cll.JaroWinklerLevel(column, 0.88),
-        cll.CustomLevel(swapped, label_for_charts=f"{column} found as {other}"),
+        OtherColumnJaroWinklerLevel(column, other, 0.88),
         cll.JaroWinklerLevel(column, 0.7),
         cll.ElseLevel(),
     ])
