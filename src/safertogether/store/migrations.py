@@ -33,13 +33,21 @@ class Migration:
     statements: Callable[[Warehouse], tuple[str, ...]]
 
 
+# Version 3 made a partner extract's kind "<mapping> -> <target table>" (two mappings of one name filling
+# different tables must not supersede each other). Files stored before keep superseding their newer
+# extracts only if their kind is rewritten the same way: the target is the table holding their rows.
+_PARTNER_KINDS_WITH_TARGET: Final = tuple(
+    f"""UPDATE source_files SET kind = kind || ' -> {table}'
+        WHERE kind NOT LIKE '% -> %' AND file_id IN (SELECT DISTINCT file_id FROM {table})"""
+    for table in ("person_records", "incident_records"))
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "the spine: imports, provenance, quarantine, police.uk tables, areas",
               lambda _w: schema.spine_ddl()),
     Migration(2, "crime_lsoas, places, agencies and partners' record tables", lambda _w: schema.ddl_v2()),
     Migration(3, "linkage (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked, "
-                 "record_places) and sharing_agreements",
-              lambda _w: schema.linkage_ddl()),
+                 "record_places) and sharing_agreements; a partner extract's kind names its target table",
+              lambda _w: schema.linkage_ddl() + _PARTNER_KINDS_WITH_TARGET),
 )
 assert [m.version for m in MIGRATIONS] == list(range(1, schema.SCHEMA_VERSION + 1)), "migrations out of step"
 

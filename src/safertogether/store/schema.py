@@ -69,14 +69,6 @@ _SPINE_DDL: Final[tuple[str, ...]] = (
         lsoa VARCHAR, force_id VARCHAR, month DATE, outcome VARCHAR, crimes BIGINT)""",
     """CREATE TABLE IF NOT EXISTS monthly_counts (
         lsoa VARCHAR, force_id VARCHAR, month DATE, crime_type VARCHAR, crimes BIGINT)""",
-    # Each incident record's joint incident (one event in several services' logs), replaced by every
-    # `safer link incidents`; the link that joined it and its evidence (NULL for a record linked to none):
-    # gap_minutes between two timed records, gap_days from a timed record to a dated-only one.
-    """CREATE TABLE IF NOT EXISTS joint_incidents (
-        agency VARCHAR NOT NULL, incident_ref VARCHAR NOT NULL, joint_incident_id BIGINT NOT NULL,
-        records INTEGER NOT NULL, score DOUBLE, linked_agency VARCHAR, linked_ref VARCHAR, gap_minutes DOUBLE,
-        gap_days INTEGER, distance_m DOUBLE, place_evidence VARCHAR, kind_evidence VARCHAR,
-        linked_at TIMESTAMP NOT NULL)""",
 )
 
 # Version 2: the towns of town search, the LSOAs with crimes, and (in ddl_v2) the partners' record tables.
@@ -89,6 +81,14 @@ _V2_DDL: Final[tuple[str, ...]] = (
 
 # Linkage of people (safertogether.link.people): person data, never served without access control.
 _LINKAGE_DDL: Final[tuple[str, ...]] = (
+    # Each incident record's joint incident (one event in several services' logs), replaced by every
+    # `safer link incidents`; the link that joined it and its evidence (NULL for a record linked to none):
+    # gap_minutes between two timed records, gap_days from a timed record to a dated-only one.
+    """CREATE TABLE IF NOT EXISTS joint_incidents (
+        agency VARCHAR NOT NULL, incident_ref VARCHAR NOT NULL, joint_incident_id BIGINT NOT NULL,
+        records INTEGER NOT NULL, score DOUBLE, linked_agency VARCHAR, linked_ref VARCHAR, gap_minutes DOUBLE,
+        gap_days INTEGER, distance_m DOUBLE, place_evidence VARCHAR, kind_evidence VARCHAR,
+        linked_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS link_runs (
         run_id BIGINT PRIMARY KEY, mode VARCHAR NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP,
         records BIGINT, new_records BIGINT, removed_records BIGINT, scored_pairs BIGINT, people BIGINT,
