@@ -12,7 +12,8 @@ would naturally catch::
      ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
      ├── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
      ├── WarehouseUnavailableError(ConnectionError)  a warehouse server cannot be reached or its driver is absent
-     └── EngineUnavailableError(RuntimeError)  an engine this machine cannot run (Spark without Java or pyspark)
+     ├── EngineUnavailableError(RuntimeError)  an engine this machine cannot run (Spark without Java or pyspark)
+     └── AuditChainError(RuntimeError)  the audit log fails verification (edited, removed, inserted or reordered)
 """
 
 from __future__ import annotations
@@ -56,3 +57,7 @@ class WarehouseUnavailableError(SaferError, ConnectionError):
 
 class EngineUnavailableError(SaferError, RuntimeError):
     """The chosen engine cannot start here: what it needs is not installed."""
+
+
+class AuditChainError(SaferError, RuntimeError):
+    """The audit log's hash chain or its signed checkpoints do not verify."""

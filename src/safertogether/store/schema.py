@@ -8,6 +8,7 @@ from typing import Final
 #: 1: the spine. 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables).
 #: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked,
 #:    record_places) and sharing_agreements.
+#: (audit_log and audit_checkpoints are new tables too, created on opening for writing: no bump.)
 SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -115,9 +116,24 @@ _LINKAGE_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# The hash-chained audit log of person-data reads and changes (safertogether.access.audit): appended to,
+# never updated. The primary key on seq is what keeps concurrent appenders on one chain.
+_AUDIT_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, actor_user VARCHAR, actor_agency VARCHAR,
+        action VARCHAR NOT NULL, purpose VARCHAR, agreement_id VARCHAR, subjects VARCHAR[] NOT NULL,
+        redacted VARCHAR[] NOT NULL, outcome VARCHAR NOT NULL, reason VARCHAR,
+        prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)""",
+    # Signed statements "the chain passed through this hash at this sequence number" (Ed25519).
+    """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+        seq BIGINT NOT NULL, hash VARCHAR NOT NULL, signed_at TIMESTAMP NOT NULL, key_id VARCHAR NOT NULL,
+        signature VARCHAR NOT NULL, PRIMARY KEY (seq, key_id))""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
-    return spine_ddl() + ddl_v2() + linkage_ddl()
+    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL
 
 
 def spine_ddl() -> tuple[str, ...]:
