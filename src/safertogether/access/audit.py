@@ -51,7 +51,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -149,7 +149,7 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One link of the chain, as stored and exported."""
 
@@ -185,14 +185,13 @@ class AuditEntry:
 
 def chain_entry(event: AuditEvent, seq: int, prev_hash: str, logged_at: datetime) -> AuditEntry:
     """``event`` as entry ``seq`` of a chain whose previous entry's hash is ``prev_hash``."""
-    entry = AuditEntry(seq, logged_at, event.actor_user, event.actor_agency, event.action, event.purpose,
-                       event.agreement_id, tuple(event.subjects), tuple(event.redacted), event.outcome,
-                       event.reason, prev_hash, "")
-    return _with_hash(entry)
-
-
-def _with_hash(entry: AuditEntry) -> AuditEntry:
-    return replace(entry, hash=hashlib.sha256(canonical_json(entry.content())).hexdigest())
+    content = {"action": event.action, "actor_agency": event.actor_agency, "actor_user": event.actor_user,
+               "agreement_id": event.agreement_id, "logged_at": time_text(logged_at), "outcome": event.outcome,
+               "prev_hash": prev_hash, "purpose": event.purpose, "reason": event.reason,
+               "redacted": event.redacted, "seq": seq, "subjects": event.subjects}
+    return AuditEntry(seq, logged_at, event.actor_user, event.actor_agency, event.action, event.purpose,
+                      event.agreement_id, tuple(event.subjects), tuple(event.redacted), event.outcome,
+                      event.reason, prev_hash, hashlib.sha256(canonical_json(content)).hexdigest())
 
 
 # ---------------------------------------------------------------------------------------------- appending
