@@ -27,7 +27,7 @@ from safertogether.access.audit import (
 )
 from safertogether.access.audit_signing import generate_key, load_private_key, load_public_key, sign_checkpoint
 from safertogether.cli import app
-from safertogether.errors import AuditChainError, BadRequestError
+from safertogether.errors import AuditChainError, BadRequestError, SaferError
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
 runner = CliRunner()
@@ -278,6 +278,17 @@ def test_who_has_seen_a_person_finds_them_by_id_merged_ids_and_record_keys(db):
         assert who_has_seen(warehouse, "P0000404") == []
     finally:
         warehouse.close()
+
+
+def test_a_read_only_warehouse_refuses_to_serve_unaudited(logged, db):
+    logged.close()
+    reader = open_warehouse(db, read_only=True)
+    try:
+        with pytest.raises(SaferError, match="read-only"):
+            append(reader, _event(1))
+        assert verify(reader).ok  # verifying needs no writing
+    finally:
+        reader.close()
 
 
 def test_events_that_cannot_be_recorded_faithfully_are_refused():

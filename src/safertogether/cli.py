@@ -810,8 +810,9 @@ def audit_verify(
         console.print(f"[green]OK[/]: {report.entries:,} entries, head {report.head_seq} {report.head_hash[:16]}…, "
                       f"{report.checkpoints} checkpoints ({signed}); {report.seconds} s", highlight=False)
     else:
-        errors.print(f"[bold red]FAILED[/] at entry {report.first_bad_seq}: {report.problem} ({report.entries:,} "
-                     "entries verified before it)", highlight=False, soft_wrap=True)
+        where = f" at entry {report.first_bad_seq}" if report.first_bad_seq else ""
+        errors.print(f"[bold red]FAILED[/]{where}: {report.problem} ({report.entries:,} entries verified before it)",
+                     highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(code=1)
 

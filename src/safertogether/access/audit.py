@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import orjson
 import pyarrow as pa
 
-from safertogether.errors import BadRequestError, NotFoundError
+from safertogether.errors import BadRequestError, NotFoundError, SaferError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -203,6 +203,9 @@ def append(warehouse: Warehouse, event: AuditEvent) -> AuditEntry:
     writing processes, from several processes. The append commits on its own, outside any transaction
     the caller holds: record a change after it commits, or the attempt before it.
     """
+    if warehouse.read_only:
+        raise SaferError(f"{warehouse.path} is open read-only and the audit log must be written before person "
+                         "data is shown; open the warehouse for writing (DuckDB: one process) or use PostgreSQL")
     return _writer(warehouse).submit(warehouse, event).result()
 
 
@@ -360,7 +363,7 @@ def has_log(warehouse: Warehouse) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit_log'"))
 
 
-def entries(warehouse: Warehouse, where: str = "", params: list[Any] | None = None) -> list[AuditEntry]:
+def read_entries(warehouse: Warehouse, where: str = "", params: list[Any] | None = None) -> list[AuditEntry]:
     """Entries in chain order, optionally filtered by a WHERE clause of ours (never user input)."""
     if not has_log(warehouse):
         return []
@@ -377,7 +380,7 @@ def who_has_seen(warehouse: Warehouse, person_id: str) -> list[AuditEntry]:
     names = sorted(_names_of_person(warehouse, person_id))
     # UNNEST in the select list is read alike by DuckDB and PostgreSQL; on PostgreSQL a GIN index on
     # subjects and ``subjects && ?`` would spare the scan.
-    return entries(warehouse, f"""WHERE seq IN (SELECT seq FROM (SELECT seq, UNNEST(subjects) AS subject
+    return read_entries(warehouse, f"""WHERE seq IN (SELECT seq FROM (SELECT seq, UNNEST(subjects) AS subject
         FROM audit_log) named WHERE subject IN ({', '.join('?' * len(names))}))""", names)
 
 
