@@ -296,6 +296,8 @@ def test_events_that_cannot_be_recorded_faithfully_are_refused():
         AuditEvent("u1", "police", "read-person", "safeguarding", "denied")
     with pytest.raises(BadRequestError, match="NUL"):
         AuditEvent("u1", "police", "read-person", "safe\x00guarding", "allowed")
+    with pytest.raises(BadRequestError, match="not one string"):
+        AuditEvent("u1", "police", "read-person", "safeguarding", "allowed", subjects="P0000001")
     with pytest.raises(BadRequestError, match="action"):
         AuditEvent("u1", "police", "READ person", "safeguarding", "allowed")
 

@@ -117,6 +117,8 @@ class AuditEvent:
     reason: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.subjects, str) or isinstance(self.redacted, str):
+            raise BadRequestError("subjects and redacted are lists of strings, not one string")
         object.__setattr__(self, "subjects", tuple(self.subjects))
         object.__setattr__(self, "redacted", tuple(self.redacted))
         if problems := _event_problems(self):
@@ -248,7 +250,7 @@ class _ChainWriter:
     def submit(self, warehouse: Warehouse, event: AuditEvent) -> Future[AuditEntry]:
         future: Future[AuditEntry] = Future()
         with self._wake:
-            # The time is taken in queue order, so it never decreases along one process's appends.
+            # The time is taken in queue order: along one process's appends it rises with seq (clock permitting).
             self._queue.append((event, _utc_now(), future))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, args=(warehouse,), name="audit-writer",
