@@ -11,9 +11,8 @@ if TYPE_CHECKING:
     from safertogether.access.audit import AuditEntry, AuditEvent, VerifyReport, append, verify, who_has_seen
     from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, RecordView
 
-_POLICY = ["AccessPolicy", "AccessRequest", "Decisions", "RecordView"]
-_AUDIT = ["AuditEntry", "AuditEvent", "VerifyReport", "append", "verify", "who_has_seen"]
-__all__ = [*_POLICY, *_AUDIT]
+__all__ = ["AccessPolicy", "AccessRequest", "AuditEntry", "AuditEvent", "Decisions", "RecordView", "VerifyReport",
+           "append", "verify", "who_has_seen"]
+_AUDIT = ("AuditEntry", "AuditEvent", "VerifyReport", "append", "verify", "who_has_seen")
 
-lazy_exports(globals(), {**{name: "safertogether.access.policy" for name in _POLICY},
-                         **{name: "safertogether.access.audit" for name in _AUDIT}})
+lazy_exports(globals(), {name: f"safertogether.access.{'audit' if name in _AUDIT else 'policy'}" for name in __all__})
