@@ -331,3 +331,22 @@ def test_the_commands_exit_codes_say_whether_the_log_holds(logged, db, tmp_path)
     os.chmod(key_file, 0o644)
     loose = runner.invoke(app, ["audit", "checkpoint", "--db", str(db), "--key", str(key_file)])
     assert loose.exit_code == 2 and "chmod 600" in loose.output
+
+
+def test_the_chain_holds_on_each_engine(warehouse_location, key):
+    """Two writers (two server workers on PostgreSQL) racing from many threads, then tampering and a checkpoint."""
+    first, second = open_warehouse(warehouse_location), open_warehouse(warehouse_location)
+    try:
+        seqs = _hammer([first, second], threads=8, each=10)
+        assert sorted(seqs) == list(range(1, 81))
+        assert verify(second).ok
+        sign_checkpoint(first, load_private_key(key[0]))
+        assert verify(first, [load_public_key(key[1])]).ok
+        named = who_has_seen(second, "police:R3")  # the UNNEST query, on each engine
+        assert named and all("police:R3" in e.subjects for e in named)
+        first.execute("DELETE FROM audit_log WHERE seq = 40")
+        report = verify(second, [load_public_key(key[1])])
+        assert not report.ok and report.first_bad_seq == 40
+    finally:
+        first.close()
+        second.close()

@@ -206,7 +206,7 @@ def append(warehouse: Warehouse, event: AuditEvent) -> AuditEntry:
     the caller holds: record a change after it commits, or the attempt before it.
     """
     if warehouse.read_only:
-        raise SaferError(f"{warehouse.path} is open read-only and the audit log must be written before person "
+        raise SaferError(f"{warehouse.where} is open read-only and the audit log must be written before person "
                          "data is shown; open the warehouse for writing (DuckDB: one process) or use PostgreSQL")
     return _writer(warehouse).submit(warehouse, event).result()
 
@@ -361,8 +361,7 @@ def entries_table(rows: list[list[Any]]) -> pa.Table:
 
 def has_log(warehouse: Warehouse) -> bool:
     """Whether the warehouse has the audit tables (a file last written by an older version may not)."""
-    return bool(warehouse.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit_log'"))
+    return warehouse.table_exists("audit_log")
 
 
 def read_entries(warehouse: Warehouse, where: str = "", params: list[Any] | None = None) -> list[AuditEntry]:
