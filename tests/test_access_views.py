@@ -97,3 +97,24 @@ def test_unknown_and_invisible_people_are_refused_alike(warehouse):
     with pytest.raises(AccessDeniedError, match="purpose"):
         person_view(warehouse, AccessRequest(_council(), "", dt.date(2026, 12, 3)), fire_only)
 
+
+
+def test_every_view_and_every_refusal_is_in_the_audit_log(warehouse, shared_person):
+    from safertogether.access.audit import read_entries, verify, who_has_seen
+
+    before = len(read_entries(warehouse))
+    view = person_view(warehouse, AccessRequest(_council(), "safeguarding", dt.date(2026, 12, 3)), shared_person)
+    with pytest.raises(AccessDeniedError):
+        person_view(warehouse, AccessRequest(_council(), "", dt.date(2026, 12, 3)), shared_person)
+    entries = read_entries(warehouse)[before:]
+    shown, refused = entries
+    assert (shown.action, shown.outcome, refused.outcome) == ("read-person", "allowed", "denied")
+    assert shown.actor_user == "c1" and shown.purpose == "safeguarding"
+    assert shown.agreement_id == "ambulance-to-council-safeguarding"
+    assert set(shown.subjects) == {view.person_id, *(v.record_key for v in view.decisions.views)}
+    # The withheld police records and every redacted field are named for the DPO, never for the user.
+    assert set(view.decisions.withheld_records) <= set(shown.redacted)
+    assert any(r.endswith(".role") for r in shown.redacted)
+    assert "purpose" in refused.reason
+    assert {e.seq for e in who_has_seen(warehouse, shared_person)} >= {shown.seq, refused.seq}
+    assert verify(warehouse).ok

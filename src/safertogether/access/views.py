@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from safertogether.access.agreements import stored_agreements
 from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions
-from safertogether.errors import NotFoundError
+from safertogether.errors import AccessDeniedError, NotFoundError
 
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
@@ -43,14 +43,34 @@ def person_view(warehouse: Warehouse, request: AccessRequest, person_id: str,
                 policy: AccessPolicy | None = None) -> PersonView:
     """The person's cross-agency records as ``request.user`` may see them for ``request.purpose``.
 
+    Every call is recorded in the audit log before anything is returned, refusals too: who asked, for
+    which purpose, under which agreements, which records were shown and what was withheld (whole records
+    by key, fields as ``key.field``). The warehouse must therefore be open for writing.
+
     Raises:
         AccessDeniedError: the request states no (known) purpose, or breaks glass without a reason.
         NotFoundError: no such person, or none of their records may be seen (the two are not told apart,
             so ids cannot be enumerated).
     """
+    try:
+        view = _decide_person(warehouse, request, person_id, policy or AccessPolicy.default())
+    except (AccessDeniedError, NotFoundError) as refused:
+        _audit(warehouse, request, "read-person", "denied", [person_id], reason=str(refused))
+        raise
+    decisions = view.decisions
+    shown = [v.record_key for v in decisions.views]
+    redacted = [*decisions.withheld_records, *(f"{v.record_key}.{field}" for v in decisions.views
+                                               for field in v.redacted)]
+    agreements = sorted({a for v in decisions.views for a in v.agreements})
+    _audit(warehouse, request, "break-glass" if decisions.break_glass else "read-person", "allowed",
+           [view.person_id, *shown], redacted=redacted, agreement=", ".join(agreements) or None,
+           reason=request.emergency_reason)
+    return view
+
+
+def _decide_person(warehouse: Warehouse, request: AccessRequest, person_id: str, policy: AccessPolicy) -> PersonView:
     from safertogether.link.history import current_person_id
 
-    policy = policy or AccessPolicy.default()
     try:
         current = current_person_id(warehouse, person_id)
     except NotFoundError:
@@ -63,6 +83,14 @@ def person_view(warehouse: Warehouse, request: AccessRequest, person_id: str,
     if not decisions.views:
         raise NotFoundError(f"no person {person_id!r} that you may see for {request.purpose}")
     return PersonView(current or person_id, person_id if current != person_id else None, decisions)
+
+
+def _audit(warehouse: Warehouse, request: AccessRequest, action: str, outcome: str, subjects: list[str], *,
+           redacted: list[str] | None = None, agreement: str | None = None, reason: str | None = None) -> None:
+    from safertogether.access.audit import AuditEvent, append
+
+    append(warehouse, AuditEvent(request.user.user_id, request.user.agency, action, request.purpose or None,
+                                 outcome, subjects, redacted or (), agreement, reason))  # type: ignore[arg-type]
 
 
 def agency_kinds(warehouse: Warehouse) -> dict[str, str]:
