@@ -769,8 +769,8 @@ def link_evaluate(
         table.add_column(column, justify="left" if column == "measure" else "right")
     pairwise = result.pairwise
     table.add_row("pairs", f"{pairwise.precision:.4f}", f"{pairwise.recall:.4f}", f"{pairwise.f1:.4f}")
-    table.add_row("B-cubed", f"{result.bcubed_precision:.4f}", f"{result.bcubed_recall:.4f}",
-                  f"{result.bcubed_f1:.4f}")
+    table.add_row("B-cubed", f"{result.bcubed.precision:.4f}", f"{result.bcubed.recall:.4f}",
+                  f"{result.bcubed.f1:.4f}")
     console.print(table)
     if result.records_without_truth:
         console.print(f"{result.records_without_truth:,} linked records are not in this truth and were left out.")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from safertogether.errors import MissingDataError
-from safertogether.link.evaluate import PairwiseScore
+from safertogether.link.evaluate import BCubedScore, PairwiseScore
 
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
@@ -31,22 +31,22 @@ class PeopleEvaluation:
     people_found: int
     true_people: int
     pairwise: PairwiseScore
-    bcubed_precision: float
-    bcubed_recall: float
+    bcubed: BCubedScore
     run_id: int
     threshold: float
 
     @property
     def bcubed_f1(self) -> float:
-        total = self.bcubed_precision + self.bcubed_recall
-        return 2 * self.bcubed_precision * self.bcubed_recall / total if total else 0.0
+        return self.bcubed.f1
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["pairwise"] = self.pairwise.as_json()
+        del out["bcubed"]
+        bcubed = self.bcubed.as_json()
         out.update(precision=out["pairwise"]["precision"], recall=out["pairwise"]["recall"],
-                   f1=out["pairwise"]["f1"], bcubed_f1=round(self.bcubed_f1, 5),
-                   bcubed_precision=round(self.bcubed_precision, 5), bcubed_recall=round(self.bcubed_recall, 5))
+                   f1=out["pairwise"]["f1"], bcubed_f1=bcubed["f1"], bcubed_precision=bcubed["precision"],
+                   bcubed_recall=bcubed["recall"])
         return out
 
 
@@ -84,4 +84,4 @@ def evaluate_people(warehouse: Warehouse, truth_dir: Path) -> PeopleEvaluation:
         [records, records]).fetchall()[0]
     pairwise = PairwiseScore(None, int(tp), int(predicted - tp), int(actual - tp))
     return PeopleEvaluation(int(records), int(unmatched), int(people), int(true_people), pairwise,
-                            float(b_precision), float(b_recall), int(run[0]), float(run[1]))
+                            BCubedScore(float(b_precision), float(b_recall)), int(run[0]), float(run[1]))
