@@ -3,6 +3,7 @@
 A run is full (train the model, score every blocked pair) the first time, or when asked; after that it
 is incremental: only records new since the last run are scored, against everyone and among
 themselves, with the model the last full run trained, and their pairs are added to the stored graph.
+A record whose agency sent it again with other details keeps its earlier pairs until a ``--full`` run.
 Either way the people are the connected components of the graph's pairs at or above the threshold,
 after the reviewers' decisions (:mod:`safertogether.link.review`): a pair judged the same person is
 joined whatever its score, a pair judged different is never joined directly. Ids carry over from the
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
-from safertogether.errors import MissingDataError, NotFoundError
+from safertogether.errors import BadRequestError, MissingDataError, NotFoundError
 from safertogether.link.partners import load_person_records
 from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
 from safertogether.link.records import RecordSet, registered
@@ -79,6 +80,9 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
     Returns:
         The run's figures.
     """
+    if not 0 < review_floor <= threshold <= 1:
+        raise BadRequestError(f"the threshold ({threshold}) must be a probability of at least the review floor "
+                              f"({review_floor}): pairs below the floor are not kept")
     started = time.perf_counter()
     say = progress or (lambda _step: None)
     say("reading person records")
