@@ -28,6 +28,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["50k", "1m"])
     parser.add_argument("--seed", type=int, default=11, help="generator seed (not 7: the model was tuned on 7)")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/safer-partner-linkage"))
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "safer-partner-linkage")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("SAFER_DATA", REPO.parent / "shared/data")))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", nargs=2, metavar=("DB", "TRUTH"), help=argparse.SUPPRESS)

@@ -10,7 +10,7 @@ top k people's records.
 The set is made once under ``--dir`` (``safer synth partners`` and ``safer import partner``), then linked once
 (``safer link run``, whose stored model and person ids the lookup reads). Usage::
 
-    python bench/person_lookup.py [--people 1700000] [--dir /tmp/lookup-bench] [--queries 300] [--json]
+    python bench/person_lookup.py [--people 1700000] [--dir DIR] [--queries 300] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_700_000, help="people in the county (~0.6 records each)")
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/lookup-bench"))
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "safer-lookup-bench")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--anchor-queries", type=int, default=30)
     parser.add_argument("--json", action="store_true")
