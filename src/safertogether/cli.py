@@ -942,7 +942,8 @@ def link_incidents_command(
     given = {"window_minutes": window_minutes, "radius_m": radius_m, "report_lag_days": report_lag_days,
              "threshold": threshold}
     settings = replace(IncidentLinkSettings(), **{k: v for k, v in given.items() if v is not None})
-    report = _with_warehouse(db, lambda warehouse: link_incidents(warehouse, settings), read_only=False)
+    with errors.status("linking incidents across services"):
+        report = _with_warehouse(db, lambda warehouse: link_incidents(warehouse, settings), read_only=False)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
         return

@@ -16,6 +16,7 @@ millisecond, so a person's whole cross-agency history is decided per request, ne
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -90,8 +91,9 @@ class AccessPolicy:
         self.categories = categories
 
     @classmethod
+    @functools.cache
     def default(cls) -> AccessPolicy:
-        """The packaged ``policies.cedar`` and ``categories.yaml``."""
+        """The packaged ``policies.cedar`` and ``categories.yaml``, read and parsed once per process."""
         package = resources.files("safertogether.access")
         loaded = yaml.safe_load(package.joinpath("categories.yaml").read_text(encoding="utf-8"))
         return cls(package.joinpath("policies.cedar").read_text(encoding="utf-8"),

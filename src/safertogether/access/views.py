@@ -76,8 +76,8 @@ def _decide_person(warehouse: Warehouse, request: AccessRequest, person_id: str,
     except NotFoundError:
         current = None
     records = [] if current is None else warehouse.query(f"""
-        SELECT p.agency || ':' || p.record_id AS record_key, p.agency, {', '.join('p.' + f for f in _PERSON_FIELDS)}
-        FROM person_ids k JOIN person_records p ON k.record_key = p.agency || ':' || p.record_id
+        SELECT k.record_key, p.agency, {', '.join('p.' + f for f in _PERSON_FIELDS)}
+        FROM person_ids k JOIN person_records p USING (agency, record_id)
         WHERE k.person_id = ? ORDER BY p.recorded_on DESC NULLS LAST, record_key""", [current])
     decisions = policy.decide(request, records, agency_kinds(warehouse), stored_agreements(warehouse))
     if not decisions.views:

@@ -17,6 +17,7 @@ import duckdb
 
 from safertogether.errors import MissingDataError
 from safertogether.link.evaluate import BCubedScore, PairwiseScore
+from safertogether.link.partners import record_key_sql
 
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
@@ -61,10 +62,10 @@ def evaluate_people(warehouse: Warehouse, truth_dir: Path) -> PeopleEvaluation:
         raise MissingDataError("no linkage run yet; run `safer link run` first")
     connection = duckdb.connect()
     connection.register("found", warehouse.query_arrow("SELECT record_key, person_id FROM person_ids"))
-    connection.execute("""
+    connection.execute(f"""
         CREATE TABLE cells AS
         SELECT f.person_id AS cluster, CAST(t.person_id AS VARCHAR) AS entity, count(*) AS n
-        FROM found f JOIN read_parquet(?) t ON t.agency || ':' || t.record_id = f.record_key
+        FROM found f JOIN read_parquet(?) t ON {record_key_sql('t')} = f.record_key
         WHERE t.target = 'person_records' GROUP BY ALL""", [str(path)])
     records, unmatched = connection.execute(
         "SELECT (SELECT sum(n) FROM cells), (SELECT count(*) FROM found) - (SELECT sum(n) FROM cells)"

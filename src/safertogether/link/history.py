@@ -36,7 +36,7 @@ def person_history(warehouse: Warehouse, person_id: str) -> dict[str, Any]:
         SELECT p.agency, p.record_id, p.role, p.forename, p.middle_names, p.surname, p.date_of_birth, p.sex,
                p.address, p.postcode, p.recorded_on, i.kind AS incident_kind, i.started_at AS incident_started_at,
                p.incident_ref
-        FROM person_ids k JOIN person_records p ON k.record_key = p.agency || ':' || p.record_id
+        FROM person_ids k JOIN person_records p USING (agency, record_id)
         LEFT JOIN incident_records i ON i.agency = p.agency AND i.incident_ref = p.incident_ref
         WHERE k.person_id = ?
         ORDER BY p.recorded_on DESC NULLS LAST, p.agency, p.record_id""", [current])

@@ -34,7 +34,7 @@ from safertogether.link.explain import ComparisonContribution, PairExplanation
 from safertogether.link.lookup_blocking import BlockingKey, KeyIndex, keys_from_rules
 from safertogether.link.lookup_scoring import ModelScorer, PairScores, scorer_from_model
 from safertogether.link.pair_conditions import QueryPairs
-from safertogether.link.partners import SOURCE_COLUMNS, SOURCE_TABLE, person_input_sql
+from safertogether.link.partners import SOURCE_COLUMNS, SOURCE_TABLE, person_input_sql, record_key_sql
 from safertogether.link.prepare_one import prepare_person
 
 if TYPE_CHECKING:
@@ -391,7 +391,7 @@ def _prepared_records(warehouse: Warehouse) -> pa.Table:
                    strftime(r.date_of_birth, '%Y-%m-%d') AS shown_date_of_birth, r.address AS shown_address,
                    r.postcode AS shown_postcode
             FROM ({person_input_sql('raw_people')}) p
-            JOIN raw_people r ON p.unique_id = r.agency || ':' || r.record_id
+            JOIN raw_people r ON p.unique_id = {record_key_sql('r')}
             LEFT JOIN person_ids i ON i.record_key = p.unique_id""").to_arrow_table()
     finally:
         connection.close()

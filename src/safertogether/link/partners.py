@@ -34,7 +34,12 @@ SOURCE_TABLE: Final = "person_records"
 #: The columns read from the warehouse: the linker needs nothing else (never the role or the incident).
 SOURCE_COLUMNS: Final = ("record_id", "agency", "forename", "surname", "date_of_birth", "sex", "address",
                          "postcode", "recorded_on")
-RECORD_KEY_SQL: Final = "agency || ':' || record_id"
+
+
+def record_key_sql(alias: str = "", reference: str = "record_id") -> str:
+    """SQL for a record's key, ``agency:reference`` (``reference`` is ``incident_ref`` for incidents)."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}agency || ':' || {prefix}{reference}"
 #: The linking connection's DuckDB settings. Row order is never relied on (Splink sorts what it needs), and
 #: not keeping it lets big joins and inserts stream; the memory limit makes DuckDB spill to disk rather than
 #: grow (unbounded, a million records peaked at 4.2 GB, measured by bench/partner_linkage.py).
@@ -86,7 +91,7 @@ def person_input_sql(source: str, equivalents: str | None = None) -> str:
     street = street_parts_sql("address_line")
     return f"""
         WITH cleaned AS (
-            SELECT {RECORD_KEY_SQL} AS unique_id, agency,
+            SELECT {record_key_sql()} AS unique_id, agency,
                    {_name('forename')} AS forename, {_name('surname')} AS surname,
                    strftime(date_of_birth, '%Y-%m-%d') AS date_of_birth,
                    nullif(lower(trim(sex)), '') AS sex,

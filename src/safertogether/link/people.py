@@ -147,7 +147,7 @@ def _score_new(records: RecordSet, model: dict[str, Any], review_floor: float) -
     connection = records.connection
     if connection.execute("SELECT count(*) FROM new_people").fetchall()[0][0] == 0:
         return _no_pairs()
-    linker, db_api = _trained_linker(records, model)
+    linker, db_api = _linker_with_model(records, model)
     for column in _tf_columns(model):
         linker.table_management.compute_tf_table(column)
     connection.execute(
@@ -162,7 +162,8 @@ def _score_new(records: RecordSet, model: dict[str, Any], review_floor: float) -
         UNION ALL SELECT {_PAIR_COLUMNS} FROM {between.physical_name}""").to_arrow_table()
 
 
-def _trained_linker(records: RecordSet, model: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
+def _linker_with_model(records: RecordSet, model: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
+    """A linker over the prepared records with a stored (trained) model, and its DuckDB API for more tables."""
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(connection=records.connection)
@@ -181,7 +182,7 @@ def explain_link(warehouse: Warehouse, record_a: str, record_b: str) -> PairExpl
     if model is None:
         raise MissingDataError("no trained model yet; run `safer link run` first")
     records = load_person_records(warehouse)
-    linker, _db_api = _trained_linker(records, json.loads(model))
+    linker, _db_api = _linker_with_model(records, json.loads(model))
     cursor = records.connection.execute("SELECT * FROM people WHERE unique_id IN (?, ?)", [record_a, record_b])
     names = [d[0] for d in cursor.description]
     found = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from safertogether.errors import NotFoundError
 from safertogether.link.addresses import address_parts_sql, street_parts_sql
+from safertogether.link.partners import record_key_sql
 from safertogether.link.records import registered
 
 if TYPE_CHECKING:
@@ -32,10 +33,10 @@ if TYPE_CHECKING:
 # (record table, the columns read from it, key of a record, its date, longitude, latitude) for each table
 # whose rows carry an address.
 _SOURCES: Final = (
-    ("person_records", "agency, record_id, recorded_on, address, postcode", "agency || ':' || record_id",
+    ("person_records", "agency, record_id, recorded_on, address, postcode", record_key_sql(),
      "recorded_on", "NULL::DOUBLE", "NULL::DOUBLE"),
     ("incident_records", "agency, incident_ref, started_at, longitude, latitude, address, postcode",
-     "agency || ':' || incident_ref", "CAST(started_at AS DATE)", "longitude", "latitude"),
+     record_key_sql(reference="incident_ref"), "CAST(started_at AS DATE)", "longitude", "latitude"),
 )
 
 
@@ -172,16 +173,16 @@ def place_history(warehouse: Warehouse, address: str) -> dict[str, Any]:
     if not place:
         raise NotFoundError(f"no record of any agency at {address!r} (place {place_id}); has `safer link places` "
                             "run since the last import?")
-    history = warehouse.query("""
+    history = warehouse.query(f"""
         SELECT r.record_table, r.record_key, r.flat, p.role, p.forename, p.surname, p.recorded_on AS day,
                NULL AS kind, NULL AS category, pi.person_id
-        FROM record_places r JOIN person_records p ON r.record_key = p.agency || ':' || p.record_id
+        FROM record_places r JOIN person_records p ON r.record_key = {record_key_sql('p')}
         LEFT JOIN person_ids pi ON pi.record_key = r.record_key
         WHERE r.place_id = ? AND r.record_table = 'person_records'
         UNION ALL
         SELECT r.record_table, r.record_key, r.flat, NULL, NULL, NULL, CAST(i.started_at AS DATE), i.kind,
                i.category, NULL
-        FROM record_places r JOIN incident_records i ON r.record_key = i.agency || ':' || i.incident_ref
+        FROM record_places r JOIN incident_records i ON r.record_key = {record_key_sql('i', 'incident_ref')}
         WHERE r.place_id = ? AND r.record_table = 'incident_records'
         ORDER BY day DESC NULLS LAST, record_key""", [place_id, place_id])
     return {"place": place[0], "records": history}

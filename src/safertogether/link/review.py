@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from safertogether.errors import BadRequestError, MissingDataError, NotFoundError
+from safertogether.link.partners import record_key_sql
 
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
@@ -69,8 +70,8 @@ def review_queue(warehouse: Warehouse, limit: int = 20, conflicts: bool = False)
         SELECT c.*, pl.person_id AS person_l, pr.person_id AS person_r, {details}
         FROM chosen c
         JOIN person_ids pl ON pl.record_key = c.record_l JOIN person_ids pr ON pr.record_key = c.record_r
-        JOIN person_records a ON a.agency || ':' || a.record_id = c.record_l
-        JOIN person_records b ON b.agency || ':' || b.record_id = c.record_r
+        JOIN person_records a ON a.agency = pl.agency AND a.record_id = pl.record_id
+        JOIN person_records b ON b.agency = pr.agency AND b.record_id = pr.record_id
         WHERE {'true' if conflicts else 'pl.person_id <> pr.person_id'}
         ORDER BY c.match_probability DESC, c.record_l, c.record_r LIMIT ?""", [*params, limit])
     return [ReviewPair(r["record_l"], r["record_r"], r["match_probability"], r["match_weight"], r["person_l"],
@@ -94,7 +95,7 @@ def decide(warehouse: Warehouse, record_a: str, record_b: str, decision: str, re
     if record_a == record_b:
         raise BadRequestError("a decision needs two different records")
     for key in (record_a, record_b):
-        if not warehouse.scalar("SELECT count(*) FROM person_records WHERE agency || ':' || record_id = ?", [key]):
+        if not warehouse.scalar(f"SELECT count(*) FROM person_records WHERE {record_key_sql()} = ?", [key]):
             raise NotFoundError(f"no person record {key!r}; records are named agency:record_id "
                                 "(see `safer link review list`)")
     left, right = sorted((record_a, record_b))
