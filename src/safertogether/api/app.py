@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, ogc, police_uk
+from safertogether.api.routes import areas, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -31,11 +31,13 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan,
     )
-    serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=True), settings)
+    serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=not settings.person_data), settings)
     app.include_router(areas.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
+    # Person data, signed in and audited; never through the public answer cache (api/cache.py).
+    app.include_router(people.router)
     _mount_web(app)
     return app
 
