@@ -82,6 +82,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     from safertogether.ingest import import_partner
     from safertogether.link.incidents import link_incidents
     from safertogether.link.people import link_people
+    from safertogether.link.places import link_places
     from safertogether.sources.synth import SynthConfig, generate_partners
 
     folder = tmp_path_factory.mktemp("attacks")
@@ -95,6 +96,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         import_partner(warehouse, sorted(synth.glob("*.yaml")))
         link_people(warehouse)
+        link_places(warehouse)
         if request.param == "duckdb":
             # Joint incidents are linked with DuckDB-only SQL so far (link/incident_pairs.py: MAP literals);
             # on PostgreSQL the incident test skips for want of them.
@@ -397,6 +399,27 @@ def test_a_joint_incident_shows_every_service_record_the_user_may_see(world):
     assert answer.status_code == 200, answer.text
     assert {r["agency"] for r in answer.json()["records"]} >= {"leicestershire-council"}
     _assert_refused(world, _get(world, "v1", f"/api/people/incidents/{joint}", **SAFEGUARDING), 404, user="v1")
+
+
+def test_a_place_shows_each_services_records_there_as_the_user_may_see_them(world):
+    warehouse = world["warehouse"]
+    place = warehouse.query("""SELECT l.place_id, l.house, l.street, l.town FROM places_linked l
+        WHERE l.agencies >= 2 AND l.kind = 'building' AND EXISTS (SELECT 1 FROM record_places r
+            WHERE r.place_id = l.place_id AND r.record_key LIKE 'leicestershire-council:%')
+        AND NOT EXISTS (SELECT 1 FROM record_places r WHERE r.place_id = l.place_id
+            AND r.record_key LIKE 'victim-service:%')
+        ORDER BY l.person_records + l.incident_records DESC, l.place_id LIMIT 1""")[0]
+    answer = _get(world, "c1", f"/api/people/places/{place['place_id']}", **SAFEGUARDING)
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store, private"
+    shown = answer.json()
+    assert "leicestershire-council" in shown["agencies"]
+    assert all(r["agency"] != "leicestershire-fire-rescue" for r in shown["records"])  # its agreement lapsed
+    by_address = _get(world, "c1", "/api/people/places", **SAFEGUARDING,
+                      address=f"{place['house']} {place['street']}, {place['town']}")
+    assert by_address.status_code == 200 and by_address.json()["place"]["place_id"] == place["place_id"]
+    _assert_refused(world, _get(world, "v1", f"/api/people/places/{place['place_id']}", **SAFEGUARDING), 404,
+                    user="v1")
+    assert _get(world, "c1", f"/api/people/places/{place['place_id']}").status_code == 403  # no purpose
 
 
 def test_the_review_queue_is_for_reviewers_and_the_audit_queries_for_the_dpo(world):
