@@ -75,29 +75,22 @@ INJECTIONS = ("' OR '1'='1", "x'; DROP TABLE person_records; --", "\" OR 1=1 --"
               "]}\"},{\"admin\":true", "Robert'); DELETE FROM audit_log;--")
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-          data_dir: Path) -> Iterator[dict[str, Any]]:
-    """Synthetic partners imported, linked (people and incidents), agreements and users loaded, on one engine."""
+def build_people_world(location: str, folder: Path, data_dir: Path) -> Warehouse:
+    """Synthetic partners imported and linked (people, places, and incidents on DuckDB), agreements and users."""
     from safertogether.ingest import import_partner
     from safertogether.link.incidents import link_incidents
     from safertogether.link.people import link_people
     from safertogether.link.places import link_places
     from safertogether.sources.synth import SynthConfig, generate_partners
 
-    folder = tmp_path_factory.mktemp("attacks")
     synth = folder / "partners"
     generate_partners(SynthConfig(people=800, seed=11, data=data_dir), synth)
-    if request.param == "duckdb":
-        location = str(folder / "attacks.duckdb")
-    else:
-        location = request.getfixturevalue("postgres_server").create_database("attacks")
     warehouse = open_warehouse(location)
     try:
         import_partner(warehouse, sorted(synth.glob("*.yaml")))
         link_people(warehouse)
         link_places(warehouse)
-        if request.param == "duckdb":
+        if not location.startswith("postgresql"):
             # Joint incidents are linked with DuckDB-only SQL so far (link/incident_pairs.py: MAP literals);
             # on PostgreSQL the incident test skips for want of them.
             link_incidents(warehouse)
@@ -106,6 +99,23 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         for user_id, (agency, role, clearance) in USERS.items():
             add_user(warehouse, User(user_id=user_id, name=user_id.upper(), agency=agency, role=role,
                                      clearance=clearance), PASSWORD)
+    except BaseException:
+        warehouse.close()
+        raise
+    return warehouse
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          data_dir: Path) -> Iterator[dict[str, Any]]:
+    """The people world on one engine, and an in-process client of the app over it."""
+    folder = tmp_path_factory.mktemp("attacks")
+    if request.param == "duckdb":
+        location = str(folder / "attacks.duckdb")
+    else:
+        location = request.getfixturevalue("postgres_server").create_database("attacks")
+    warehouse = build_people_world(location, folder, data_dir)
+    try:
         with TestClient(create_app(warehouse), raise_server_exceptions=False) as client:
             yield {"warehouse": warehouse, "client": client, "engine": request.param,
                    "tokens": {u: issue_token(warehouse, u).token for u in USERS}}
