@@ -246,6 +246,9 @@ def test_another_users_token_or_a_revoked_or_expired_one_opens_nothing(world):
         answer = world["client"].get(f"/api/people/persons/{person}", params=SAFEGUARDING,
                                      headers={"Authorization": f"Bearer {token}"})
         _assert_refused(world, answer, 401, person)
+        entry = _last_entries(warehouse)[0]
+        assert (entry.action, entry.outcome) == ("authenticate", "denied")
+        assert token.rsplit("_", 1)[-1] not in str(entry.as_json())  # the secret is never logged
     revoke_token(warehouse, mine.token_id)
     revoked = world["client"].get("/api/people/me", headers={"Authorization": f"Bearer {mine.token}"})
     assert revoked.status_code == 401

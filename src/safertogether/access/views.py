@@ -18,6 +18,7 @@ from safertogether.model.access import PURPOSES
 
 if TYPE_CHECKING:
     from safertogether.link.lookup import Candidate
+    from safertogether.model.access import User
     from safertogether.store.warehouse import Warehouse
 
 # The person record fields a view may show (the policy decides which of them each user sees).
@@ -324,24 +325,28 @@ def _entitled(request: AccessRequest, roles: tuple[str, ...], what: str) -> None
         raise AccessDeniedError(f"{what} is for the roles {', '.join(roles)}; yours is {request.user.role}")
 
 
-def search_view(warehouse: Warehouse, request: AccessRequest, candidates: list[Candidate], asked: str,
+def search_view(warehouse: Warehouse, request: AccessRequest, find: Callable[[], list[Candidate]],
                 policy: AccessPolicy | None = None) -> list[dict[str, Any]]:
-    """Ranked candidates (:class:`~safertogether.link.lookup.PersonIndex`) as the user may see them.
+    """Ranked candidates (``find()``, e.g. :meth:`~safertogether.link.lookup.PersonIndex.find`) as the user may
+    see them; ``find`` runs only once the request's purpose is accepted.
 
     A candidate none of whose records may be seen is dropped; a candidate's score is that of their best
     shown record, and the model's explanation (which quotes every record's values) is left out.
     """
     from dataclasses import asdict
 
+    candidates: list[Candidate] = []
+
     def decide() -> Decisions:
         check_request(request)
+        candidates.extend(find())
         records = [_no_nulls({"record_key": r.record_key, "agency": r.agency,
                               **{k: v for k, v in asdict(r).items() if k in _PERSON_FIELDS}})
                    for c in candidates for r in c.records]
         return _decided(warehouse, request, records, policy)
 
     try:
-        decisions = _audited(warehouse, request, "search", asked, decide)
+        decisions = _audited(warehouse, request, "search", "search", decide)
     except NotFoundError:
         return []
     shown = {r["record"]: r for r in _shown(decisions)}
@@ -353,3 +358,30 @@ def search_view(warehouse: Warehouse, request: AccessRequest, candidates: list[C
             found.append({"person_id": candidate.person_id, "match_probability": best,
                           "records": [{**s, "match_probability": r.match_probability} for r, s in visible]})
     return sorted(found, key=lambda c: -c["match_probability"])
+
+
+# ------------------------------------------------------------------------------------------ the audit's faces
+
+def who_has_seen_view(warehouse: Warehouse, user: User, person_id: str) -> list[dict[str, Any]]:
+    """Every audit entry naming the person, for a data protection officer (:data:`AUDIT_ROLES`); the query is
+    itself audited (purpose statutory-duty)."""
+    from safertogether.access.audit import who_has_seen
+
+    request = AccessRequest(user, "statutory-duty")
+    try:
+        _entitled(request, AUDIT_ROLES, "who has seen a person")
+    except AccessDeniedError as refused:
+        _audit(warehouse, request, "audit-query", "denied", [person_id], reason=str(refused))
+        raise
+    entries = who_has_seen(warehouse, person_id)
+    _audit(warehouse, request, "audit-query", "allowed", [person_id])
+    return [e.as_json() for e in entries]
+
+
+def own_history(warehouse: Warehouse, user: User, limit: int = 100) -> list[dict[str, Any]]:
+    """The user's own latest audit entries, newest last (anyone may see what they did)."""
+    from safertogether.access.audit import read_entries
+
+    entries = read_entries(warehouse, "WHERE seq IN (SELECT seq FROM audit_log WHERE actor_user = ? "
+                                      "ORDER BY seq DESC LIMIT ?)", [user.user_id, limit])
+    return [e.as_json() for e in entries]

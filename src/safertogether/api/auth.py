@@ -17,6 +17,7 @@ window passes, and that is audited too. The count is per server process.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -40,22 +41,44 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
     """The signed-in user, by API token or by session cookie (with its CSRF token when changing anything)."""
     writable_or_refuse(warehouse)
+    try:
+        user = _authenticated(request, warehouse)
+    except AuthenticationError as refused:
+        _audit_bad_credential(warehouse, request, str(refused))
+        raise
+    session = getattr(request.state, "session", None)
+    if session is not None and request.method not in _SAFE_METHODS and not same_secret(
+            request.headers.get(CSRF_HEADER), session.csrf_token):
+        _audit_refusal(warehouse, user, request, "missing or wrong CSRF token")
+        raise AccessDeniedError(f"a change made with a session must send its CSRF token in the {CSRF_HEADER} "
+                                "header (GET /api/people/me gives it)")
+    refusals.check(warehouse, user, request)
+    return user
+
+
+def _authenticated(request: Request, warehouse: WarehouseDep) -> User:
     authorization = request.headers.get("authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             raise AuthenticationError(NOT_SIGNED_IN)
-        user = user_for_token(warehouse, token.strip())
-    else:
-        user, session = session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))
-        request.state.session = session
-        if request.method not in _SAFE_METHODS and not same_secret(request.headers.get(CSRF_HEADER),
-                                                                    session.csrf_token):
-            _audit_refusal(warehouse, user, request, "missing or wrong CSRF token")
-            raise AccessDeniedError(f"a change made with a session must send its CSRF token in the {CSRF_HEADER} "
-                                    "header (GET /api/people/me gives it)")
-    refusals.check(warehouse, user, request)
+        return user_for_token(warehouse, token.strip())
+    user, request.state.session = session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))
     return user
+
+
+def _audit_bad_credential(warehouse: WarehouseDep, request: Request, reason: str) -> None:
+    """A token or session cookie was presented and is not valid (none at all is merely not signed in)."""
+    from safertogether.access.audit import AuditEvent, append
+
+    presented = request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE)
+    if not presented:
+        return
+    # The public id of the token or session only, never its secret.
+    shown = re.fullmatch(r"(?:bearer\s+)?(st_[0-9a-f]{16}|[0-9a-f]{16})[_.].*", presented.strip(), re.IGNORECASE)
+    append(warehouse, AuditEvent(None, None, "authenticate", None, "denied",
+                                 [shown.group(1) if shown else "(unreadable credential)",
+                                  _where(request)], (), None, reason))
 
 
 def writable_or_refuse(warehouse: WarehouseDep) -> None:
@@ -119,4 +142,9 @@ def _audit_refusal(warehouse: WarehouseDep, user: User, request: Request, reason
 
     purpose = request.query_params.get("purpose")
     append(warehouse, AuditEvent(user.user_id, user.agency, "request", purpose if purpose in PURPOSES else None,
-                                 "denied", [f"{request.method} {request.url.path}"], (), None, reason))
+                                 "denied", [_where(request)], (), None, reason))
+
+
+def _where(request: Request) -> str:
+    """The request as the audit log names it (a NUL, which cannot be stored, shown as the replacement character)."""
+    return f"{request.method} {request.url.path}".replace("\x00", "\ufffd")

@@ -18,7 +18,6 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from safertogether.access import views
-from safertogether.access.policy import AccessRequest
 from safertogether.access.users import SESSION_HOURS, authenticate, end_session, start_session
 from safertogether.api.auth import SESSION_COOKIE, CurrentUser, Purpose, refusals, writable_or_refuse
 from safertogether.api.deps import WarehouseDep
@@ -94,19 +93,10 @@ def search(request: Request, access: Purpose, warehouse: WarehouseDep,
            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
     from safertogether.link.lookup import LookupQuery
 
-    def answer() -> list[dict[str, Any]]:
-        from safertogether.access.policy import check_request
-
-        try:
-            check_request(access)
-        except AccessDeniedError as refused:
-            views._audit(warehouse, access, "search", "denied", ["search"], reason=str(refused))
-            raise
-        details = LookupQuery.parse(name, dob, address)
-        candidates = _index(request, warehouse).find(details, limit=limit)
-        return views.search_view(warehouse, access, candidates, "search")
-
-    return private({"candidates": _counted(access.user, answer)})
+    details = LookupQuery.parse(name, dob, address)
+    candidates = _counted(access.user, lambda: views.search_view(
+        warehouse, access, lambda: _index(request, warehouse).find(details, limit=limit)))
+    return private({"candidates": candidates})
 
 
 def _index(request: Request, warehouse: WarehouseDep) -> Any:
@@ -139,23 +129,11 @@ def place(access: Purpose, warehouse: WarehouseDep,
 @router.get("/places", summary="A place's records across services, by address")
 def place_by_address(access: Purpose, warehouse: WarehouseDep,
                      address: Annotated[str, Query(min_length=3, max_length=300)]) -> Response:
-    def answer() -> dict[str, Any]:
-        return views.place_view(warehouse, access, _place_id(address))
+    from safertogether.link.places import place_id_of
 
-    return private(_counted(access.user, answer))
-
-
-def _place_id(address: str) -> str:
-    """The place id an address is read as (as the records' addresses were), or a 404 for none."""
-    import duckdb
-
-    from safertogether.link.places import _no_incident, _one_address, _records_sql
-
-    connection = duckdb.connect()
-    connection.register("person_records", _one_address(address))
-    connection.register("incident_records", _no_incident())
-    found = connection.execute(f"SELECT place_id FROM ({_records_sql()})").fetchall()
-    return str(found[0][0]) if found else "A0000000000000000"
+    # An address that names no place is asked for as a place no one is at: refused and audited alike.
+    place_id = place_id_of(address) or "A0000000000000000"
+    return private(_counted(access.user, lambda: views.place_view(warehouse, access, place_id)))
 
 
 @router.get("/incidents/{joint_incident_id}", summary="Every service's record of one joint incident")
@@ -187,27 +165,11 @@ def review_decision(access: Purpose, warehouse: WarehouseDep, decision: ReviewDe
 
 @router.get("/audit/persons/{person_id}", summary="Who has seen a person's data (data protection officer)")
 def who_has_seen(user: CurrentUser, warehouse: WarehouseDep, person_id: Annotated[str, _PERSON_ID]) -> Response:
-    from safertogether.access import audit
-
-    def answer() -> list[dict[str, Any]]:
-        request = AccessRequest(user, "statutory-duty")
-        try:
-            views._entitled(request, views.AUDIT_ROLES, "who has seen a person")
-        except AccessDeniedError as refused:
-            views._audit(warehouse, request, "audit-query", "denied", [person_id], reason=str(refused))
-            raise
-        entries = audit.who_has_seen(warehouse, person_id)
-        views._audit(warehouse, request, "audit-query", "allowed", [person_id])
-        return [e.as_json() for e in entries]
-
-    return private({"person_id": person_id, "entries": _counted(user, answer)})
+    entries = _counted(user, lambda: views.who_has_seen_view(warehouse, user, person_id))
+    return private({"person_id": person_id, "entries": entries})
 
 
 @router.get("/audit/mine", summary="Your own access history")
 def my_history(user: CurrentUser, warehouse: WarehouseDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    from safertogether.access.audit import read_entries
-
-    entries = read_entries(warehouse, "WHERE seq IN (SELECT seq FROM audit_log WHERE actor_user = ? "
-                                      "ORDER BY seq DESC LIMIT ?)", [user.user_id, limit])
-    return private({"user_id": user.user_id, "entries": [e.as_json() for e in entries]})
+    return private({"user_id": user.user_id, "entries": views.own_history(warehouse, user, limit)})
