@@ -8,7 +8,8 @@ token covers older browsers and same-site subdomains. A token request needs no C
 never adds a bearer token by itself).
 
 Person data is read on a warehouse open for writing (the audit log is written first): a server that
-opened its warehouse read-only answers 503 with how to start it (``SAFER_PERSON_DATA=1``).
+opened its warehouse read-only has no person-data routes, and says how to start one that has
+(``SAFER_PERSON_DATA=1``).
 
 Refusals are counted per user (:class:`RefusalWatch`): a user refused :data:`MAX_REFUSALS` times within
 :data:`REFUSAL_WINDOW` seconds, e.g. trying person ids one after another, is refused everything until the

@@ -29,7 +29,7 @@ _STATUS: dict[type[SaferError], tuple[int, str]] = {
     WarehouseBusyError: (503, "busy"),
     AuthenticationError: (401, "not_signed_in"),
     AccessDeniedError: (403, "forbidden"),
-    PersonDataUnavailableError: (503, "person_data_unavailable"),
+    PersonDataUnavailableError: (404, "person_data_unavailable"),
 }
 
 
