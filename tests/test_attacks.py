@@ -343,6 +343,9 @@ def test_break_glass_needs_a_reason_and_is_flagged(world):
     assert all("role" not in r and "surname" in r for r in glass.json()["timeline"])
     entry = _last_entries(warehouse)[0]
     assert (entry.action, entry.actor_user, entry.reason) == ("break-glass", "c2", reason)
+    flagged = _get(world, "d1", "/api/people/audit/break-glass").json()["entries"]
+    assert entry.seq in {e["seq"] for e in flagged}
+    _assert_refused(world, _get(world, "c2", "/api/people/audit/break-glass"), 403, user="c2")
 
 
 def test_enumerating_person_ids_gets_one_answer_and_is_stopped(world):

@@ -363,18 +363,31 @@ def search_view(warehouse: Warehouse, request: AccessRequest, find: Callable[[],
 # ------------------------------------------------------------------------------------------ the audit's faces
 
 def who_has_seen_view(warehouse: Warehouse, user: User, person_id: str) -> list[dict[str, Any]]:
-    """Every audit entry naming the person, for a data protection officer (:data:`AUDIT_ROLES`); the query is
-    itself audited (purpose statutory-duty)."""
+    """Every audit entry naming the person (a subject access request), for a data protection officer."""
     from safertogether.access.audit import who_has_seen
 
+    return _audit_query(warehouse, user, person_id, lambda: who_has_seen(warehouse, person_id))
+
+
+def break_glass_reads(warehouse: Warehouse, user: User) -> list[dict[str, Any]]:
+    """Every break-glass read, with its written reason, for the data protection officer's review."""
+    from safertogether.access.audit import read_entries
+
+    return _audit_query(warehouse, user, "break-glass",
+                        lambda: read_entries(warehouse, "WHERE action = 'break-glass'"))
+
+
+def _audit_query(warehouse: Warehouse, user: User, subject: str,
+                 query: Callable[[], list[Any]]) -> list[dict[str, Any]]:
+    """A query of the audit log for :data:`AUDIT_ROLES`, itself audited (purpose statutory-duty)."""
     request = AccessRequest(user, "statutory-duty")
     try:
-        _entitled(request, AUDIT_ROLES, "who has seen a person")
+        _entitled(request, AUDIT_ROLES, "the audit log's queries")
     except AccessDeniedError as refused:
-        _audit(warehouse, request, "audit-query", "denied", [person_id], reason=str(refused))
+        _audit(warehouse, request, "audit-query", "denied", [subject], reason=str(refused))
         raise
-    entries = who_has_seen(warehouse, person_id)
-    _audit(warehouse, request, "audit-query", "allowed", [person_id])
+    entries = query()
+    _audit(warehouse, request, "audit-query", "allowed", [subject])
     return [e.as_json() for e in entries]
 
 

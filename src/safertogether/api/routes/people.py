@@ -169,6 +169,11 @@ def who_has_seen(user: CurrentUser, warehouse: WarehouseDep, person_id: Annotate
     return private({"person_id": person_id, "entries": entries})
 
 
+@router.get("/audit/break-glass", summary="Every break-glass read and its reason, for review (data protection officer)")
+def break_glass(user: CurrentUser, warehouse: WarehouseDep) -> Response:
+    return private({"entries": _counted(user, lambda: views.break_glass_reads(warehouse, user))})
+
+
 @router.get("/audit/mine", summary="Your own access history")
 def my_history(user: CurrentUser, warehouse: WarehouseDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
