@@ -56,20 +56,14 @@ def person_view(warehouse: Warehouse, request: AccessRequest, person_id: str,
         NotFoundError: no such person, or none of their records may be seen (the two are not told apart,
             so ids cannot be enumerated).
     """
-    try:
-        view = _decide_person(warehouse, request, person_id, policy or AccessPolicy.default())
-    except (AccessDeniedError, NotFoundError) as refused:
-        _audit(warehouse, request, "read-person", "denied", [person_id], reason=str(refused))
-        raise
-    decisions = view.decisions
-    shown = [v.record_key for v in decisions.views]
-    redacted = [*decisions.withheld_records, *(f"{v.record_key}.{field}" for v in decisions.views
-                                               for field in v.redacted)]
-    agreements = sorted({a for v in decisions.views for a in v.agreements})
-    _audit(warehouse, request, "break-glass" if decisions.break_glass else "read-person", "allowed",
-           [view.person_id, *shown], redacted=redacted, agreement=", ".join(agreements) or None,
-           reason=request.emergency_reason)
-    return view
+    views: list[PersonView] = []
+
+    def decide() -> Decisions:
+        views.append(_decide_person(warehouse, request, person_id, policy or AccessPolicy.default()))
+        return views[0].decisions
+
+    _audited(warehouse, request, "read-person", person_id, decide)
+    return views[0]
 
 
 def person_records_sql(where: str) -> str:
