@@ -9,6 +9,8 @@ would naturally catch::
      ├── BadRequestError(ValueError)    a query parameter that cannot be answered as given
      ├── MissingDataError(LookupError)  the answer needs data no import has provided yet
      ├── AccessDeniedError(PermissionError)  no agreement, clearance or purpose lets this user see it
+     ├── AuthenticationError(PermissionError)  not signed in: a wrong or unknown user, password, token or session
+     ├── PersonDataUnavailableError(RuntimeError)  a server whose warehouse is read-only serves no person data
      ├── WarehouseBusyError(RuntimeError)  another process holds the warehouse file for writing
      ├── NewerWarehouseError(RuntimeError)  the file was written by a newer version of Safer Together
      ├── WarehouseUnavailableError(ConnectionError)  a warehouse server cannot be reached or its driver is absent
@@ -41,6 +43,14 @@ class MissingDataError(SaferError, LookupError):
 
 class AccessDeniedError(SaferError, PermissionError):
     """The user may not see what they asked for (the reason says which rule; nothing of it is returned)."""
+
+
+class AuthenticationError(SaferError, PermissionError):
+    """Who is asking is not established: sign in, or send a valid API token (one message for every cause)."""
+
+
+class PersonDataUnavailableError(SaferError, RuntimeError):
+    """The server opened its warehouse read-only, so it cannot audit reads and serves no person data."""
 
 
 class WarehouseBusyError(SaferError, RuntimeError):

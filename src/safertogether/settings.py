@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     warm_cache: int = Field(
         0, ge=0, description="After start, compute the default view of up to this many areas (0: none)."
     )
+    person_data: bool = Field(
+        False, description="Serve the signed-in person-data API (/api/people): opens the warehouse for writing, "
+        "as every read is audited first (on DuckDB one server process only).")
     rate_limit_per_second: float | None = Field(
         None, description="Per-client request limit for public deployments; unlimited when unset."
     )

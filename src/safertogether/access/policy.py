@@ -122,7 +122,7 @@ class AccessPolicy:
         Raises:
             AccessDeniedError: no purpose, an unknown purpose, or an emergency without a written reason.
         """
-        _check_request(request)
+        check_request(request)
         import cedarpy
 
         candidates = _in_force_candidates(agreements, request.user.agency)
@@ -207,7 +207,8 @@ class AccessPolicy:
                 "correlation_id": "\x1f".join((owner, category, agreement.agreement_id if agreement else ""))}
 
 
-def _check_request(request: AccessRequest) -> None:
+def check_request(request: AccessRequest) -> None:
+    """Refuse a request without a known purpose, or breaking glass without a written reason."""
     if not request.purpose:
         raise AccessDeniedError("state the purpose of this request: one of " + ", ".join(PURPOSES))
     if request.purpose not in PURPOSES:

@@ -10,8 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
+from safertogether.api.auth import writable_or_refuse
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, ogc, police_uk
+from safertogether.api.routes import areas, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -31,13 +32,27 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan,
     )
-    serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=True), settings)
+    serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=not settings.person_data), settings)
     app.include_router(areas.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
+    _mount_people(app)
     _mount_web(app)
     return app
+
+
+def _mount_people(app: FastAPI) -> None:
+    """Person data, signed in and audited, never through the public answer cache (api/cache.py): only on a
+    warehouse open for writing (the audit log is written before anything is shown). A read-only, public
+    server has no such routes; asking there says how to start one that has."""
+    if not app.state.warehouse.read_only:
+        app.include_router(people.router)
+        return
+
+    @app.api_route("/api/people/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    def no_person_data(rest: str) -> None:
+        writable_or_refuse(app.state.warehouse)
 
 
 def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> None:

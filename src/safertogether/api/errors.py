@@ -10,9 +10,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safertogether.errors import (
+    AccessDeniedError,
+    AuthenticationError,
     BadRequestError,
     MissingDataError,
     NotFoundError,
+    PersonDataUnavailableError,
     SaferError,
     WarehouseBusyError,
 )
@@ -24,6 +27,9 @@ _STATUS: dict[type[SaferError], tuple[int, str]] = {
     NotFoundError: (404, "not_found"),
     MissingDataError: (404, "missing_data"),
     WarehouseBusyError: (503, "busy"),
+    AuthenticationError: (401, "not_signed_in"),
+    AccessDeniedError: (403, "forbidden"),
+    PersonDataUnavailableError: (404, "person_data_unavailable"),
 }
 
 

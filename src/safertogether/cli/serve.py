@@ -33,6 +33,9 @@ def serve(
         "--police-uk-root-http", help="The same over plain HTTP, for clients that hard-code http://")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for --police-uk-root")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for --police-uk-root")] = None,
+    person_data: Annotated[bool, typer.Option("--person-data", help="Also serve the signed-in person-data API "
+                                              "(/api/people; opens the warehouse for writing, as every read is "
+                                              "audited) [default: $SAFER_PERSON_DATA]")] = False,
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
     import uvicorn
@@ -44,6 +47,8 @@ def serve(
     root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
+    if person_data:
+        os.environ["SAFER_PERSON_DATA"] = "1"
     _warn_if_page_libraries_missing()
     console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     if root:

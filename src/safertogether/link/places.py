@@ -162,13 +162,9 @@ def place_history(warehouse: Warehouse, address: str) -> dict[str, Any]:
     ``address`` is written as any agency might ("2/14 Hobill Cl, Blaby"); it is taken apart exactly as
     the records' addresses were.
     """
-    connection = duckdb.connect()
-    connection.register("person_records", _one_address(address))
-    connection.register("incident_records", _no_incident())
-    found = connection.execute(f"SELECT place_id FROM ({_records_sql()})").fetchall()
-    if not found:
+    place_id = place_id_of(address)
+    if place_id is None:
         raise NotFoundError(f"{address!r}: give at least a street and a town, e.g. '14 Hobill Close, Blaby'")
-    place_id = found[0][0]
     place = warehouse.query("SELECT * FROM places_linked WHERE place_id = ?", [place_id])
     if not place:
         raise NotFoundError(f"no record of any agency at {address!r} (place {place_id}); has `safer link places` "
@@ -186,6 +182,15 @@ def place_history(warehouse: Warehouse, address: str) -> dict[str, Any]:
         WHERE r.place_id = ? AND r.record_table = 'incident_records'
         ORDER BY day DESC NULLS LAST, record_key""", [place_id, place_id])
     return {"place": place[0], "records": history}
+
+
+def place_id_of(address: str) -> str | None:
+    """The place id an address written as any agency might is read as (as the records' were), or None."""
+    connection = duckdb.connect()
+    connection.register("person_records", _one_address(address))
+    connection.register("incident_records", _no_incident())
+    found = connection.execute(f"SELECT place_id FROM ({_records_sql()})").fetchall()
+    return str(found[0][0]) if found else None
 
 
 def _one_address(address: str) -> pa.Table:

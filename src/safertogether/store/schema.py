@@ -8,7 +8,8 @@ from typing import Final
 #: 1: the spine. 2: crime_lsoas, places, agencies, person_records, incident_records (all new tables).
 #: 3: the linkage tables (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked,
 #:    record_places) and sharing_agreements.
-#: (audit_log and audit_checkpoints are new tables too, created on opening for writing: no bump.)
+#: (audit_log and audit_checkpoints are new tables too, created on opening for writing: no bump; so are users,
+#: api_tokens and user_sessions.)
 SCHEMA_VERSION: Final = 3
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
@@ -131,9 +132,26 @@ _AUDIT_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# Who signs in (safertogether.access.users): users with an argon2id password hash and a lock-out after
+# repeated failures; API tokens and page sessions, both stored only as SHA-256 hashes of their secrets.
+_USERS_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS users (
+        user_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, agency VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        clearance VARCHAR NOT NULL, password_hash VARCHAR NOT NULL, failed_attempts INTEGER NOT NULL,
+        locked_until TIMESTAMP, disabled BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api_tokens (
+        token_id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, secret_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS user_sessions (
+        session_id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, secret_hash VARCHAR NOT NULL,
+        csrf_token VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
-    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL
+    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL
 
 
 def spine_ddl() -> tuple[str, ...]:

@@ -25,6 +25,13 @@ MISSING_NOTICE = """<div id="libraries-missing" class="note" role="alert">
 </div>"""
 
 
+#: The person view runs only its own script, talks only to this server and cannot be framed.
+PEOPLE_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
 def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None:
     """Mount the page, its own files and its libraries (looked for in ``libraries_from``), and the quality report."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -37,6 +44,11 @@ def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None
         if libraries is None:
             return HTMLResponse(index_without_libraries())
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/people", include_in_schema=False)
+    def people_page() -> Response:
+        """The signed-in person view: a static page (no person data in it) that calls /api/people."""
+        return FileResponse(STATIC_DIR / "people.html", media_type="text/html", headers=PEOPLE_PAGE_HEADERS)
 
     @app.get("/quality", include_in_schema=False)
     def quality_page(request: Request) -> HTMLResponse:

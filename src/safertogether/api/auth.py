@@ -1,0 +1,151 @@
+"""Who is asking, as named dependencies: ``CurrentUser`` (an API token or a page session) and ``Purpose``.
+
+A request is authenticated by ``Authorization: Bearer st_...`` (an API token) or by the session cookie
+the sign-in sets (HttpOnly, SameSite=Strict, Secure over https). A request carried by the cookie that
+changes anything (any method but GET and HEAD) must also send the session's CSRF token in the
+``X-CSRF-Token`` header: SameSite already keeps other sites' requests from carrying the cookie, the
+token covers older browsers and same-site subdomains. A token request needs no CSRF token (a browser
+never adds a bearer token by itself).
+
+Person data is read on a warehouse open for writing (the audit log is written first): a server that
+opened its warehouse read-only has no person-data routes, and says how to start one that has
+(``SAFER_PERSON_DATA=1``).
+
+Refusals are counted per user (:class:`RefusalWatch`): a user refused :data:`MAX_REFUSALS` times within
+:data:`REFUSAL_WINDOW` seconds, e.g. trying person ids one after another, is refused everything until the
+window passes, and that is audited too. The count is per server process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from typing import Annotated, Final
+
+from fastapi import Depends, Query, Request
+
+from safertogether.access.policy import AccessRequest
+from safertogether.access.users import NOT_SIGNED_IN, same_secret, session_for_cookie, user_for_token
+from safertogether.api.deps import WarehouseDep
+from safertogether.errors import AccessDeniedError, AuthenticationError, PersonDataUnavailableError
+from safertogether.model.access import PURPOSES, User
+
+SESSION_COOKIE: Final = "safer_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+MAX_REFUSALS: Final = 30
+REFUSAL_WINDOW: Final = 600.0
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
+
+
+def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
+    """The signed-in user, by API token or by session cookie (with its CSRF token when changing anything)."""
+    writable_or_refuse(warehouse)
+    try:
+        user = _authenticated(request, warehouse)
+    except AuthenticationError as refused:
+        _audit_bad_credential(warehouse, request, str(refused))
+        raise
+    session = getattr(request.state, "session", None)
+    if session is not None and request.method not in _SAFE_METHODS and not same_secret(
+            request.headers.get(CSRF_HEADER), session.csrf_token):
+        _audit_refusal(warehouse, user, request, "missing or wrong CSRF token")
+        raise AccessDeniedError(f"a change made with a session must send its CSRF token in the {CSRF_HEADER} "
+                                "header (GET /api/people/me gives it)")
+    refusals.check(warehouse, user, request)
+    return user
+
+
+def _authenticated(request: Request, warehouse: WarehouseDep) -> User:
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthenticationError(NOT_SIGNED_IN)
+        return user_for_token(warehouse, token.strip())
+    user, request.state.session = session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))
+    return user
+
+
+def _audit_bad_credential(warehouse: WarehouseDep, request: Request, reason: str) -> None:
+    """A token or session cookie was presented and is not valid (none at all is merely not signed in)."""
+    from safertogether.access.audit import AuditEvent, append
+
+    presented = request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE)
+    if not presented:
+        return
+    # The public id of the token or session only, never its secret.
+    shown = re.fullmatch(r"(?:bearer\s+)?(st_[0-9a-f]{16}|[0-9a-f]{16})[_.].*", presented.strip(), re.IGNORECASE)
+    append(warehouse, AuditEvent(None, None, "authenticate", None, "denied",
+                                 [shown.group(1) if shown else "(unreadable credential)",
+                                  _where(request)], (), None, reason))
+
+
+def writable_or_refuse(warehouse: WarehouseDep) -> None:
+    if warehouse.read_only:
+        raise PersonDataUnavailableError(
+            "this server does not serve person data: its warehouse is open read-only, and every read of person "
+            "data is written to the audit log first; start it with SAFER_PERSON_DATA=1 (one process on DuckDB)")
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_access_request(user: CurrentUser, purpose: Annotated[str, Query(
+        description=f"Why you need this person data: one of {', '.join(PURPOSES)}; required")] = "",
+        emergency_reason: Annotated[str | None, Query(
+            description="Break glass (purpose emergency-response only): why, in words; flagged for review",
+            max_length=1000)] = None) -> AccessRequest:
+    """The user's request with its stated purpose (checked, and refusals audited, by the access views)."""
+    # NUL cannot be stored (PostgreSQL text) or audited: it is shown as the replacement character instead.
+    reason = emergency_reason.replace("\x00", "\ufffd") if emergency_reason is not None else None
+    return AccessRequest(user, purpose.strip(), emergency_reason=reason)
+
+
+Purpose = Annotated[AccessRequest, Depends(get_access_request)]
+
+
+class RefusalWatch:
+    """Refusals per user in a sliding window; past the limit, the user is refused until it slides."""
+
+    def __init__(self, limit: int = MAX_REFUSALS, window: float = REFUSAL_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def refused(self, user: User) -> None:
+        with self._lock:
+            self._seen.setdefault(user.user_id, deque()).append(time.monotonic())
+
+    def check(self, warehouse: WarehouseDep, user: User, request: Request) -> None:
+        now = time.monotonic()
+        with self._lock:
+            times = self._seen.get(user.user_id)
+            while times and now - times[0] > self.window:
+                times.popleft()
+            over = times is not None and len(times) >= self.limit
+        if over:
+            _audit_refusal(warehouse, user, request, f"{self.limit} refusals within {self.window:g} s")
+            raise AccessDeniedError(f"too many refused requests ({self.limit} within {self.window / 60:g} minutes): "
+                                    "wait, or ask your data protection officer")
+
+    def forget(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+refusals = RefusalWatch()
+
+
+def _audit_refusal(warehouse: WarehouseDep, user: User, request: Request, reason: str) -> None:
+    from safertogether.access.audit import AuditEvent, append
+
+    purpose = request.query_params.get("purpose")
+    append(warehouse, AuditEvent(user.user_id, user.agency, "request", purpose if purpose in PURPOSES else None,
+                                 "denied", [_where(request)], (), None, reason))
+
+
+def _where(request: Request) -> str:
+    """The request as the audit log names it (a NUL, which cannot be stored, shown as the replacement character)."""
+    return f"{request.method} {request.url.path}".replace("\x00", "\ufffd")
