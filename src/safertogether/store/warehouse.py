@@ -126,6 +126,24 @@ class Warehouse:
         self.execute("COMMIT")
         self._version += 1
 
+    @contextlib.contextmanager
+    def serialised(self, name: str) -> Iterator[Warehouse]:
+        """A transaction that runs alone among those serialised on ``name``, in any session or process.
+
+        For appends that must see the last one committed (the audit chain): on PostgreSQL an advisory lock
+        held to the commit; a DuckDB file has one writing process, whose threads' conflicting writes fail
+        at commit instead. It does not move :attr:`version`: what is appended this way (a log) is
+        read by no memo.
+        """
+        self.execute("BEGIN TRANSACTION")
+        try:
+            self.engine.lock_transaction(name)
+            yield self
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
     @property
     def version(self) -> int:
         """Changes whenever this warehouse commits (for answer caches).
