@@ -175,21 +175,14 @@ def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict
 
 
 def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
-    """The tables the lookup reads, from the DuckDB file into a new PostgreSQL database, batch by batch."""
+    """The tables the lookup reads, from the DuckDB file into a new PostgreSQL database."""
+    from safertogether.store.copy_tables import copy_tables
     from safertogether.store.warehouse import open_warehouse
 
     source, target = open_warehouse(db, read_only=True), open_warehouse(url)
-    started, rows = time.perf_counter(), {}
+    started = time.perf_counter()
     try:
-        for table in COPIED:
-            count = 0
-            with target.transaction():
-                for batch in source.stream_arrow(f"SELECT * FROM {table}", batch_rows=100_000):
-                    import pyarrow as pa
-
-                    target.insert_arrow(table, pa.Table.from_batches([batch]))
-                    count += batch.num_rows
-            rows[table] = count
+        rows = copy_tables(source, target, COPIED)
         target.execute("ANALYZE")
     finally:
         source.close()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import linked_copy_with_agreements
+from safertogether.access.agreements import load_agreements
 from safertogether.access.audit import read_entries, verify
 from safertogether.access.lookup import caller_index, lookup_caller
 from safertogether.access.policy import AccessRequest
@@ -17,7 +18,8 @@ from safertogether.errors import AccessDeniedError, BadRequestError
 from safertogether.link.lookup import PersonIndex
 from safertogether.model.access import User
 from safertogether.sources.synth.corruption import keyboard_typo
-from safertogether.store.warehouse import Warehouse
+from safertogether.store.copy_tables import copy_tables
+from safertogether.store.warehouse import Warehouse, open_warehouse
 
 TODAY = dt.date(2026, 12, 3)
 # The ambulance service shares who its patients are with the council, not where they live.
@@ -179,3 +181,33 @@ def test_no_answer_is_kept_between_users(warehouse, index):
     council_keys = {v.record_key for c in council.candidates for v in c.records}
     assert record["record_key"] in police_keys and record["record_key"] not in council_keys
     assert all(v.agency != "leicestershire-police" for c in council.candidates for v in c.records)
+
+
+def test_on_postgresql_the_lookup_answers_as_on_duckdb_and_sees_a_new_agreement_at_once(warehouse, index,
+                                                                                          postgres_server, tmp_path):
+    url = postgres_server.create_database("lookup_access")
+    server = open_warehouse(url)
+    try:
+        copy_tables(warehouse, server, ("agencies", "person_records", "link_runs", "person_ids", "sharing_agreements"))
+        on_server = PersonIndex.build(server)
+        record = _record(warehouse, """p.agency = 'east-midlands-ambulance' AND k.person_id IN (SELECT person_id FROM
+            person_ids GROUP BY 1 HAVING bool_or(agency = 'leicestershire-council'))""")
+        for user in (COUNCIL, AMBULANCE):
+            here, there = _ask(warehouse, index, user, record), _ask(server, on_server, user, record)
+            assert {**there.as_json(), "audit_seq": 0} == {**here.as_json(), "audit_seq": 0}
+        address = next(v for c in there.candidates for v in c.records if v.record_key == record["record_key"])
+        assert "address" in address.fields  # the ambulance call handler's own record
+        # The DPO loads a wider agreement (from another process, say): the next lookup is decided under it.
+        wider = tmp_path / "wider.yaml"
+        wider.write_text(AGREEMENTS.replace("ambulance-to-council-identity", "ambulance-to-council-contact")
+                         .replace("[identity]", "[identity, contact]"))
+        dpo = open_warehouse(url)
+        load_agreements(dpo, wider)
+        dpo.close()
+        after = _ask(server, on_server, COUNCIL, record)
+        seen = next(v for c in after.candidates for v in c.records if v.record_key == record["record_key"])
+        assert seen.fields["address"] == record["address"] and seen.redacted == ()
+        report = verify(server)
+        assert report.ok and report.entries == 3
+    finally:
+        server.close()

@@ -26,6 +26,7 @@ What it still does: a visible record's score was computed over all its fields, r
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +35,7 @@ from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, 
 from safertogether.access.views import agency_kinds
 from safertogether.errors import AccessDeniedError, BadRequestError
 from safertogether.link.lookup import Candidate, LinkedRecord, LookupQuery, PersonIndex
+from safertogether.model.access import SharingAgreement
 
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
@@ -115,7 +117,7 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
         policy.check(request)
         query = LookupQuery.parse(name, dob, address, postcode)
         found = (index or caller_index(warehouse)).find(query, limit=limit * _OVERFETCH)
-        decisions = policy.decide(request, _records(found), agency_kinds(warehouse), stored_agreements(warehouse))
+        decisions = policy.decide(request, _records(found), *sharing_terms(warehouse))
     except (AccessDeniedError, BadRequestError) as refused:
         _audit(warehouse, request, "denied", [], reason=str(refused))
         raise
@@ -129,6 +131,30 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
     seq = _audit(warehouse, request, "allowed", subjects, redacted=redacted, agreement=", ".join(agreements) or None,
                  reason=request.emergency_reason, break_glass=glass)
     return CallerLookup(tuple(people), glass, seq)
+
+
+_terms: dict[int, tuple[tuple[Any, ...], tuple[dict[str, str], list[SharingAgreement]]]] = {}
+_terms_lock = threading.Lock()
+
+
+def sharing_terms(warehouse: Warehouse) -> tuple[dict[str, str], list[SharingAgreement]]:
+    """The agencies' kinds and every stored agreement version, read again whenever either table changed.
+
+    Neither is person data, and every decision still checks each agreement's period and scope against
+    the request. Agreement versions are only ever added (``load_agreements`` refuses an edit), so their
+    count, versions and latest approval say whether any changed, in any process, as the agencies' kinds
+    listed do: one small query per lookup instead of two tables read and parsed into records.
+    """
+    stamp = warehouse.row("""SELECT (SELECT count(*) FROM sharing_agreements),
+        (SELECT max(approved_on) FROM sharing_agreements), (SELECT sum(version) FROM sharing_agreements),
+        (SELECT string_agg(agency || '=' || kind, ',' ORDER BY agency) FROM agencies)""") or ()
+    held = _terms.get(warehouse.key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    terms = (agency_kinds(warehouse), stored_agreements(warehouse))
+    with _terms_lock:
+        _terms[warehouse.key] = (stamp, terms)
+    return terms
 
 
 def _records(found: list[Candidate]) -> list[dict[str, Any]]:

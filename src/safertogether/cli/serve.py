@@ -12,6 +12,7 @@ from safertogether.cli.common import (
     DbOption,
     console,
     errors,
+    fail,
 )
 from safertogether.cli.imports import import_places, import_police_uk, reference_import
 from safertogether.store.warehouse import default_db_path
@@ -34,10 +35,21 @@ def serve(
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for --police-uk-root")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for --police-uk-root")] = None,
 ) -> None:
-    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
+    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API.
+
+    Several workers need a PostgreSQL warehouse: each worker that shows person data appends to the audit log,
+    and a DuckDB file admits one writing process.
+    """
     import uvicorn
 
+    from safertogether.access.audit import check_audit_writers
+    from safertogether.errors import SaferError
     from safertogether.settings import Settings
+
+    try:
+        check_audit_writers(db or default_db_path(), workers)
+    except SaferError as exc:
+        fail(exc)
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
