@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -169,9 +170,11 @@ def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict
         results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
                             "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
         results["answers_with_a_candidate"] = round(float(np.mean([n > 0 for n in found])), 3)
-        return results
     finally:
         warehouse.close()
+    if args.http:
+        results["http"] = over_http(location, queries, args)
+    return results
 
 
 def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
@@ -188,6 +191,113 @@ def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
         source.close()
         target.close()
     return {"seconds": round(time.perf_counter() - started, 1), "rows": rows}
+
+
+# ---------------------------------------------------------------------------------- over HTTP
+
+class Details(BaseModel):
+    """What a call handler types (the app's request body)."""
+
+    name: str | None = None
+    dob: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+
+
+def serve(location: str, port: int) -> None:
+    """A minimal FastAPI app over the library (the ``auth`` branch's routes were not available): POST /lookup
+    decides and audits as the user named in a header (bench only: no sign-in), POST /bare is the anchor."""
+    import uvicorn
+    from fastapi import FastAPI, Header
+
+    from safertogether.access.lookup import caller_index, lookup_caller
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(location)
+    index = caller_index(warehouse)  # before the port opens: the bench waits for it
+    asked = {r.user.user_id: r for r in requests()}
+    app = FastAPI()
+
+    @app.post("/lookup")
+    def lookup(details: Details, x_bench_user: str = Header()) -> dict[str, Any]:
+        return lookup_caller(warehouse, asked[x_bench_user], details.name, details.dob, details.address,
+                             details.postcode, index=index).as_json()
+
+    @app.post("/bare")
+    def bare(details: Details) -> list[dict[str, Any]]:
+        return [c.as_json() for c in index.lookup(details.name, details.dob, details.address, details.postcode)]
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int) -> list[float]:
+    import asyncio
+
+    import aiohttp
+
+    seconds: list[float] = []
+    users = [u for u, _, _ in USERS]
+
+    async def client(session: aiohttp.ClientSession, n: int) -> None:
+        for i in range(n, len(queries), clients):
+            q = queries[i]
+            body = {k: None if q[k] is None else str(q[k]) for k in ("name", "dob", "address", "postcode")}
+            started = time.perf_counter()
+            async with session.post(f"http://127.0.0.1:{port}{path}", json=body,
+                                    headers={"X-Bench-User": users[i % len(users)]}) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{path} answered {response.status}")
+            seconds.append(time.perf_counter() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+        await asyncio.gather(*(client(session, n) for n in range(clients)))
+    return seconds
+
+
+def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """The same two phases through the minimal app on loopback: one uvicorn worker, aiohttp clients."""
+    import asyncio
+    import socket
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port)])
+    try:
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError("the bench server ended before it listened") from None
+                time.sleep(1)
+        process = psutil.Process(server.pid)
+        asyncio.run(_drive(port, "/lookup", queries[:10], 5))  # warm-up
+        results: dict[str, Any] = {"server_workers": 1, "client": "aiohttp, in the bench process"}
+        for _ in range(args.repeat):
+            for name, path in (("anchor_bare_index", "/bare"), ("lookup_with_access_and_audit", "/lookup")):
+                server_cpu, client_cpu = sum(process.cpu_times()[:2]), cpu_seconds()
+                started = time.perf_counter()
+                seconds = asyncio.run(_drive(port, path, queries, args.clients))
+                wall = time.perf_counter() - started
+                values = np.array(seconds) * 1000
+                results.setdefault(name, []).append({
+                    "calls": len(seconds),
+                    **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
+                    "per_second": round(len(seconds) / wall, 1),
+                    "server_cpu_ms_per_call": round((sum(process.cpu_times()[:2]) - server_cpu) * 1000 / len(seconds),
+                                                    2),
+                    "client_cpu_ms_per_call": round((cpu_seconds() - client_cpu) * 1000 / len(seconds), 2),
+                    "load_1min": round(os.getloadavg()[0], 1)})
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------------- several worker processes
@@ -290,9 +400,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="worker processes for the PostgreSQL figures")
     parser.add_argument("--appends", type=int, default=4000)
     parser.add_argument("--decisions", type=int, default=4000)
+    parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure through a minimal FastAPI app on loopback")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve[0], int(args.serve[1]))
     if args.worker:
         kind, url, n, threads, each, go = args.worker
         return worker(kind, url, int(n), int(threads), int(each), go)
@@ -345,16 +460,24 @@ def _print(figures: dict[str, Any]) -> None:
         r = figures[engine]
         print(f"{engine}: index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
               f"{r['build']['seconds']} s")
-        for name in ("anchor_bare_index", "lookup_with_access_and_audit"):
-            for run in r[name]:
-                print(f"  {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, p99 {run['p99_ms']} ms; "
-                      f"{run['per_second']}/s; CPU {run['cpu_ms_per_call']} ms a call; load {run['load_1min']}")
+        for via, phases in (("library", r), ("http", r.get("http", {}))):
+            for name in ("anchor_bare_index", "lookup_with_access_and_audit"):
+                for run in phases.get(name, []):
+                    print(f"  {via:<7} {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
+                          f"p99 {run['p99_ms']} ms; "
+                          f"{run['per_second']}/s; CPU ms a call {_cpu(run)}; load {run['load_1min']}")
         print(f"  audit: verify {'OK' if r['audit']['verify_ok'] else 'FAILED'}, {r['audit']['entries_added']} "
               f"entries for {r['audit']['lookups_made']} lookups")
     if "postgresql_workers" in figures:
         w = figures["postgresql_workers"]
         for name, run in w.items():
             print(f"  {name}: {run}")
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    if "cpu_ms_per_call" in run:
+        return str(run["cpu_ms_per_call"])
+    return f"server {run['server_cpu_ms_per_call']}, client {run['client_cpu_ms_per_call']}"
 
 
 if __name__ == "__main__":

@@ -138,23 +138,28 @@ _terms_lock = threading.Lock()
 
 
 def sharing_terms(warehouse: Warehouse) -> tuple[dict[str, str], list[SharingAgreement]]:
-    """The agencies' kinds and every stored agreement version, read again whenever either table changed.
+    """The agencies' kinds and every stored agreement version, read again only when the agreements changed.
 
     Neither is person data, and every decision still checks each agreement's period and scope against
-    the request. Agreement versions are only ever added (``load_agreements`` refuses an edit), so their
-    count, versions and latest approval say whether any changed, in any process, as the agencies' kinds
-    listed do: one small query per lookup instead of two tables read and parsed into records.
+    the request. Where one process writes (a DuckDB file), this warehouse's own commits are all the changes
+    there are (:meth:`Warehouse.memo`). On a server another process may load agreements: versions are
+    only ever added (``load_agreements`` refuses an edit), so their count, versions and latest approval,
+    one small query, say whether any changed. (An agency's kind is fixed when it is first imported.)
     """
-    stamp = warehouse.row("""SELECT (SELECT count(*) FROM sharing_agreements),
-        (SELECT max(approved_on) FROM sharing_agreements), (SELECT sum(version) FROM sharing_agreements),
-        (SELECT string_agg(agency || '=' || kind, ',' ORDER BY agency) FROM agencies)""") or ()
+    if not warehouse.engine.shared_writers:
+        return warehouse.memo("sharing_terms", _read_terms)
+    stamp = warehouse.row("SELECT count(*), sum(version), max(approved_on) FROM sharing_agreements") or ()
     held = _terms.get(warehouse.key)
     if held is not None and held[0] == stamp:
         return held[1]
-    terms = (agency_kinds(warehouse), stored_agreements(warehouse))
+    terms = _read_terms(warehouse)
     with _terms_lock:
         _terms[warehouse.key] = (stamp, terms)
     return terms
+
+
+def _read_terms(warehouse: Warehouse) -> tuple[dict[str, str], list[SharingAgreement]]:
+    return agency_kinds(warehouse), stored_agreements(warehouse)
 
 
 def _records(found: list[Candidate]) -> list[dict[str, Any]]:

@@ -68,9 +68,9 @@ class Engine(Protocol):
     def table_exists(self, table: str) -> bool:
         """Whether the warehouse holds a table of that name."""
 
-    def lock_transaction(self, name: str) -> None:
-        """In this thread's open transaction, wait for the lock called ``name`` and hold it to the transaction's
-        end: writers in other sessions and processes that take it run one after another."""
+    def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A block whose statements commit together, and which runs alone among the blocks serialised on
+        ``name`` in every session and process that could write at the same time."""
 
     def close(self) -> None:
         """Close every session."""
@@ -169,10 +169,12 @@ class DuckDBEngine:
         _, rows = self.fetch("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table])
         return bool(rows[0][0])
 
-    def lock_transaction(self, name: str) -> None:
-        # One process writes a DuckDB file, so no other process can be waiting; threads of this one that
-        # write the same rows conflict at commit (DuckDB's optimistic concurrency) and try again.
-        return None
+    @contextlib.contextmanager
+    def serialised(self, name: str) -> Iterator[None]:
+        # One process writes a DuckDB file, so no other process can be waiting, and the caller's one
+        # writing statement is its own transaction; threads of this process that write the same rows
+        # conflict (DuckDB's optimistic concurrency) and try again.
+        yield
 
     def close(self) -> None:
         self._connection.close()

@@ -216,9 +216,14 @@ class PostgresEngine:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
             return bool(cursor.fetchone()[0])
 
-    def lock_transaction(self, name: str) -> None:
-        # A transaction-scoped advisory lock: released by COMMIT or ROLLBACK, also when the session dies.
-        self._session().execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+    @contextlib.contextmanager
+    def serialised(self, name: str) -> Iterator[None]:
+        # A transaction-scoped advisory lock, taken first: released by COMMIT or ROLLBACK, also when the
+        # session dies, so a killed worker never leaves the chain locked.
+        session = self._session()
+        with session.transaction():
+            session.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+            yield
 
     def _table_layout(self, table: str) -> tuple[list[str], list[str]]:
         """A table's columns in order and its primary key columns, from the catalog."""

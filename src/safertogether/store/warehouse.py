@@ -126,23 +126,15 @@ class Warehouse:
         self.execute("COMMIT")
         self._version += 1
 
-    @contextlib.contextmanager
-    def serialised(self, name: str) -> Iterator[Warehouse]:
-        """A transaction that runs alone among those serialised on ``name``, in any session or process.
+    def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A block of writes that commit together and run alone among those serialised on ``name``, in any
+        session or process: for appends that must see the last one committed (the audit chain).
 
-        For appends that must see the last one committed (the audit chain): on PostgreSQL an advisory lock
-        held to the commit; a DuckDB file has one writing process, whose threads' conflicting writes fail
-        at commit instead. It does not move :attr:`version`: what is appended this way (a log) is
-        read by no memo.
+        PostgreSQL: a transaction holding an advisory lock to its commit. A DuckDB file has one writing
+        process: the block's one statement is its own transaction, and threads' conflicting writes fail.
+        It does not move :attr:`version`: what is appended this way (a log) is read by no memo.
         """
-        self.execute("BEGIN TRANSACTION")
-        try:
-            self.engine.lock_transaction(name)
-            yield self
-        except BaseException:
-            self.execute("ROLLBACK")
-            raise
-        self.execute("COMMIT")
+        return self.engine.serialised(name)
 
     @property
     def version(self) -> int:
