@@ -46,14 +46,13 @@ def serve(
     from safertogether.errors import SaferError
     from safertogether.settings import Settings
 
+    settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
     try:
         check_audit_writers(db or default_db_path(), workers)
     except SaferError as exc:
         fail(exc)
-
-    settings = Settings()
-    host, port = host or settings.host, port or settings.port
-    root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     _warn_if_page_libraries_missing()
