@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,30 +103,26 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
-def concurrent(clients: int, queries: list[dict[str, Any]], call: Callable[[int, dict[str, Any]], Any]) -> dict:
+def concurrent(pool: ThreadPoolExecutor, clients: int, queries: list[dict[str, Any]],
+               call: Callable[[int, dict[str, Any]], Any]) -> dict:
     """Each of ``clients`` threads calls ``call`` for its share of the queries, one after another; every call's
-    wall seconds, with the phase's wall and CPU seconds and the load average at its end."""
-    seconds: list[float] = []
-    lock = threading.Lock()
+    wall seconds, with the phase's wall and CPU seconds and the load average at its end. The threads are the
+    pool's, kept from phase to phase (each holds a database session, as a server's worker threads do)."""
     ready = threading.Barrier(clients + 1)
 
-    def client(n: int) -> None:
+    def client(n: int) -> list[float]:
         mine = []
         ready.wait()
         for i in range(n, len(queries), clients):
             started = time.perf_counter()
             call(i, queries[i])
             mine.append(time.perf_counter() - started)
-        with lock:
-            seconds.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
+    futures = [pool.submit(client, n) for n in range(clients)]
     cpu, started = cpu_seconds(), time.perf_counter()
     ready.wait()
-    for thread in threads:
-        thread.join()
+    seconds = [s for future in futures for s in future.result()]
     wall = time.perf_counter() - started
     values = np.array(seconds) * 1000
     return {"calls": len(seconds), **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
@@ -162,10 +159,11 @@ def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict
                                    index=index)
             found.append(len(answer.candidates))
 
-        for _ in range(args.repeat):  # interleaved, so both meet the same load
-            results.setdefault("anchor_bare_index", []).append(concurrent(args.clients, queries, bare))
-            results.setdefault("lookup_with_access_and_audit", []).append(
-                concurrent(args.clients, queries, through_access))
+        with ThreadPoolExecutor(args.clients) as pool:
+            for _ in range(args.repeat):  # interleaved, so both meet the same load
+                results.setdefault("anchor_bare_index", []).append(concurrent(pool, args.clients, queries, bare))
+                results.setdefault("lookup_with_access_and_audit", []).append(
+                    concurrent(pool, args.clients, queries, through_access))
         report = verify(warehouse)
         results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
                             "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
@@ -420,6 +418,7 @@ def main() -> None:
     engines = args.engines.split(",")
     if "duckdb" in engines:
         figures["duckdb"] = measure_engine(str(db), truth, args)
+        print(json.dumps({"duckdb": figures["duckdb"]}), file=sys.stderr, flush=True)
     if "postgresql" in engines:
         from postgres_server import binaries, running_server
 
@@ -430,7 +429,9 @@ def main() -> None:
             url = server.create_database("caller")
             server.create_database("audit_workers")
             figures["postgresql_copy"] = copy_to_postgres(db, url)
+            print(json.dumps({"postgresql_copy": figures["postgresql_copy"]}), file=sys.stderr, flush=True)
             figures["postgresql"] = measure_engine(url, truth, args)
+            print(json.dumps({"postgresql": figures["postgresql"]}), file=sys.stderr, flush=True)
             figures["postgresql_workers"] = workers_on_postgres(url, args)
     if args.json:
         print(json.dumps(figures, indent=2))
