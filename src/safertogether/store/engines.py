@@ -69,8 +69,9 @@ class Engine(Protocol):
         """Whether the warehouse holds a table of that name."""
 
     def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:
-        """A block whose statements commit together, and which runs alone among the blocks serialised on
-        ``name`` in every session and process that could write at the same time."""
+        """A block that runs alone among those serialised on ``name`` in every session and process that may
+        write meanwhile, and commits as one. Where one process writes (DuckDB) nothing is taken: write the
+        block as one statement, which is its own transaction."""
 
     def close(self) -> None:
         """Close every session."""
