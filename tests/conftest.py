@@ -228,3 +228,15 @@ def linked_partners(partners_synth: Path, tmp_path_factory: pytest.TempPathFacto
     second = link_people(warehouse)
     warehouse.close()
     return {"db": db, "first": first, "second": second, "first_ids": first_ids, "first_quality": first_quality}
+
+
+def linked_copy_with_agreements(linked_partners: dict[str, object], folder: Path, agreements: str) -> Warehouse:
+    """A writable copy of the linked partners' warehouse with the sharing agreements of ``agreements`` (YAML)."""
+    from safertogether.access.agreements import load_agreements
+
+    copy = folder / "linked.duckdb"
+    shutil.copy(linked_partners["db"], copy)  # type: ignore[arg-type]
+    opened = open_warehouse(copy)
+    (folder / "agreements.yaml").write_text(agreements)
+    load_agreements(opened, folder / "agreements.yaml")
+    return opened

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import pytest
 
-from safertogether.access.agreements import load_agreements
+from conftest import linked_copy_with_agreements
 from safertogether.access.policy import AccessRequest
 from safertogether.access.views import person_view
 from safertogether.errors import AccessDeniedError, NotFoundError
 from safertogether.model.access import User
-from safertogether.store.warehouse import Warehouse, open_warehouse
+from safertogether.store.warehouse import Warehouse
 
 AGREEMENTS = """
 agreements:
@@ -32,12 +31,7 @@ agreements:
 
 @pytest.fixture(scope="module")
 def warehouse(linked_partners: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    copy = tmp_path_factory.mktemp("views") / "views.duckdb"
-    shutil.copy(linked_partners["db"], copy)  # type: ignore[arg-type]
-    opened = open_warehouse(copy)
-    agreements = copy.parent / "agreements.yaml"
-    agreements.write_text(AGREEMENTS)
-    load_agreements(opened, agreements)
+    opened = linked_copy_with_agreements(linked_partners, tmp_path_factory.mktemp("views"), AGREEMENTS)
     yield opened
     opened.close()
 

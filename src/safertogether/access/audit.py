@@ -31,11 +31,17 @@ b'{"action":"read-person","actor_agency":"police","actor_user":"'
 True
 
 Appends come from many threads, and on a shared server from many processes. In each process one writer
-thread per warehouse takes everything queued, chains it on the head it last wrote and inserts it in one
-statement (a group commit: one commit serves many requests; :func:`append` returns once it is durable).
-The primary key on ``seq`` makes an insert of a number another writer took fail instead of forking the
-chain; the writer then reads the new head and chains again. DuckDB lets one process write a file, so
-there only threads meet; on PostgreSQL the same key settles the races of several server workers.
+thread per warehouse takes everything queued, chains it on the head and inserts it in one statement (a
+group commit: one commit serves many requests; :func:`append` returns once it is durable).
+
+* PostgreSQL (several server workers): each batch is one transaction that takes an advisory lock, reads
+  the head, inserts and commits; the workers' appends queue on the lock, in the database, and none can
+  chain on a head another has moved. The primary key on ``seq`` stays as a second guard.
+* DuckDB (one writing process): a file admits one writer process, so a multi-worker ``safer serve`` on a
+  DuckDB file cannot show person data (each worker must append): serve it with one worker (its threads
+  share the writer thread; :func:`check_audit_writers`) or on PostgreSQL. Inside the process the writer
+  thread remembers the head it committed; a second warehouse object on the same file collides on ``seq``
+  and chains again.
 """
 
 from __future__ import annotations
@@ -211,6 +217,26 @@ def append(warehouse: Warehouse, event: AuditEvent) -> AuditEntry:
     return _writer(warehouse).submit(warehouse, event).result()
 
 
+def check_audit_writers(location: str | Path, workers: int) -> None:
+    """Refuse to serve person data from ``workers`` processes where they cannot all append to the audit log.
+
+    Every worker that shows person data appends to the chain. A DuckDB file admits one writing process,
+    so more than one worker on it would fail at start (the file is locked) or serve unaudited; PostgreSQL
+    serialises the workers' appends itself.
+
+    Raises:
+        BadRequestError: more than one worker on a DuckDB file.
+    """
+    from safertogether.store.warehouse import is_server_url
+
+    if workers > 1 and not is_server_url(location):
+        raise BadRequestError(
+            f"{location} is a DuckDB file, which one process at a time may write, and every worker that shows "
+            "person data must append to the audit log: serve it with --workers 1 (one process, whose threads "
+            "share one audit writer), or put the warehouse on PostgreSQL (--db postgresql://...) for several "
+            "workers")
+
+
 _writers: weakref.WeakKeyDictionary[Warehouse, _ChainWriter] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 
@@ -288,15 +314,25 @@ class _ChainWriter:
             thread.join(timeout=10)
 
     def _write(self, warehouse: Warehouse, events: list[tuple[AuditEvent, datetime]]) -> list[AuditEntry]:
+        """Chain ``events`` on the head and insert them, in one transaction serialised with every other writer.
+
+        On PostgreSQL the transaction holds an advisory lock from reading the head to the commit, so the
+        workers of a server append one after another and none forks the chain. A DuckDB file has one
+        writing process: the head this thread last committed is still the head, unless a second warehouse
+        object of the same process wrote; then the primary key on ``seq`` refuses the fork and we chain again.
+        """
         unmoved = 0
         for attempt in itertools.count():
-            seq, prev = head = self._head or read_head(warehouse)
-            entries = []
-            for offset, (event, at) in enumerate(events, start=1):
-                entries.append(chain_entry(event, seq + offset, prev, at))
-                prev = entries[-1].hash
+            entries: list[AuditEntry] = []
+            head = (0, GENESIS_HASH)
             try:
-                _insert(warehouse, entries)
+                with warehouse.serialised("safertogether.audit_log"):
+                    shared = warehouse.engine.shared_writers
+                    seq, prev = head = (None if shared else self._head) or read_head(warehouse)
+                    for offset, (event, at) in enumerate(events, start=1):
+                        entries.append(chain_entry(event, seq + offset, prev, at))
+                        prev = entries[-1].hash
+                    _insert(warehouse, entries)
             except Exception:
                 # Lost a race (another writer took seq + 1: the key refused a fork) or a real failure.
                 self._head = None
@@ -331,10 +367,8 @@ _ARROW_FROM: Final = 16
 def _insert(warehouse: Warehouse, entries: list[AuditEntry]) -> None:
     """One statement, so a batch commits whole or not at all.
 
-    PostgreSQL: under READ COMMITTED a second worker inserting the same ``seq`` waits for the first to
-    commit, then fails with a unique violation and re-reads the head (as here). To make workers queue
-    instead of retrying, take ``pg_advisory_xact_lock`` on a fixed key in a transaction around the head
-    read and this insert; ``SELECT ... FOR UPDATE`` cannot lock a row that does not exist yet.
+    The caller holds the chain's lock (:meth:`Warehouse.serialised`): an advisory lock rather than
+    ``SELECT ... FOR UPDATE`` of the head, which cannot lock the head of an empty log.
     """
     rows = [[e.seq, e.logged_at, e.actor_user, e.actor_agency, e.action, e.purpose, e.agreement_id,
              list(e.subjects), list(e.redacted), e.outcome, e.reason, e.prev_hash, e.hash] for e in entries]

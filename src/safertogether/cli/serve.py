@@ -12,6 +12,7 @@ from safertogether.cli.common import (
     DbOption,
     console,
     errors,
+    fail,
 )
 from safertogether.cli.imports import import_places, import_police_uk, reference_import
 from safertogether.store.warehouse import default_db_path
@@ -37,14 +38,24 @@ def serve(
                                               "(/api/people; opens the warehouse for writing, as every read is "
                                               "audited) [default: $SAFER_PERSON_DATA]")] = False,
 ) -> None:
-    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
+    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API.
+
+    Several workers need a PostgreSQL warehouse: each worker that shows person data appends to the audit log,
+    and a DuckDB file admits one writing process.
+    """
     import uvicorn
 
+    from safertogether.access.audit import check_audit_writers
+    from safertogether.errors import SaferError
     from safertogether.settings import Settings
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
     root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
+    try:
+        check_audit_writers(db or default_db_path(), workers)
+    except SaferError as exc:
+        fail(exc)
     os.environ["SAFER_DB"] = str(db or default_db_path())
     os.environ["SAFER_WARM_CACHE"] = str(warm)
     if person_data:

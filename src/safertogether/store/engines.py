@@ -34,6 +34,9 @@ class Engine(Protocol):
     where: str
     #: A folder for files staged during an import (beside a warehouse file), or None for the temp folder.
     staging_dir: Path | None
+    #: Whether several processes may write at once (a server), so that what a process last wrote may not be
+    #: the latest any more; False where one process holds the writer's lock (a DuckDB file).
+    shared_writers: bool
 
     def execute(self, sql: str, params: Params = None) -> None:
         """Run a statement to completion."""
@@ -65,6 +68,11 @@ class Engine(Protocol):
     def table_exists(self, table: str) -> bool:
         """Whether the warehouse holds a table of that name."""
 
+    def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A block that runs alone among those serialised on ``name`` in every session and process that may
+        write meanwhile, and commits as one. Where one process writes (DuckDB) nothing is taken: write the
+        block as one statement, which is its own transaction."""
+
     def close(self) -> None:
         """Close every session."""
 
@@ -73,6 +81,7 @@ class DuckDBEngine:
     """An embedded DuckDB file (or a throwaway in-memory database): one connection, a cursor per thread."""
 
     name = "duckdb"
+    shared_writers = False
 
     def __init__(self, path: Path | None, read_only: bool = False, memory_limit: str | None = None) -> None:
         import duckdb
@@ -160,6 +169,13 @@ class DuckDBEngine:
     def table_exists(self, table: str) -> bool:
         _, rows = self.fetch("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table])
         return bool(rows[0][0])
+
+    @contextlib.contextmanager
+    def serialised(self, name: str) -> Iterator[None]:
+        # One process writes a DuckDB file, so no other process can be waiting, and the caller's one
+        # writing statement is its own transaction; threads of this process that write the same rows
+        # conflict (DuckDB's optimistic concurrency) and try again.
+        yield
 
     def close(self) -> None:
         self._connection.close()

@@ -65,6 +65,7 @@ class PostgresEngine:
 
     name = "postgresql"
     staging_dir = None
+    shared_writers = True
 
     def __init__(self, url: str) -> None:
         self._psycopg = _psycopg()
@@ -214,6 +215,15 @@ class PostgresEngine:
         with self._session().cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
             return bool(cursor.fetchone()[0])
+
+    @contextlib.contextmanager
+    def serialised(self, name: str) -> Iterator[None]:
+        # A transaction-scoped advisory lock, taken first: released by COMMIT or ROLLBACK, also when the
+        # session dies, so a killed worker never leaves the chain locked.
+        session = self._session()
+        with session.transaction():
+            session.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+            yield
 
     def _table_layout(self, table: str) -> tuple[list[str], list[str]]:
         """A table's columns in order and its primary key columns, from the catalog."""

@@ -126,6 +126,17 @@ class Warehouse:
         self.execute("COMMIT")
         self._version += 1
 
+    def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A block of writes that runs alone among those serialised on ``name``, in any session or process:
+        for appends that must see the last one committed (the audit chain).
+
+        PostgreSQL: a transaction holding an advisory lock to its commit. A DuckDB file has one writing
+        process, so nothing is taken: write the block as one statement (its own transaction); threads'
+        conflicting writes fail and try again.
+        It does not move :attr:`version`: what is appended this way (a log) is read by no memo.
+        """
+        return self.engine.serialised(name)
+
     @property
     def version(self) -> int:
         """Changes whenever this warehouse commits (for answer caches).

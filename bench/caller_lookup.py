@@ -1,0 +1,485 @@
+"""Caller lookup at a million person records through access control and the audit log, 50 concurrent clients.
+
+For each engine (a DuckDB file; PostgreSQL, a throwaway cluster on loopback with fsync off as in the tests):
+
+* the anchor, measured in the same run on the same index and queries: the bare ``PersonIndex.lookup`` (no
+  access decision, no audit), from the same number of concurrent clients;
+* ``lookup_caller``: the index, the Cedar decision per owner agency and category for the asking user, the
+  redaction, and one audit append per lookup (committed before the answer returns), users of three agencies
+  taking turns.
+
+Clients are threads of this process calling the library (the ``auth`` branch's API routes were not there to
+measure through). Wall latency per call is reported with the process's CPU time (user+sys) and the machine's
+load average, since the machine's two cores are shared. Afterwards the audit chain is verified and its count
+checked against the lookups made.
+
+Then, on PostgreSQL, with several worker processes at once: audit appends per second (each process a few
+threads, each append its own request) beside one process alone, and policy decisions per second (a
+person's 20 records from four agencies decided per call, as bench/access_decisions.py) beside one process.
+
+The set is made once under ``--dir`` (``safer synth partners``, ``safer import partner``, ``safer link run``,
+as bench/person_lookup.py) and copied into PostgreSQL table by table (timed apart).
+
+    .venv/bin/python bench/caller_lookup.py [--people 1700000] [--dir DIR] [--clients 50] [--queries 600]
+        [--engines duckdb,postgresql] [--workers 4] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+from person_lookup import ensure_linked, ensure_set, make_queries  # noqa: E402
+
+TODAY = dt.date(2026, 12, 3)
+AGREEMENTS = """
+agreements:
+  - agreement_id: ambulance-to-council-safeguarding
+    provider: east-midlands-ambulance
+    recipient: leicestershire-council
+    categories: [identity, contact]
+    purposes: [safeguarding]
+    lawful_basis: "UK GDPR Art. 6(1)(e); DPA 2018 Sch. 1 para 18"
+    valid_from: 2025-04-01
+    valid_to: 2027-03-31
+    approved_by: "DPO, EMAS"
+    approved_on: 2025-03-20
+  - agreement_id: police-to-ambulance-emergency
+    provider: leicestershire-police
+    recipient: east-midlands-ambulance
+    categories: [identity, contact]
+    purposes: [emergency-response]
+    lawful_basis: "UK GDPR Art. 6(1)(d)"
+    valid_from: 2025-04-01
+    valid_to: 2027-03-31
+    approved_by: "DPO, Leicestershire Police"
+    approved_on: 2025-03-20
+  - agreement_id: council-to-police-crime
+    provider: leicestershire-council
+    recipient: leicestershire-police
+    categories: [identity]
+    purposes: [crime-prevention]
+    lawful_basis: "DPA 2018 s. 31"
+    valid_from: 2025-04-01
+    valid_to: 2027-03-31
+    approved_by: "DPO, Leicestershire County Council"
+    approved_on: 2025-03-20
+"""
+#: (user id, agency, purpose): the clients take turns as these.
+USERS = (("police-1", "leicestershire-police", "crime-prevention"),
+         ("ambulance-1", "east-midlands-ambulance", "emergency-response"),
+         ("council-1", "leicestershire-council", "safeguarding"))
+#: What is copied into PostgreSQL: what the index, the decisions and the audit read.
+COPIED = ("agencies", "person_records", "link_runs", "person_ids", "sharing_agreements")
+
+
+def requests() -> list[Any]:
+    from safertogether.access.policy import AccessRequest
+    from safertogether.model.access import User
+
+    return [AccessRequest(User(user_id=u, name=u, agency=a, role="call-handler", clearance="OFFICIAL-SENSITIVE"),
+                          purpose, TODAY) for u, a, purpose in USERS]
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def concurrent(pool: ThreadPoolExecutor, clients: int, queries: list[dict[str, Any]],
+               call: Callable[[int, dict[str, Any]], Any]) -> dict:
+    """Each of ``clients`` threads calls ``call`` for its share of the queries, one after another; every call's
+    wall seconds, with the phase's wall and CPU seconds and the load average at its end. The threads are the
+    pool's, kept from phase to phase (each holds a database session, as a server's worker threads do)."""
+    ready = threading.Barrier(clients + 1)
+
+    def client(n: int) -> list[float]:
+        mine = []
+        ready.wait()
+        for i in range(n, len(queries), clients):
+            started = time.perf_counter()
+            call(i, queries[i])
+            mine.append(time.perf_counter() - started)
+        return mine
+
+    futures = [pool.submit(client, n) for n in range(clients)]
+    cpu, started = cpu_seconds(), time.perf_counter()
+    ready.wait()
+    seconds = [s for future in futures for s in future.result()]
+    wall = time.perf_counter() - started
+    values = np.array(seconds) * 1000
+    return {"calls": len(seconds), **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
+            "per_second": round(len(seconds) / wall, 1), "wall_s": round(wall, 2),
+            "cpu_s": round(cpu_seconds() - cpu, 2),
+            "cpu_ms_per_call": round((cpu_seconds() - cpu) * 1000 / len(seconds), 2),
+            "load_1min": round(os.getloadavg()[0], 1)}
+
+
+def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from safertogether.access.audit import verify
+    from safertogether.access.lookup import caller_index, lookup_caller
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(location)
+    try:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        index = caller_index(warehouse)
+        build = {"seconds": round(time.perf_counter() - started, 1), "cpu_s": round(cpu_seconds() - cpu, 1),
+                 "records": index.stats.records, "people": index.stats.people}
+        queries = make_queries(truth, set(index.shown["record_key"].to_pylist()), args.queries, args.seed)
+        asked = requests()
+        for q in queries[:5]:  # warm-up: imports, Cedar's parse, the first writer thread
+            lookup_caller(warehouse, asked[0], q["name"], q["dob"], q["address"], q["postcode"], index=index)
+        entries_before = verify(warehouse).entries
+        results: dict[str, Any] = {"build": build}
+        found: list[int] = []
+
+        def bare(i: int, q: dict[str, Any]) -> None:
+            index.lookup(q["name"], q["dob"], q["address"], q["postcode"], limit=10)
+
+        def through_access(i: int, q: dict[str, Any]) -> None:
+            answer = lookup_caller(warehouse, asked[i % len(asked)], q["name"], q["dob"], q["address"], q["postcode"],
+                                   index=index)
+            found.append(len(answer.candidates))
+
+        with ThreadPoolExecutor(args.clients) as pool:
+            for _ in range(args.repeat):  # interleaved, so both meet the same load
+                results.setdefault("anchor_bare_index", []).append(concurrent(pool, args.clients, queries, bare))
+                results.setdefault("lookup_with_access_and_audit", []).append(
+                    concurrent(pool, args.clients, queries, through_access))
+        report = verify(warehouse)
+        results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
+                            "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
+        results["answers_with_a_candidate"] = round(float(np.mean([n > 0 for n in found])), 3)
+    finally:
+        warehouse.close()
+    if args.http:
+        results["http"] = over_http(location, queries, args)
+    return results
+
+
+def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
+    """The tables the lookup reads, from the DuckDB file into a new PostgreSQL database."""
+    from safertogether.store.copy_tables import copy_tables
+    from safertogether.store.warehouse import open_warehouse
+
+    source, target = open_warehouse(db, read_only=True), open_warehouse(url)
+    started = time.perf_counter()
+    try:
+        rows = copy_tables(source, target, COPIED)
+        target.execute("ANALYZE")
+    finally:
+        source.close()
+        target.close()
+    return {"seconds": round(time.perf_counter() - started, 1), "rows": rows}
+
+
+# ---------------------------------------------------------------------------------- over HTTP
+
+class Details(BaseModel):
+    """What a call handler types (the app's request body)."""
+
+    name: str | None = None
+    dob: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+
+
+def serve(location: str, port: int) -> None:
+    """A minimal FastAPI app over the library (the ``auth`` branch's routes were not available): POST /lookup
+    decides and audits as the user named in a header (bench only: no sign-in), POST /bare is the anchor."""
+    import uvicorn
+    from fastapi import FastAPI, Header
+
+    from safertogether.access.lookup import caller_index, lookup_caller
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(location)
+    index = caller_index(warehouse)  # before the port opens: the bench waits for it
+    asked = {r.user.user_id: r for r in requests()}
+    app = FastAPI()
+
+    @app.post("/lookup")
+    def lookup(details: Details, x_bench_user: str = Header()) -> dict[str, Any]:
+        return lookup_caller(warehouse, asked[x_bench_user], details.name, details.dob, details.address,
+                             details.postcode, index=index).as_json()
+
+    @app.post("/bare")
+    def bare(details: Details) -> list[dict[str, Any]]:
+        return [c.as_json() for c in index.lookup(details.name, details.dob, details.address, details.postcode)]
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int) -> list[float]:
+    import asyncio
+
+    import aiohttp
+
+    seconds: list[float] = []
+    users = [u for u, _, _ in USERS]
+
+    async def client(session: aiohttp.ClientSession, n: int) -> None:
+        for i in range(n, len(queries), clients):
+            q = queries[i]
+            body = {k: None if q[k] is None else str(q[k]) for k in ("name", "dob", "address", "postcode")}
+            started = time.perf_counter()
+            async with session.post(f"http://127.0.0.1:{port}{path}", json=body,
+                                    headers={"X-Bench-User": users[i % len(users)]}) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{path} answered {response.status}")
+            seconds.append(time.perf_counter() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+        await asyncio.gather(*(client(session, n) for n in range(clients)))
+    return seconds
+
+
+def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """The same two phases through the minimal app on loopback: one uvicorn worker, aiohttp clients."""
+    import asyncio
+    import socket
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port)])
+    try:
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError("the bench server ended before it listened") from None
+                time.sleep(1)
+        process = psutil.Process(server.pid)
+        asyncio.run(_drive(port, "/lookup", queries[:10], 5))  # warm-up
+        results: dict[str, Any] = {"server_workers": 1, "client": "aiohttp, in the bench process"}
+        for _ in range(args.repeat):
+            for name, path in (("anchor_bare_index", "/bare"), ("lookup_with_access_and_audit", "/lookup")):
+                server_cpu, client_cpu = sum(process.cpu_times()[:2]), cpu_seconds()
+                started = time.perf_counter()
+                seconds = asyncio.run(_drive(port, path, queries, args.clients))
+                wall = time.perf_counter() - started
+                values = np.array(seconds) * 1000
+                results.setdefault(name, []).append({
+                    "calls": len(seconds),
+                    **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
+                    "per_second": round(len(seconds) / wall, 1),
+                    "server_cpu_ms_per_call": round((sum(process.cpu_times()[:2]) - server_cpu) * 1000 / len(seconds),
+                                                    2),
+                    "client_cpu_ms_per_call": round((cpu_seconds() - client_cpu) * 1000 / len(seconds), 2),
+                    "load_1min": round(os.getloadavg()[0], 1)})
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+# ---------------------------------------------------------------------------------- several worker processes
+
+def worker(kind: str, url: str, n: int, threads: int, each: int, go: str) -> None:
+    """One worker process: ``threads`` threads, each making ``each`` appends (or decisions); prints JSON."""
+    from safertogether.access.audit import AuditEvent, append
+    from safertogether.store.warehouse import open_warehouse
+
+    warehouse = open_warehouse(url) if kind == "audit" else None
+    work = _decision_work() if kind == "decide" else None
+    if warehouse is not None:
+        append(warehouse, AuditEvent(f"w{n}", "police", "lookup", "safeguarding", "allowed", [f"warm-{n}"]))
+    while not Path(go).exists():
+        time.sleep(0.005)
+
+    def run(t: int) -> None:
+        for i in range(each):
+            if warehouse is not None:
+                append(warehouse, AuditEvent(f"w{n}", "police", "lookup", "safeguarding", "allowed",
+                                             [f"P{n}-{t}-{i}", f"leicestershire-police:R{i}"], ["x.address"]))
+            else:
+                work()
+
+    running = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    cpu, started = cpu_seconds(), time.time()
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    print(json.dumps({"start": started, "end": time.time(), "done": threads * each, "cpu_s": cpu_seconds() - cpu}))
+    if warehouse is not None:
+        warehouse.close()
+
+
+def _decision_work() -> Callable[[], Any]:
+    from access_decisions import AGENCIES, _agreements, _records
+
+    from safertogether.access.policy import AccessPolicy, AccessRequest
+    from safertogether.model.access import User
+
+    policy = AccessPolicy.default()
+    user = User(user_id="c1", name="Caseworker", agency="council", role="caseworker", clearance="OFFICIAL-SENSITIVE")
+    request = AccessRequest(user, "safeguarding", TODAY)
+    records, agreements = _records(20), _agreements()
+    policy.decide(request, records, AGENCIES, agreements)
+    return lambda: policy.decide(request, records, AGENCIES, agreements)
+
+
+def in_processes(kind: str, url: str, processes: int, threads: int, each: int) -> dict[str, Any]:
+    """``processes`` workers started together; the rate over the span from the first start to the last end."""
+    go = Path(tempfile.mkdtemp(prefix="safer-go-")) / "go"
+    children = [subprocess.Popen([sys.executable, __file__, "--worker", kind, url, str(n), str(threads), str(each),
+                                  str(go)], stdout=subprocess.PIPE, text=True) for n in range(processes)]
+    time.sleep(2 + processes)  # imports and connections, before the clock
+    go.touch()
+    reports = []
+    for child in children:
+        out, _ = child.communicate(timeout=900)
+        if child.returncode:
+            raise RuntimeError(f"a {kind} worker failed")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    span = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    done = sum(r["done"] for r in reports)
+    return {"processes": processes, "threads_each": threads, "done": done, "per_second": round(done / span, 1),
+            "wall_s": round(span, 2), "cpu_s": round(sum(r["cpu_s"] for r in reports), 2),
+            "load_1min": round(os.getloadavg()[0], 1)}
+
+
+def workers_on_postgres(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    from safertogether.access.audit import verify
+    from safertogether.store.warehouse import open_warehouse
+
+    audit_url = url.rsplit("/", 1)[0] + "/audit_workers"
+    results: dict[str, Any] = {}
+    each = args.appends // (args.workers * 4)
+    results["audit_appends_one_process"] = in_processes("audit", audit_url, 1, 4 * args.workers, each)
+    results["audit_appends_workers"] = in_processes("audit", audit_url, args.workers, 4, each)
+    warehouse = open_warehouse(audit_url)
+    report = verify(warehouse)
+    expected = 2 * 4 * args.workers * each + 1 + args.workers  # the two runs and each worker's warm-up append
+    results["audit_verify"] = {"ok": report.ok, "entries": report.entries, "expected": expected,
+                               "seconds": report.seconds}
+    warehouse.close()
+    decisions = args.decisions // args.workers
+    results["decisions_one_process"] = in_processes("decide", url, 1, 1, decisions)
+    results["decisions_workers"] = in_processes("decide", url, args.workers, 1, decisions)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=1_700_000, help="people in the county (~0.6 records each)")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "safer-caller-bench")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--queries", type=int, default=600)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--engines", default="duckdb,postgresql")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes for the PostgreSQL figures")
+    parser.add_argument("--appends", type=int, default=4000)
+    parser.add_argument("--decisions", type=int, default=4000)
+    parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure through a minimal FastAPI app on loopback")
+    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve[0], int(args.serve[1]))
+    if args.worker:
+        kind, url, n, threads, each, go = args.worker
+        return worker(kind, url, int(n), int(threads), int(each), go)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    db = ensure_set(args.dir, args.people, args.seed)
+    ensure_linked(db)
+    _load_agreements(db, args.dir)
+    truth = args.dir / "partners" / "truth"
+    figures: dict[str, Any] = {"clients": args.clients, "queries": args.queries, "cores": os.cpu_count()}
+    engines = args.engines.split(",")
+    if "duckdb" in engines:
+        figures["duckdb"] = measure_engine(str(db), truth, args)
+        print(json.dumps({"duckdb": figures["duckdb"]}), file=sys.stderr, flush=True)
+    if "postgresql" in engines:
+        from postgres_server import binaries, running_server
+
+        bin_dir = binaries()
+        if bin_dir is None:
+            sys.exit("PostgreSQL is not installed: `make postgres` (Debian's package)")
+        with running_server(bin_dir) as server:
+            url = server.create_database("caller")
+            server.create_database("audit_workers")
+            figures["postgresql_copy"] = copy_to_postgres(db, url)
+            print(json.dumps({"postgresql_copy": figures["postgresql_copy"]}), file=sys.stderr, flush=True)
+            figures["postgresql"] = measure_engine(url, truth, args)
+            print(json.dumps({"postgresql": figures["postgresql"]}), file=sys.stderr, flush=True)
+            figures["postgresql_workers"] = workers_on_postgres(url, args)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    _print(figures)
+
+
+def _load_agreements(db: Path, folder: Path) -> None:
+    from safertogether.access.agreements import load_agreements
+    from safertogether.store.warehouse import open_warehouse
+
+    path = folder / "agreements.yaml"
+    path.write_text(AGREEMENTS, encoding="utf-8")
+    warehouse = open_warehouse(db)
+    try:
+        load_agreements(warehouse, path)
+    finally:
+        warehouse.close()
+
+
+def _print(figures: dict[str, Any]) -> None:
+    print(f"{figures['clients']} concurrent clients (threads calling the library), {figures['queries']} queries per "
+          f"round, {figures['cores']} cores shared with other work")
+    for engine in ("duckdb", "postgresql"):
+        if engine not in figures:
+            continue
+        r = figures[engine]
+        print(f"{engine}: index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
+              f"{r['build']['seconds']} s")
+        for via, phases in (("library", r), ("http", r.get("http", {}))):
+            for name in ("anchor_bare_index", "lookup_with_access_and_audit"):
+                for run in phases.get(name, []):
+                    print(f"  {via:<7} {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
+                          f"p99 {run['p99_ms']} ms; "
+                          f"{run['per_second']}/s; CPU ms a call {_cpu(run)}; load {run['load_1min']}")
+        print(f"  audit: verify {'OK' if r['audit']['verify_ok'] else 'FAILED'}, {r['audit']['entries_added']} "
+              f"entries for {r['audit']['lookups_made']} lookups")
+    if "postgresql_workers" in figures:
+        w = figures["postgresql_workers"]
+        for name, run in w.items():
+            print(f"  {name}: {run}")
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    if "cpu_ms_per_call" in run:
+        return str(run["cpu_ms_per_call"])
+    return f"server {run['server_cpu_ms_per_call']}, client {run['client_cpu_ms_per_call']}"
+
+
+if __name__ == "__main__":
+    main()
