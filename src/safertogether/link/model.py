@@ -11,6 +11,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from safertogether.errors import BadRequestError
+from safertogether.link.blocked_pairs import blocked_pairs_sql
 from safertogether.link.records import LinkType, RecordSet
 from safertogether.link.settings import TrainingPlan, person_settings
 
@@ -71,9 +72,29 @@ def link_records(records: RecordSet, plan: TrainingPlan | None = None,
             threshold_match_weight=threshold_match_weight, warning_mode="never"))
     if engine != "duckdb":
         raise BadRequestError(f"unknown linkage engine {engine!r}: give one of {', '.join(ENGINES)}")
-    linker = _trained_linker(records, settings(records.link_type), plan)
+    creator = settings(records.link_type)
+    linker = _trained_linker(records, creator, plan)
+    _register_blocked_pairs(linker, records, creator)
     predictions = linker.inference.predict(threshold_match_weight=threshold_match_weight, warning_mode="never")
     return LinkageRun(records, linker, predictions)
+
+
+def _register_blocked_pairs(linker: Linker, records: RecordSet, settings: SettingsCreator) -> None:
+    """Give the linker the blocked pairs of a deduplication, made by :mod:`safertogether.link.blocked_pairs`
+    (the same pairs as Splink's blocking, for a third of the CPU); for other rules Splink blocks itself."""
+    rules = settings.blocking_rules_to_generate_predictions
+    steps = None
+    if records.link_type == "dedupe_only" and all(isinstance(rule, str) for rule in rules):
+        steps = blocked_pairs_sql([str(rule) for rule in rules], records.tables[0])
+    if steps is None:
+        return
+    connection = records.connection
+    for name, sql in steps:
+        connection.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+    for name, _sql in steps[:-1]:
+        connection.execute(f"DROP TABLE {name}")
+    pairs = DuckDBAPI(connection=connection).register(connection.table(steps[-1][0]), table_name="blocked_pairs")
+    linker.table_management.register_blocked_pairs_for_predict(pairs)
 
 
 def _trained_linker(records: RecordSet, settings: SettingsCreator, plan: TrainingPlan) -> Linker:

@@ -50,14 +50,25 @@ def _surname() -> cl.CustomComparison:
     return name_levels("surname", "forename", (cll.CustomLevel(shared_part, label_for_charts="surname shares a part"),))
 
 
+#: Dates of birth one edit apart (Damerau-Levenshtein 1), tested cheaply first: one edit of a YYYY-MM-DD date
+#: (a digit replaced, two neighbours swapped) changes at most one of year, month and day, as no two neighbouring
+#: characters fall in two of them. So two of the three agree whenever the distance is 1, and the distance, which
+#: cost 2 us a pair (4 s of CPU for the 2 M pairs of u's sampling, as much again in scoring), is computed only
+#: then. The same level, exactly, for every date of years 0-9999 (``strftime`` writes all of them as 10 characters).
+_ONE_EDIT_APART: Final = (
+    '(("dob_year_l" = "dob_year_r" AND ("dob_month_l" = "dob_month_r" OR "dob_day_l" = "dob_day_r")) OR '
+    '("dob_month_l" = "dob_month_r" AND "dob_day_l" = "dob_day_r")) AND '
+    'damerau_levenshtein("date_of_birth_l", "date_of_birth_r") <= 1')
+
+
 def _date_of_birth() -> cl.CustomComparison:
     swapped = ('"dob_year_l" = "dob_year_r" AND "dob_month_l" = "dob_day_r" AND "dob_day_l" = "dob_month_r"')
     return cl.CustomComparison(output_column_name="date_of_birth", comparison_levels=[
         cll.NullLevel("date_of_birth"),
         cll.ExactMatchLevel("date_of_birth"),
         cll.CustomLevel(swapped, label_for_charts="day and month swapped"),
-        cll.DamerauLevenshteinLevel("date_of_birth", 1).configure(m_probability=KEYING_ERROR_M,
-                                                                  fix_m_probability=True),
+        cll.CustomLevel(_ONE_EDIT_APART, label_for_charts="Damerau-Levenshtein distance of date_of_birth <= 1"
+                        ).configure(m_probability=KEYING_ERROR_M, fix_m_probability=True),
         cll.CustomLevel('"dob_year_l" = "dob_year_r"', label_for_charts="same year"),
         cll.CustomLevel('abs(CAST("dob_year_l" AS INTEGER) - CAST("dob_year_r" AS INTEGER)) >= 12',
                         label_for_charts="a generation apart").configure(
