@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
 from safertogether.api.routes import areas, meta, ogc, police_uk
+from safertogether.api.routes import index
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -36,6 +37,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
+    app.include_router(index.router)
     _mount_web(app)
     return app
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+import orjson
 
 from safertogether.errors import MissingDataError, NotFoundError
+from safertogether.index.config import config_from_text
 from safertogether.measures.harm import CITATION
 from safertogether.model.attribution import ATTRIBUTION
 from safertogether.store.warehouse import Warehouse
@@ -135,19 +137,59 @@ def _similar(warehouse: Warehouse, edition_id: int, area: str, period: str, limi
 
 
 def _card_notes(card: dict[str, Any], edition: dict[str, Any]) -> list[str]:
-    notes = list(edition["notes"] or [])
+    notes = [n for n in edition["notes"] or [] if not n.startswith("objective only")]
     if card["subjective"] is None:
         notes.append("Objective only: no residents' survey covers this area, so the index is registered crime alone.")
     elif card["subjective_period"] and card["subjective_period"] != card["period"]:
         notes.append(f"The survey half comes from {card['subjective_period']}, the latest survey before "
                      f"{card['period']}.")
     if card["poor_denominator"]:
-        notes.append("Residents are a poor denominator here: crime is far above what its residents predict and "
-                     "led by theft where people shop, work or go out; rates per resident overstate the risk to "
-                     "residents.")
+        notes.append("Residents are a poor denominator here: crime is far above what its residents predict, as in a "
+                     "city centre or shopping area where visitors and workers outnumber residents; rates per "
+                     "resident overstate the risk to residents.")
     if card["months"] < 12:
         notes.append(f"{card['period']} has {card['months']} months of data, annualised.")
     return notes
+
+
+#: Colours of the bands, least to most safe (ColorBrewer RdBu, diverging; readable by most colour-blind readers).
+BAND_COLOURS: Final = ("#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac")
+
+
+def band_map_geojson(warehouse: Warehouse, period: str | None = None) -> bytes:
+    """The newest LSOA edition's areas as GeoJSON features with score, band and band colour, for a map."""
+    found = index_scores(warehouse, "lsoa", period)
+    edition = found["edition"]
+    config = config_from_text(edition_config(warehouse, edition["edition_id"]))
+    colour = {b.name: BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i, b in enumerate(config.bands)}
+    shapes = {r["code"]: r["map_geojson"] for r in warehouse.query(
+        "SELECT code, map_geojson FROM area_shapes WHERE level = 'lsoa' AND code IN "
+        "(SELECT area FROM index_scores WHERE edition_id = ? AND period = ?)",
+        [edition["edition_id"], found["period"]])}
+    features = []
+    for row in found["areas"]:
+        properties = {k: row[k] for k in ("area", "area_name", "score", "band", "band_label", "objective",
+                                         "subjective", "rank", "rank_low", "rank_high", "poor_denominator")}
+        properties["colour"] = colour.get(row["band"])
+        features.append(b'{"type":"Feature","id":' + orjson.dumps(row["area"]) + b',"properties":'
+                        + orjson.dumps(properties) + b',"geometry":' + (shapes.get(row["area"]) or "null").encode()
+                        + b"}")
+    meta = orjson.dumps({"edition_id": edition["edition_id"], "period": found["period"],
+                         "bands": [{"name": b.name, "label": b.label, "below": b.below, "colour": colour[b.name]}
+                                   for b in config.bands], "attribution": ATTRIBUTION,
+                         "harm_citation": CITATION})
+    return b'{"type":"FeatureCollection","metadata":' + meta + b',"features":[' + b",".join(features) + b"]}"
+
+
+def methodology_html(text: str) -> str:
+    """The methodology as a page of its own (Markdown rendered by markdown-it, tables on)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(text)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>How the Community Safety Index is "
+            "made</title><meta name='viewport' content='width=device-width, initial-scale=1'><style>body{font:16px/1.5 "
+            "system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:.3em .6em}</style></head><body>" + body + "</body></html>")
 
 
 def methodology() -> str:
