@@ -11,8 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, ogc, police_uk
-from safertogether.api.routes import index
+from safertogether.api.routes import areas, index, meta, ogc, police_uk
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
