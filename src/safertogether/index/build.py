@@ -141,33 +141,37 @@ def _poor_denominator(panel: Panel, config: IndexConfig) -> np.ndarray:
     return poor_denominator(crimes, expected, footfall, panel.residents, rule)
 
 
-def _finite(value: float) -> float | None:
-    return round(float(value), 2) if np.isfinite(value) else None
+def _rounded(values: np.ndarray) -> list[list[float | None]]:
+    """Values to two decimals as lists, NaN as None (one vectorised pass, not a call per value)."""
+    rounded = np.round(values.astype(float), 2)
+    return np.where(np.isfinite(rounded), rounded, None).tolist()  # type: ignore[no-any-return]
 
 
 def _records(panel: Panel, config: IndexConfig, scores: Any, rank: np.ndarray, low: np.ndarray, high: np.ndarray,
              flags: np.ndarray, indicators: list[Indicator], usable: np.ndarray, periods: list[str]) -> list[dict]:
-    survey_years = next((i.source_period for i in indicators if i.part == "subjective"), None)
-    crimes = sum((g for (c, _o), g in panel.counts.items()), np.zeros(panel.residents.shape))
+    survey = next((i.source_period for i in indicators if i.part == "subjective"), None)
+    crimes = sum((g for (c, _o), g in panel.counts.items()), np.zeros(panel.residents.shape)).astype(int).tolist()
+    score, objective, subjective = _rounded(scores.index), _rounded(scores.objective), _rounded(scores.subjective)
+    themes = {f"{t}:{part}": _rounded(v) for (t, part), v in scores.themes.items()}
+    months, residents = panel.months.astype(int).tolist(), panel.residents.astype(int).tolist()
+    rank_l, low_l, high_l, flags_l = rank.tolist(), low.tolist(), high.tolist(), flags.tolist()
+    bands = [(b.below if b.below is not None else np.inf, b.name, b.label) for b in config.bands]
     out = []
     for p, period in enumerate(panel.periods):
         if period not in periods:
             continue
         ranked = int((rank[:, p] > 0).sum())
-        for a, area in enumerate(panel.areas):
-            if not usable[a, p] or not np.isfinite(scores.index[a, p]):
-                continue
-            value = float(scores.index[a, p])
-            band = config.band_of(value)
+        for a in np.flatnonzero(usable[:, p] & np.isfinite(scores.index[:, p])).tolist():
+            value = score[a][p]
+            _below, band, label = next(b for b in bands if value < b[0])  # the score as shown decides
             out.append({
-                "area": area, "area_name": panel.names[a], "group_id": str(panel.groups[a]), "period": period,
-                "months": int(panel.months[a, p]), "residents": int(panel.residents[a, p]),
-                "score": round(value, 2), "band": band.name, "band_label": band.label,
-                "objective": _finite(scores.objective[a, p]), "subjective": _finite(scores.subjective[a, p]),
-                "subjective_period": (survey_years[a, p] or None) if survey_years is not None else None,
-                "rank": int(rank[a, p]), "rank_low": int(low[a, p]), "rank_high": int(high[a, p]),
-                "ranked": ranked, "poor_denominator": bool(flags[a, p]), "crimes": int(crimes[a, p]),
-                "themes": {f"{t}:{part}": _finite(v[a, p]) for (t, part), v in scores.themes.items()},
+                "area": panel.areas[a], "area_name": panel.names[a], "group_id": str(panel.groups[a]),
+                "period": period, "months": months[a][p], "residents": residents[a][p], "score": value,
+                "band": band, "band_label": label, "objective": objective[a][p], "subjective": subjective[a][p],
+                "subjective_period": (survey[a, p] or None) if survey is not None else None,
+                "rank": rank_l[a][p], "rank_low": low_l[a][p], "rank_high": high_l[a][p], "ranked": ranked,
+                "poor_denominator": flags_l[a][p], "crimes": crimes[a][p],
+                "themes": {key: values[a][p] for key, values in themes.items()},
             })
     return out
 

@@ -79,15 +79,15 @@ def _weights_per_area(panel: Panel, weights: HarmWeights, category: str,
     """Days, low and high per area: the offence's own weight where known (no range), else the category's for
     the area's force."""
     exact = weights.offence(category, offence) if offence else None
-    out = np.zeros((3, len(panel.areas)))
-    for group in np.unique(panel.groups):
-        member = panel.groups == group
-        if exact is not None:
-            out[:, member] = exact
-        else:
-            found = weights.of(category, str(group) or None)
-            out[:, member] = np.array([[found.days], [found.low], [found.high]]) if found else 0.0
-    return out[0], out[1], out[2]
+    if exact is not None:
+        return np.full(len(panel.areas), exact), np.full(len(panel.areas), exact), np.full(len(panel.areas), exact)
+    groups, member_of = np.unique(panel.groups.astype(str), return_inverse=True)
+    per_group = np.zeros((3, len(groups)))
+    for g, group in enumerate(groups):
+        found = weights.of(category, group or None)
+        if found:
+            per_group[:, g] = (found.days, found.low, found.high)
+    return per_group[0, member_of], per_group[1, member_of], per_group[2, member_of]
 
 
 def _group_mean(panel: Panel, per_crime: np.ndarray, count: np.ndarray) -> np.ndarray:

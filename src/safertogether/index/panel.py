@@ -76,27 +76,34 @@ def _fill(panel_areas: dict[str, int], periods: dict[str, int], rows: list[dict]
     return out
 
 
+#: Every LSOA with its parents and the force it is compared with: the lookup's force, else (an LSOA the
+#: lookup leaves without one, or Welsh LSOAs it does not list) the force that published its crimes.
+_MEMBERS_SQL: Final = """
+    SELECT a.code AS lsoa_code, a.name AS lsoa_name, l.msoa_code, l.msoa_name, l.lad_code, l.lad_name,
+           coalesce(a.force_id, c.force_id) AS grp, a.population
+    FROM areas a LEFT JOIN lsoa_lookup l ON l.lsoa_code = a.code LEFT JOIN crime_lsoas c ON c.code = a.code
+    WHERE a.level = 'lsoa'"""
+
+
 def _lsoa_panel(warehouse: Warehouse, level: str) -> Panel:
     warehouse.require("monthly_counts", "police.uk crimes", "import them with `safer import police-uk FOLDER`")
     warehouse.require("population", "residents per LSOA", "import them with `safer import population FILE`")
-    column = {"lsoa": "l.lsoa_code", "msoa": "l.msoa_code", "lad": "l.lad_code"}[level]
-    name = {"lsoa": "l.lsoa_name", "msoa": "l.msoa_name", "lad": "l.lad_name"}[level]
-    forces = "(SELECT DISTINCT force_id FROM force_months)"
+    column, name = f"{level}_code", f"{level}_name"
+    members = f"({_MEMBERS_SQL}) members WHERE grp IN (SELECT DISTINCT force_id FROM force_months)"
     areas = warehouse.query(f"""
-        SELECT {column} AS area, any_value({name}) AS name, mode(l.force_id) AS grp, sum(p.persons) AS residents
-        FROM lsoa_lookup l LEFT JOIN population p USING (lsoa_code)
-        WHERE l.force_id IN {forces} AND {column} <> '' GROUP BY 1 ORDER BY 1""")
+        SELECT {column} AS area, any_value({name}) AS name, mode(grp) AS grp, sum(population) AS residents
+        FROM {members} AND nullif({column}, '') IS NOT NULL GROUP BY 1 ORDER BY 1""")
     if not areas:
         raise MissingDataError("no areas of the forces with crimes loaded; import the LSOA lookup "
-                               "(`safer import lookup FILE`) for them")
+                               "(`safer import lookup FILE`) and boundaries for them")
     months = warehouse.query("""SELECT force_id AS grp, CAST(year(month) AS VARCHAR) AS period,
                                        count(DISTINCT month) AS months FROM force_months GROUP BY 1, 2""")
     periods = sorted({m["period"] for m in months})
     counts = warehouse.query(f"""
         SELECT {column} AS area, CAST(year(m.month) AS VARCHAR) AS period, m.crime_type AS category,
                sum(m.crimes) AS crimes
-        FROM monthly_counts m JOIN lsoa_lookup l ON l.lsoa_code = m.lsoa
-        WHERE l.force_id IN {forces} GROUP BY 1, 2, 3""")
+        FROM monthly_counts m JOIN (SELECT lsoa_code, {column} FROM {members}) s ON s.lsoa_code = m.lsoa
+        GROUP BY 1, 2, 3""")
     return _assemble(level, areas, periods, months, counts, None)
 
 

@@ -16,7 +16,7 @@ rank under every combination gives its rank range.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -39,9 +39,15 @@ class Base:
     """The frozen yardstick of one indicator: its values over the areas in the base period."""
 
     values: np.ndarray
+    _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def summary(self, transform: str) -> dict[str, float]:
         """Mean, standard deviation, minimum and maximum of the (transformed) base values; stored with the edition."""
+        if transform not in self._summaries:
+            self._summaries[transform] = self._summary(transform)
+        return self._summaries[transform]
+
+    def _summary(self, transform: str) -> dict[str, float]:
         found = _transformed(self.values, transform)
         if not found.size:
             return {"mean": np.nan, "sd": np.nan, "min": np.nan, "max": np.nan, "areas": 0}

@@ -87,14 +87,18 @@ def _poisson_gamma(counts: np.ndarray, exposure: np.ndarray) -> tuple[np.ndarray
 
 def funnel_verdict(counts: np.ndarray, expected: np.ndarray, level: float = 0.998) -> np.ndarray:
     """"higher"/"lower" where the count lies outside the exact Poisson limits around ``expected``, else
-    "within" (also where nothing is expected)."""
+    "within" (also where nothing is expected).
+
+    A count is above the upper limit (the ``1 - a/2`` quantile) exactly when P(X >= count) <= a/2, and below
+    the lower one exactly when P(X <= count) < a/2: tail probabilities, which SciPy computes at once, where
+    quantiles are searched for (~10x slower for 35,000 areas).
+    """
     known = np.isfinite(expected) & (expected > 0)
     mean = np.where(known, expected, 1.0)
-    upper = stats.poisson.ppf(1 - (1 - level) / 2, mean)
-    lower = stats.poisson.ppf((1 - level) / 2, mean)
+    tail = (1 - level) / 2
     out = np.full(counts.shape, "within", dtype=object)
-    out[known & (counts > upper)] = "higher"
-    out[known & (counts < lower)] = "lower"
+    out[known & (stats.poisson.sf(counts - 1, mean) <= tail)] = "higher"
+    out[known & (stats.poisson.cdf(counts, mean) < tail)] = "lower"
     return out
 
 
