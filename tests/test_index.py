@@ -213,3 +213,31 @@ def test_offence_level_harm_narrows_the_range_in_london(london: Warehouse) -> No
                         WHERE edition_id = ? AND indicator = 'violence_harm' AND period = '2024' LIMIT 1""", [edition])
     harm, low, high = row
     assert low == pytest.approx(harm) == pytest.approx(high)  # every MPS row names its offence: no range left
+
+
+@pytest.mark.browser
+def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehouse) -> None:
+    from conftest import running_server
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with running_server(create_app(leics)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/safety-index")
+        page.wait_for_function("window.indexMap && window.indexMap.loaded() && "
+                               "window.indexMap.getLayer('index-fill')", timeout=30_000)
+        assert page.locator("#index-legend li").count() == 5
+        assert "neighbourhoods" in page.inner_text("#index-status")
+        box = page.locator("#index-map canvas").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector("#index-card h2", timeout=20_000)
+        card = page.inner_text("#index-card")
+        assert "Objective (recorded crime)" in card and "no survey here" in card and "Rank" in card
+        assert "Open Government Licence" in page.inner_text("footer")
+        browser.close()
+        assert not errors, errors
