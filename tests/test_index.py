@@ -241,3 +241,20 @@ def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehous
         assert "Open Government Licence" in page.inner_text("footer")
         browser.close()
         assert not errors, errors
+
+
+def test_drilling_down_from_the_force_to_its_neighbourhoods(leics: Warehouse) -> None:
+    client = TestClient(create_app(leics))
+    force = client.get("/api/index/drilldown/leicestershire").json()
+    assert force["level"] == "force" and force["child_level"] == "lad" and len(force["children"]) >= 7
+    assert sum(c["crimes"] for c in force["children"]) <= force["area"]["crimes"]
+    assert force["from"] == "2021-01" and force["to"] == "2021-12"
+    city = next(c for c in force["children"] if c["code"] == "E06000016")  # Leicester
+    assert city["versus_parent"] == "higher" and city["rate_low"] < city["rate"] < city["rate_high"]
+    assert 0 < city["charged_share"] < city["no_suspect_share"] < 1  # most crimes close with no suspect
+    assert city["harm_low"] < city["harm_days"] < city["harm_high"] and len(city["months"]) == 12
+    lsoas = client.get(f"/api/index/drilldown/{force['children'][0]['code']}").json()
+    assert lsoas["child_level"] == "msoa"
+    lsoa = client.get(f"/api/index/drilldown/{CITY_CENTRE}").json()
+    assert lsoa["children"] == [] and lsoa["area"]["index"]["band"] == "much less safe"
+    assert client.get("/api/index/drilldown/nowhere").status_code == 404

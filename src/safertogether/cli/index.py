@@ -157,6 +157,40 @@ def card(
         console.print(f"[yellow]note:[/] {note}")
 
 
+@app.command()
+def drill(
+    code: Annotated[str, typer.Argument(help="A force id, local authority, MSOA or LSOA code")],
+    months: Annotated[int, typer.Option("--months", min=1, help="The latest N months loaded")] = 12,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drill down: an area and the areas below it, with rates, harm, outcomes, finds, index and funnel verdicts."""
+    from safertogether.index.drilldown import drilldown
+
+    found = with_warehouse(db, lambda w: drilldown(w, code, months))
+    if as_json:
+        print(json.dumps(found, indent=1, default=str))
+        return
+    table = Table(title=f"{code} ({found['level']}), {found['from']} to {found['to']}: the {found['child_level'] or '—'}s "
+                        "below it")
+    for column in ("area", "crimes", "rate /1,000/yr", "vs parent", "harm days (range)", "charged", "no suspect",
+                   "index"):
+        table.add_column(column)
+    for row in [found["area"], *found["children"]]:
+        index = row.get("index") or {}
+        table.add_row(row["code"], f"{row['crimes']:,}", f"{or_dash(row['rate'])} ({or_dash(row['rate_low'])}-"
+                      f"{or_dash(row['rate_high'])})", row.get("versus_parent", "—"),
+                      f"{row['harm_days']:,.0f} ({row['harm_low']:,.0f}-{row['harm_high']:,.0f})",
+                      _share(row["charged_share"]), _share(row["no_suspect_share"]), or_dash(index.get("score")))
+    console.print(table)
+    for note in found["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
 @app.command("config")
 def show_config(
     edition: Annotated[int | None, typer.Option("--edition", help="The configuration a built edition used")] = None,

@@ -11,6 +11,7 @@ from safertogether.api.deps import WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.index import cards
+from safertogether.index.drilldown import drilldown
 
 router = APIRouter(prefix="/api/index", dependencies=[Depends(rate_limit)], tags=["index"],
                    responses=ERROR_RESPONSES)
@@ -31,6 +32,14 @@ def get_scores(warehouse: WarehouseDep, level: Level = None, period: Period = No
                                      "similar areas")
 def get_card(warehouse: WarehouseDep, code: AreaCode, period: Period = None) -> dict[str, Any]:
     return cards.index_card(warehouse, code, period)
+
+
+@router.get("/drilldown/{code}", summary="Force -> local authority -> MSOA -> LSOA: an area and the areas below it, "
+                                         "with rates, harm, trend, outcome and find rates, index and funnel verdicts")
+def get_drilldown(warehouse: WarehouseDep, code: AreaCode,
+                  months: Annotated[int, Query(ge=1, le=120, description="The latest N months loaded")] = 12,
+                  ) -> dict[str, Any]:
+    return drilldown(warehouse, code, months)
 
 
 @router.get("/map.geojson", summary="LSOAs of the newest LSOA edition coloured by band (GeoJSON)",
