@@ -171,8 +171,8 @@ def drill(
     if as_json:
         print(json.dumps(found, indent=1, default=str))
         return
-    table = Table(title=f"{code} ({found['level']}), {found['from']} to {found['to']}: the {found['child_level'] or '—'}s "
-                        "below it")
+    below = found["child_level"] or "—"
+    table = Table(title=f"{code} ({found['level']}), {found['from']} to {found['to']}: the {below}s below it")
     for column in ("area", "crimes", "rate /1,000/yr", "vs parent", "harm days (range)", "charged", "no suspect",
                    "index"):
         table.add_column(column)

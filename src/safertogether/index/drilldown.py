@@ -35,9 +35,10 @@ CHARGED: Final = frozenset({
     "Court case unable to proceed"})
 NO_SUSPECT: Final = "Investigation complete; no suspect identified"
 
-_MEMBERS: Final = """SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force,
-                            a.population FROM areas a LEFT JOIN lsoa_lookup l ON l.lsoa_code = a.code
-                            LEFT JOIN crime_lsoas c ON c.code = a.code WHERE a.level = 'lsoa'"""
+_MEMBERS: Final = """
+    SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force,
+           a.population FROM areas a LEFT JOIN lsoa_lookup l ON l.lsoa_code = a.code
+    LEFT JOIN crime_lsoas c ON c.code = a.code WHERE a.level = 'lsoa'"""
 
 
 def drilldown(warehouse: Warehouse, code: str, months: int = 12) -> dict[str, Any]:
