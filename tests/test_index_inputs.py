@@ -222,3 +222,32 @@ def test_ward_rows_with_unknown_categories_or_counts_are_quarantined(warehouse, 
     no_months = _ward_file(tmp_path / "n.csv", [], [["THEFT", "SHOPLIFTING", "A", *ward]])
     with pytest.raises(ImportFailed, match="no month columns"):
         import_ward_crime(warehouse, [no_months])
+
+
+def test_the_borough_index_builds_and_serves_on_every_engine(warehouse_location: str, data_dir: Path,
+                                                             tmp_path: Path) -> None:
+    """The London path end to end on DuckDB and PostgreSQL: three boroughs' wards, the PAS, the populations."""
+    from fastapi.testclient import TestClient
+
+    from safertogether.api import create_app
+    from safertogether.index.build import build_index
+    from safertogether.index.readers import import_area_population
+
+    london = data_dir / "london"
+    lines = (london / "mps-ward-crime-202402-202601.csv").read_text().splitlines()
+    wards = tmp_path / "wards.csv"
+    wards.write_text("\n".join([lines[0], *[line for line in lines[1:] if any(
+        f",{b}," in line for b in ("Barnet", "Camden", "Richmond upon Thames"))]]) + "\n")
+    with contextlib.closing(open_warehouse(warehouse_location)) as warehouse:
+        import_ward_crime(warehouse, [wards])
+        import_survey(warehouse, [london / "pas-borough-2014-2023.csv"])
+        import_area_population(warehouse, [london / "borough-population-1999-2050.csv"])
+        edition = build_index(warehouse, "borough")
+        assert {r["area_name"] for r in edition.records} == {"Barnet", "Camden", "Richmond upon Thames"}
+        assert all(r["subjective"] is not None for r in edition.records)
+        client = TestClient(create_app(warehouse))
+        code = edition.records[0]["area"]
+        card = client.get(f"/api/index/areas/{code}").json()
+        assert card["area"] == code and card["themes"] and card["similar"]
+        scores = client.get("/api/index").json()
+        assert len(scores["areas"]) == 3 and scores["edition"]["edition_id"] == edition.edition_id

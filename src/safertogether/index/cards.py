@@ -23,6 +23,9 @@ from safertogether.model.attribution import ATTRIBUTION
 from safertogether.store.warehouse import Warehouse
 
 _NO_INDEX = "no Community Safety Index has been built; run `safer index build`"
+#: An area's record as served (index_scores without the edition's bookkeeping; no ``EXCLUDE``: PostgreSQL lacks it).
+_SCORE_COLUMNS: Final = ("area, area_name, group_id, period, months, residents, score, band, band_label, objective, "
+                         "subjective, subjective_period, rank, rank_low, rank_high, ranked, poor_denominator, crimes")
 
 
 def latest_edition(warehouse: Warehouse, level: str | None = None) -> dict[str, Any]:
@@ -55,8 +58,8 @@ def index_scores(warehouse: Warehouse, level: str | None = None, period: str | N
     if chosen not in edition["periods"]:
         raise NotFoundError(f"the index has no period {chosen}; it has {', '.join(edition['periods'])}")
     rows = warehouse.query(
-        """SELECT * EXCLUDE (edition_id, level) FROM index_scores WHERE edition_id = ? AND period = ?
-           ORDER BY rank, area""", [edition["edition_id"], chosen])
+        f"""SELECT {_SCORE_COLUMNS} FROM index_scores WHERE edition_id = ? AND period = ?
+            ORDER BY rank, area""", [edition["edition_id"], chosen])
     return {"edition": edition, "period": chosen, "areas": rows, "attribution": ATTRIBUTION}
 
 
@@ -73,8 +76,8 @@ def index_card(warehouse: Warehouse, area: str, period: str | None = None, simil
                                FROM index_scores WHERE edition_id = ? AND area = ? ORDER BY period""",
                             [edition_id, area])
     chosen = period or trend[-1]["period"]
-    [card] = warehouse.query("""SELECT * EXCLUDE (edition_id) FROM index_scores
-                                WHERE edition_id = ? AND area = ? AND period = ?""", [edition_id, area, chosen]) \
+    [card] = warehouse.query(f"""SELECT level, {_SCORE_COLUMNS} FROM index_scores
+                                 WHERE edition_id = ? AND area = ? AND period = ?""", [edition_id, area, chosen]) \
         or [None]
     if card is None:
         raise NotFoundError(f"{area} has no index score for {chosen}")

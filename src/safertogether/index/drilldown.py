@@ -123,10 +123,11 @@ def _add_index_scores(warehouse: Warehouse, areas: dict[str, dict[str, Any]]) ->
     if not codes:
         return
     for row in warehouse.query(f"""
-            SELECT area, arg_max(score, edition_id * 10000 + CAST(period AS INTEGER)) AS score,
-                   arg_max(band, edition_id * 10000 + CAST(period AS INTEGER)) AS band,
-                   max(period) AS period FROM index_scores WHERE area IN ({', '.join('?' * len(codes))})
-            GROUP BY area""", codes):
+            SELECT area, score, band, period FROM (
+                SELECT area, score, band, period,
+                       row_number() OVER (PARTITION BY area ORDER BY edition_id DESC, period DESC) AS newest
+                FROM index_scores WHERE area IN ({', '.join('?' * len(codes))})) latest
+            WHERE newest = 1""", codes):
         areas[row["area"]]["index"] = {"score": row["score"], "band": row["band"], "period": row["period"]}
 
 

@@ -72,7 +72,7 @@ def _fill(panel_areas: dict[str, int], periods: dict[str, int], rows: list[dict]
     for row in rows:
         a, p = panel_areas.get(row["area"]), periods.get(str(row["period"]))
         if a is not None and p is not None:
-            out[a, p] += row[value]
+            out[a, p] += float(row[value])  # PostgreSQL sums integers as numeric (Decimal)
     return out
 
 
@@ -181,7 +181,7 @@ def _add_survey(warehouse: Warehouse, panel: Panel) -> None:
         if key not in sums:
             sums[key] = np.zeros((len(panel.areas), len(periods)))
             counts[key] = np.zeros((len(panel.areas), len(periods)))
-        sums[key][a, index[row["period"]]] += row["value"]
+        sums[key][a, index[row["period"]]] += float(row["value"])
         counts[key][a, index[row["period"]]] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         panel.survey = {k: np.where(counts[k] > 0, sums[k] / counts[k], np.nan) for k in sums}
