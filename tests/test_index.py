@@ -239,6 +239,14 @@ def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehous
         card = page.inner_text("#index-card")
         assert "Objective (recorded crime)" in card and "no survey here" in card and "Rank" in card
         assert "Open Government Licence" in page.inner_text("footer")
+        page.goto(f"{url}/drilldown?code=leicestershire")
+        page.wait_for_selector("body[data-state='loaded']", timeout=20_000)
+        assert page.locator("#drill-table tbody tr").count() >= 8  # the force and its local authorities
+        page.click("#drill-table tbody tr:nth-child(2) th a")  # one click down to a local authority's MSOAs
+        page.wait_for_selector("body[data-state='loaded']", timeout=20_000)
+        assert "(lad)" in page.inner_text("#drill-table caption")
+        page.click("#drill-table tbody tr:nth-child(2) button.months")  # a number to the months behind it
+        assert page.locator("#drill-months li").count() == 12
         browser.close()
         assert not errors, errors
 

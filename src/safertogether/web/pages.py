@@ -42,6 +42,10 @@ def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None
     def safety_index() -> Response:
         return FileResponse(STATIC_DIR / "safety-index.html", media_type="text/html")
 
+    @app.get("/drilldown", include_in_schema=False)
+    def drill_down() -> Response:
+        return FileResponse(STATIC_DIR / "drilldown.html", media_type="text/html")
+
     @app.get("/quality", include_in_schema=False)
     def quality_page(request: Request) -> HTMLResponse:
         return HTMLResponse(quality_html(quality_report(request.app.state.warehouse)))

@@ -29,7 +29,8 @@ export function cardHtml(card) {
     <p>Trend: ${trend}</p>
     <h3>Similar areas</h3><ul>${similar}</ul>
     ${notes ? `<h3>Read with care</h3><ul>${notes}</ul>` : ''}
-    <p><a href="/api/index/methodology">How the index is made</a></p>`;
+    <p><a href="/drilldown?code=${encodeURIComponent(card.area)}">Drill down</a> ·
+      <a href="/api/index/methodology">How the index is made</a></p>`;
 }
 
 async function getJson(url) {
