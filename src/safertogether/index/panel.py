@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from safertogether.errors import BadRequestError, MissingDataError
 from safertogether.store.warehouse import Warehouse
@@ -67,13 +69,30 @@ def load_panel(warehouse: Warehouse, level: str) -> Panel:
     return panel
 
 
-def _fill(panel_areas: dict[str, int], periods: dict[str, int], rows: list[dict], value: str) -> np.ndarray:
-    out = np.zeros((len(panel_areas), len(periods)))
-    for row in rows:
-        a, p = panel_areas.get(row["area"]), periods.get(str(row["period"]))
-        if a is not None and p is not None:
-            out[a, p] += float(row[value])  # PostgreSQL sums integers as numeric (Decimal)
-    return out
+def _grids(counts: pa.Table, areas: list[str], periods: list[str]) -> dict[OffenceKey, np.ndarray]:
+    """Crimes per (category, offence) as areas x periods arrays, from rows of area, period, category,
+    [offence,] crimes: vectorised (nationally ~0.5 million rows, which as Python dicts took seconds)."""
+    a = pc.index_in(counts.column("area"), value_set=pa.array(areas, pa.string())).fill_null(-1).to_numpy()
+    p = pc.index_in(counts.column("period").cast(pa.string()), value_set=pa.array(periods, pa.string())) \
+        .fill_null(-1).to_numpy()
+    crimes = counts.column("crimes").cast(pa.float64()).fill_null(0).to_numpy()  # PostgreSQL sums are numeric
+    offence = counts.column("offence") if "offence" in counts.column_names else pa.nulls(counts.num_rows, pa.string())
+    keys = pc.dictionary_encode(pc.binary_join_element_wise(
+        counts.column("category"), offence.fill_null(_NO_OFFENCE), _SEPARATOR)).combine_chunks()
+    index = keys.indices.to_numpy()
+    kept = (a >= 0) & (p >= 0)
+    cells = a * len(periods) + p
+    grids = {}
+    for k, key in enumerate(keys.dictionary.to_pylist()):
+        rows = kept & (index == k)
+        category, found = key.split(_SEPARATOR, 1)
+        grids[(category, None if found == _NO_OFFENCE else found)] = np.bincount(
+            cells[rows], weights=crimes[rows], minlength=len(areas) * len(periods)).reshape(len(areas), len(periods))
+    return grids
+
+
+_SEPARATOR: Final = "\x1f"
+_NO_OFFENCE: Final = "\x00"
 
 
 #: Every LSOA with its parents and the force it is compared with: the lookup's force, else (an LSOA the
@@ -99,7 +118,7 @@ def _lsoa_panel(warehouse: Warehouse, level: str) -> Panel:
     months = warehouse.query("""SELECT force_id AS grp, CAST(year(month) AS VARCHAR) AS period,
                                        count(DISTINCT month) AS months FROM force_months GROUP BY 1, 2""")
     periods = sorted({m["period"] for m in months})
-    counts = warehouse.query(f"""
+    counts = warehouse.query_arrow(f"""
         SELECT {column} AS area, CAST(year(m.month) AS VARCHAR) AS period, m.crime_type AS category,
                sum(m.crimes) AS crimes
         FROM monthly_counts m JOIN (SELECT lsoa_code, {column} FROM {members}) s ON s.lsoa_code = m.lsoa
@@ -107,10 +126,8 @@ def _lsoa_panel(warehouse: Warehouse, level: str) -> Panel:
     return _assemble(level, areas, periods, months, counts, None)
 
 
-def _assemble(level: str, areas: list[dict], periods: list[str], months: list[dict], counts: list[dict],
+def _assemble(level: str, areas: list[dict], periods: list[str], months: list[dict], counts: pa.Table,
               residents_by_year: dict[tuple[str, str], float] | None) -> Panel:
-    area_index = {a["area"]: i for i, a in enumerate(areas)}
-    period_index = {p: i for i, p in enumerate(periods)}
     groups = np.array([a["grp"] or "" for a in areas], dtype=object)
     by_group = {(m["grp"], m["period"]): m["months"] for m in months}
     month_grid = np.array([[by_group.get((g, p), 0) for p in periods] for g in groups], dtype=float)
@@ -118,10 +135,7 @@ def _assemble(level: str, areas: list[dict], periods: list[str], months: list[di
         residents = np.repeat(np.array([a["residents"] or 0 for a in areas], dtype=float)[:, None], len(periods), 1)
     else:
         residents = np.array([[residents_by_year.get((a["area"], p), 0.0) for p in periods] for a in areas])
-    keyed: dict[OffenceKey, list[dict]] = {}
-    for row in counts:
-        keyed.setdefault((row["category"], row.get("offence")), []).append(row)
-    grids = {key: _fill(area_index, period_index, rows, "crimes") for key, rows in keyed.items()}
+    grids = _grids(counts, [a["area"] for a in areas], periods)
     return Panel(level, [a["area"] for a in areas], [a["name"] or a["area"] for a in areas], groups, periods,
                  month_grid.reshape(len(areas), len(periods)), residents, grids)
 
@@ -140,7 +154,8 @@ def _borough_panel(warehouse: Warehouse) -> Panel:
     unmatched = sorted(b for b, c in matched.items() if c is None)
     rows = warehouse.query("""SELECT borough, CAST(year(month) AS VARCHAR) AS period, category, offence,
                                      sum(crimes) AS crimes FROM ward_crimes GROUP BY ALL""")
-    counts = [{**r, "area": matched[r["borough"]]} for r in rows if matched.get(r["borough"])]
+    counts = pa.Table.from_pylist([{**r, "area": matched[r["borough"]], "crimes": float(r["crimes"])}
+                                   for r in rows if matched.get(r["borough"])])
     months = warehouse.query("""SELECT 'met' AS grp, CAST(year(month) AS VARCHAR) AS period,
                                        count(DISTINCT month) AS months FROM ward_crimes GROUP BY 1, 2""")
     periods = sorted({m["period"] for m in months})
