@@ -266,3 +266,30 @@ def test_drilling_down_from_the_force_to_its_neighbourhoods(leics: Warehouse) ->
     lsoa = client.get(f"/api/index/drilldown/{CITY_CENTRE}").json()
     assert lsoa["children"] == [] and lsoa["area"]["index"]["band"] == "much less safe"
     assert client.get("/api/index/drilldown/nowhere").status_code == 404
+
+
+def test_a_feel_safe_survey_slots_into_the_index(leics_db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "survey.duckdb"
+    shutil.copy(leics_db, copy)
+    with contextlib.closing(open_warehouse(copy)) as warehouse:
+        lsoas = [r["area"] for r in warehouse.query(
+            "SELECT DISTINCT area FROM index_scores WHERE edition_id = 1 ORDER BY area LIMIT 40")]
+        survey = tmp_path / "residents-survey.csv"
+        lines = ["area,period,measure,value,respondents"]
+        for i, code in enumerate(lsoas):
+            for year in (2020, 2021):
+                lines.append(f"{code},{year}-12-31,Feel safe,{0.5 + (i % 10) / 25:.2f},{100 + i}")
+                lines.append(f"{code},{year}-12-31,ASB is a problem,{0.1 + (i % 7) / 30:.2f},{100 + i}")
+        survey.write_text("\n".join(lines) + "\n")
+        import_survey(warehouse, [survey])
+        edition = build_index(warehouse, "lsoa")
+    with_survey = [r for r in edition.records if r["area"] in set(lsoas)]
+    without = [r for r in edition.records if r["area"] not in set(lsoas)]
+    assert with_survey and all(r["subjective"] is not None for r in with_survey)
+    assert all(r["subjective"] is None and r["score"] == r["objective"] for r in without)
+    for r in with_survey:
+        assert r["score"] == pytest.approx((r["objective"] + r["subjective"]) / 2, abs=0.02)  # 50/50 halves
+        assert r["themes"]["feeling_safe:subjective"] is not None and r["themes"]["nuisance:subjective"] is not None
+    assert not edition.objective_only
+    assert max(r["themes"]["feeling_safe:subjective"] for r in with_survey) > 100 > min(
+        r["themes"]["feeling_safe:subjective"] for r in with_survey)

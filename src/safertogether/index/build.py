@@ -21,7 +21,7 @@ from safertogether.errors import MissingDataError
 from safertogether.index.config import IndexConfig, config_sha256, load_config
 from safertogether.index.indicators import Indicator, objective_indicator, subjective_indicator
 from safertogether.index.panel import Panel, load_panel
-from safertogether.index.scoring import Scenario, base_of, rank_ranges, ranks, score
+from safertogether.index.scoring import base_of, rank_ranges, ranks, scenarios, score
 from safertogether.measures.harm import NUISANCE_CATEGORIES, HarmWeights, default_harm_weights, load_harm_weights
 from safertogether.measures.rates import FOOTFALL_CATEGORIES, DenominatorRule, poor_denominator
 from safertogether.store.warehouse import Warehouse
@@ -88,9 +88,7 @@ def compute_index(panel: Panel, config: IndexConfig, text: str, harm: HarmWeight
     b = panel.periods.index(base_period)
     bases = {(i.name, m, r): base_of(i.value(m, r)[usable[:, b], b])
              for i in indicators for m in ("configured", "counts") for r in ("smoothed", "raw")}
-    default = Scenario("zscore", (config.halves.objective, config.halves.subjective), "arithmetic",
-                       "configured", config.rates)
-    scores = score(indicators, bases, config, default)
+    scores = score(indicators, bases, config, scenarios(config)[0])
     scores.index[~usable] = np.nan
     step("sensitivity: ranks under every alternative")
     rank_low, rank_high, runs = rank_ranges(indicators, bases, config)
@@ -199,10 +197,7 @@ def _components(panel: Panel, indicators: list[Indicator], scores: Any, usable: 
     for (theme, part), values in scores.themes.items():
         parts.append(pa.table({"area": areas, "period": periods, "theme": [theme] * n, "part": [part] * n,
                                "indicator": pa.nulls(n, pa.string()), "score": values[a_index, p_index]}))
-    table = pa.concat_tables(parts, promote_options="default")
-    return table.set_column(table.schema.get_field_index("score"), "score",
-                            pa.array(np.nan_to_num(table.column("score").to_numpy(zero_copy_only=False),
-                                                   nan=np.nan), pa.float64()))
+    return pa.concat_tables(parts, promote_options="default")
 
 
 def store_edition(warehouse: Warehouse, edition: Edition) -> int:

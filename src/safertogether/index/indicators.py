@@ -108,9 +108,10 @@ def subjective_indicator(panel: Panel, theme: str, spec: SubjectiveIndicator,
     keys = [name_key(m) for m in spec.measures if name_key(m) in panel.survey]
     if not keys:
         return None
-    with np.errstate(invalid="ignore"):
-        stacked = np.stack([panel.survey[k] for k in keys])
-        by_year = np.nanmean(stacked, axis=0) if stacked.size else stacked
+    stacked = np.stack([panel.survey[k] for k in keys])
+    present = np.isfinite(stacked).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # not nanmean: it warns where an area has none
+        by_year = np.where(present > 0, np.nansum(stacked, axis=0) / present, np.nan)
     years = [int(y) for y in panel.survey_years]
     shape = (len(panel.areas), len(panel.periods))
     value = np.full(shape, np.nan)
