@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from safertogether.api.auth import writable_or_refuse
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, ogc, people, police_uk
+from safertogether.api.routes import areas, index, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
@@ -38,6 +38,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
     _mount_people(app)
+    app.include_router(index.router)
     _mount_web(app)
     return app
 

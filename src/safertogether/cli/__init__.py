@@ -11,6 +11,7 @@ import sys
 import typer
 
 from safertogether.cli import access, audit, explore, imports, link, serve, synth, users
+from safertogether.cli import index as index_group
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,6 +19,7 @@ app = typer.Typer(help="Safer Together: pool community-safety data and answer qu
 for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit"),
                     (users, "users")):
     app.add_typer(group.app, name=name)
+app.add_typer(index_group.app, name="index")
 for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
     app.command()(command)
 

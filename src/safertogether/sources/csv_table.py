@@ -73,15 +73,15 @@ def _one_line(writer: object, out: io.StringIO, values: list[object]) -> str:
     return out.getvalue().rstrip("\n")
 
 
-def read_csv_text(decoded: DecodedText, columns: list[str], name: str) -> CsvTable:
+def read_csv_text(decoded: DecodedText, columns: list[str], name: str, delimiter: str = ",") -> CsvTable:
     """Parse decoded CSV whose header is already known to be ``columns`` (normalised names)."""
     table: pa.Table | None = None
     unparseable: list[tuple[int, str, str]] = []
     if len(decoded.utf8) >= _BLOCKS << 20:  # small files stay on one thread: they are read several at once
         with contextlib.suppress(pa.ArrowInvalid):  # a record that does not parse: read again, numbered
-            table = _parse(decoded.utf8, columns, threads=True)
+            table = _parse(decoded.utf8, columns, threads=True, delimiter=delimiter)
     if table is None:
-        table, unparseable = _parse_keeping_bad_records(decoded.utf8, columns, name)
+        table, unparseable = _parse_keeping_bad_records(decoded.utf8, columns, name, delimiter)
     table = table.append_column("row_number", pa.array(_valid_row_numbers(table.num_rows, unparseable)))
     return CsvTable(table, unparseable, decoded.utf8, decoded.plain_ascii)
 
@@ -93,20 +93,22 @@ _BLOCKS = 8
 
 
 def _parse(
-    utf8: bytes, columns: list[str], threads: bool, on_bad_record: Callable[[pacsv.InvalidRow], str] | None = None
+    utf8: bytes, columns: list[str], threads: bool, on_bad_record: Callable[[pacsv.InvalidRow], str] | None = None,
+    delimiter: str = ",",
 ) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(utf8),
         read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, use_threads=threads,
                                        block_size=max(1 << 20, len(utf8) // _BLOCKS)),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_record),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                           invalid_row_handler=on_bad_record),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
                                              strings_can_be_null=False),
     )
 
 
 def _parse_keeping_bad_records(
-    utf8: bytes, columns: list[str], name: str
+    utf8: bytes, columns: list[str], name: str, delimiter: str = ","
 ) -> tuple[pa.Table, list[tuple[int, str, str]]]:
     """One thread: pyarrow gives a bad record's number only then (and calls back into Python from it)."""
     unparseable: list[tuple[int, str, str]] = []
@@ -117,7 +119,7 @@ def _parse_keeping_bad_records(
         return "skip"
 
     try:
-        return _parse(utf8, columns, threads=False, on_bad_record=keep_bad_record), unparseable
+        return _parse(utf8, columns, threads=False, on_bad_record=keep_bad_record, delimiter=delimiter), unparseable
     except pa.ArrowInvalid as exc:
         raise InputFormatError(f"{name}: the file cannot be parsed as CSV ({exc}); is it truncated?") from exc
 

@@ -144,6 +144,9 @@ class SourceSpec(_Spec):
     file_name: str | None = Field(None, description="Regular expression with named groups over the file's name")
     partition: list[Identifier] = Field(default_factory=list, description="Fields whose values a republished "
                                         "file replaces as a whole (e.g. force_id, month)")
+    delimiter: Literal[",", ";", "\t", "|"] = Field(",", description="What separates fields (';' in many "
+                                                    "European spreadsheet exports)")
+    decimal_comma: bool = Field(False, description="Numbers are written with a decimal comma (0,56)")
 
     @model_validator(mode="after")
     def _names_are_consistent(self) -> SourceSpec:

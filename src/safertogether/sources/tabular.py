@@ -87,13 +87,28 @@ def _open(
     data = source.read_bytes()
     sha256 = sha256_hex(data)
     decoded = decode_csv_bytes(data, source.name, expected)
-    header = [normalise_column(c) for c in header_fields(decoded.first_line, source.name, expected)]
-    spec = spec_of_header(header, specs, source.name, family, expected)
+    spec, header = _spec_and_header(decoded.first_line, specs, source.name, family, expected)
     if sha256 in known:
         return _OpenedFile(source, sha256, len(data), decoded.encoding, spec, None)
-    parsed = read_csv_text(decoded, header, source.name)
+    parsed = read_csv_text(decoded, header, source.name, spec.delimiter)
     _refuse_truncated(parsed, data, source.name)
     return _OpenedFile(source, sha256, len(data), decoded.encoding, spec, parsed)
+
+
+def _spec_and_header(
+    first_line: str, specs: Sequence[SourceSpec], name: str, family: str, expected: str
+) -> tuple[SourceSpec, list[str]]:
+    """The spec a file's header matches, and the header, split by each delimiter the specs use (commas first)."""
+    delimiters = sorted({s.delimiter for s in specs}, key=lambda d: d != ",")
+    failure: InputFormatError | None = None
+    for delimiter in delimiters:
+        header = [normalise_column(c) for c in header_fields(first_line, name, expected, delimiter)]
+        of_delimiter = [s for s in specs if s.delimiter == delimiter]
+        try:
+            return spec_of_header(header, of_delimiter, name, family, expected), header
+        except InputFormatError as exc:
+            failure = failure or exc
+    raise failure  # type: ignore[misc]
 
 
 def _refuse_truncated(parsed: CsvTable, data: bytes, name: str) -> None:

@@ -78,11 +78,11 @@ def normalise_column(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
-def header_fields(text: str, name: str, expected: str) -> list[str]:
+def header_fields(text: str, name: str, expected: str, delimiter: str = ",") -> list[str]:
     """The fields of the first line; a header that is not CSV is an :class:`InputFormatError`."""
     line = _FIRST_LINE.match(text)  # not re.split: that copies the rest of the file
     first_line = line.group() if line else ""
     try:
-        return next(csv.reader([first_line]), [])
+        return next(csv.reader([first_line], delimiter=delimiter), [])
     except csv.Error as exc:
         raise InputFormatError(f"{name}: the first line is not a CSV header ({exc}); expected {expected}") from exc

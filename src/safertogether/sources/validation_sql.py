@@ -29,8 +29,12 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def typed_sql(kind: FieldType, column: str, formats: list[str] | tuple[str, ...] = ()) -> str:
-    """The value of text ``column`` as ``kind``; NULL where it is empty or cannot be read as one."""
+def typed_sql(kind: FieldType, column: str, formats: list[str] | tuple[str, ...] = (),
+              decimal_comma: bool = False) -> str:
+    """The value of text ``column`` as ``kind``; NULL where it is empty or cannot be read as one.
+
+    With ``decimal_comma`` a number is written 0,56: a comma is read as the decimal point (a point as well).
+    """
     if kind == "month":
         return (f"CASE WHEN regexp_full_match({column}, '\\d{{4}}-\\d{{2}}') "
                 f"THEN try_cast({column} || '-01' AS DATE) END")
@@ -38,7 +42,8 @@ def typed_sql(kind: FieldType, column: str, formats: list[str] | tuple[str, ...]
         parsed = f"try_strptime({column}, [{', '.join(literal(f) for f in formats)}])"
         return f"CAST({parsed} AS {'DATE' if kind == 'date' else 'TIMESTAMP'})"
     if kind in _DOUBLE:
-        return f"try_cast(nullif({column}, '') AS DOUBLE)"
+        number = f"replace({column}, ',', '.')" if decimal_comma else column
+        return f"try_cast(nullif({number}, '') AS DOUBLE)"
     if kind == "integer":
         return f"try_cast(nullif({column}, '') AS BIGINT)"
     if kind == "boolean":
@@ -49,7 +54,7 @@ def typed_sql(kind: FieldType, column: str, formats: list[str] | tuple[str, ...]
 def validation_sql(spec: SourceSpec, today: dt.date | None = None) -> str:
     """The checking query for ``spec`` (see the module docstring)."""
     next_year = (today or dt.date.today()).year + 1
-    typed = ",\n        ".join(f"{_value_sql(f)} AS t_{f.name}" for f in spec.fields)
+    typed = ",\n        ".join(f"{_value_sql(f, spec.decimal_comma)} AS t_{f.name}" for f in spec.fields)
     derived = ",\n        ".join(f"{_derived_sql(d, spec)} AS t_{d.name}" for d in spec.derived if not d.function)
     reasons = [r for f in spec.fields for r in _unreadable_reasons(f, next_year)]
     reasons += [f"WHEN t_{d.name} IS NULL THEN {literal(d.missing_reason)}" for d in spec.derived
@@ -70,14 +75,14 @@ SELECT part, row_number, {', '.join(stored)},
 FROM derived"""
 
 
-def _value_sql(field: FieldSpec) -> str:
+def _value_sql(field: FieldSpec, decimal_comma: bool = False) -> str:
     if field.type == "text":
         value = field.name if field.keep_empty else f"nullif({field.name}, '')"
         if field.codes is None:
             return value
         cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in field.codes.items())
         return f"CASE {field.name} {cases} END"
-    return typed_sql(field.type, field.name, field.formats)
+    return typed_sql(field.type, field.name, field.formats, decimal_comma)
 
 
 def _unreadable_reasons(field: FieldSpec, next_year: int) -> list[str]:

@@ -149,9 +149,45 @@ _USERS_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# The neighbourhood picture (safertogether.index): survey measures, the MPS ward crime files and area
+# populations by year as imported (with provenance), and each built edition of the Community Safety Index
+# with the configuration it was built from. New tables only: created on opening for writing, no bump.
+_INDEX_DDL: Final[tuple[str, ...]] = (
+    "CREATE SEQUENCE IF NOT EXISTS index_edition_ids START 1",
+    f"""CREATE TABLE IF NOT EXISTS survey_measures (
+        survey VARCHAR NOT NULL, area VARCHAR NOT NULL, area_name VARCHAR, period DATE NOT NULL,
+        measure VARCHAR NOT NULL, value DOUBLE NOT NULL, respondents BIGINT, reference_value DOUBLE,
+        survey_code VARCHAR, {_PROVENANCE})""",
+    f"""CREATE TABLE IF NOT EXISTS ward_crimes (
+        ward_code VARCHAR NOT NULL, ward_name VARCHAR, borough VARCHAR NOT NULL, major VARCHAR, minor VARCHAR,
+        category VARCHAR, offence VARCHAR, month DATE NOT NULL, crimes BIGINT NOT NULL, {_PROVENANCE})""",
+    f"""CREATE TABLE IF NOT EXISTS area_population (
+        code VARCHAR NOT NULL, name VARCHAR, year INTEGER NOT NULL, estimate VARCHAR, persons BIGINT NOT NULL,
+        {_PROVENANCE})""",
+    # One row per build: the configuration text it was built from (reproducible), the harm weights' version.
+    """CREATE TABLE IF NOT EXISTS index_editions (
+        edition_id BIGINT PRIMARY KEY, built_at TIMESTAMP NOT NULL, level VARCHAR NOT NULL, name VARCHAR,
+        config_yaml VARCHAR NOT NULL, config_sha256 VARCHAR NOT NULL, harm_version VARCHAR, harm_sha256 VARCHAR,
+        base_period VARCHAR NOT NULL, periods VARCHAR[], objective_only BOOLEAN, scenarios INTEGER,
+        notes VARCHAR[], base_json VARCHAR)""",
+    # Per area and period: the index, its halves, band and rank range (a row per area x period x edition).
+    """CREATE TABLE IF NOT EXISTS index_scores (
+        edition_id BIGINT NOT NULL, level VARCHAR NOT NULL, area VARCHAR NOT NULL, area_name VARCHAR,
+        group_id VARCHAR, period VARCHAR NOT NULL, months INTEGER, residents BIGINT, score DOUBLE, band VARCHAR,
+        band_label VARCHAR, objective DOUBLE, subjective DOUBLE, subjective_period VARCHAR, rank INTEGER,
+        rank_low INTEGER, rank_high INTEGER, ranked INTEGER, poor_denominator BOOLEAN, crimes BIGINT)""",
+    # Per area, period and indicator (and theme, indicator NULL): value, interval, smoothing, harm, funnel, score.
+    """CREATE TABLE IF NOT EXISTS index_components (
+        edition_id BIGINT NOT NULL, area VARCHAR NOT NULL, period VARCHAR NOT NULL, theme VARCHAR NOT NULL,
+        part VARCHAR NOT NULL, indicator VARCHAR, count DOUBLE, rate DOUBLE, rate_low DOUBLE, rate_high DOUBLE,
+        smoothed DOUBLE, harm DOUBLE, harm_low DOUBLE, harm_high DOUBLE, value DOUBLE, funnel VARCHAR,
+        score DOUBLE)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
-    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL
+    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL
 
 
 def spine_ddl() -> tuple[str, ...]:
