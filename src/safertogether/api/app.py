@@ -11,8 +11,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, meta, ogc, police_uk
+from safertogether.api.routes import alerts, areas, meta, ogc, police_uk
 from safertogether.api.warm import Warming
+from safertogether.disclosure.policy import load_policy
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -33,6 +34,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     )
     serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=True), settings)
     app.include_router(areas.router)
+    app.include_router(alerts.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
@@ -43,6 +45,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
 def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> None:
     """What every app of ours has: the warehouse and settings, one error shape, compression and CORS."""
     app.state.settings = settings
+    app.state.public_policy = load_policy(settings.disclosure_policy)
     app.state.warehouse = warehouse
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=2000)
@@ -53,7 +56,7 @@ def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> N
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     limit = app.state.settings.warm_cache
-    warming = Warming(app.state.warehouse, limit) if limit else None
+    warming = Warming(app.state.warehouse, limit, app.state.public_policy) if limit else None
     yield
     if warming:
         warming.stop()

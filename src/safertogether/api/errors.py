@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safertogether.errors import (
+    AccessDeniedError,
     BadRequestError,
     MissingDataError,
     NotFoundError,
@@ -23,6 +24,7 @@ _STATUS: dict[type[SaferError], tuple[int, str]] = {
     BadRequestError: (400, "bad_request"),
     NotFoundError: (404, "not_found"),
     MissingDataError: (404, "missing_data"),
+    AccessDeniedError: (403, "forbidden"),
     WarehouseBusyError: (503, "busy"),
 }
 

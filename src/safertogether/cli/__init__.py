@@ -10,13 +10,15 @@ import sys
 
 import typer
 
-from safertogether.cli import access, audit, explore, imports, link, serve, synth
+from safertogether.cli import access, alerts, audit, explore, imports, link, publish, serve, synth
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit")):
     app.add_typer(group.app, name=name)
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(publish.app, name="publish")
 for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
     app.command()(command)
 
