@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
@@ -201,3 +202,31 @@ def test_digest_says_when_there_is_nothing_to_compare_with(fresh_warehouse, city
     _import(fresh_warehouse, city_folder, "2021-12", "2021-12")
     digest = area_digest(fresh_warehouse, "city-of-london", EXACT)
     assert "no earlier months" in digest.sentence()
+
+
+def test_the_alerts_commands_subscribe_confirm_and_send(city_db, smtp, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from safertogether.cli import app
+
+    server, inbox = smtp
+    db = tmp_path / "city.duckdb"
+    shutil.copy(city_db, db)
+    monkeypatch.setenv("SAFER_ALERTS_SECRET", SECRET)
+    monkeypatch.setenv("SAFER_ALERTS_DB", str(tmp_path / "alerts.sqlite"))
+    monkeypatch.setenv("SAFER_PUBLIC_URL", "http://safer.test")
+    runner = CliRunner()
+    where = f"{server.host}:{server.port}"
+    done = runner.invoke(app, ["alerts", "subscribe", ADDRESS, "E01000001", "--db", str(db), "--smtp", where])
+    assert done.exit_code == 0, done.output
+    assert ADDRESS not in done.output
+    assert runner.invoke(app, ["alerts", "confirm", _link(inbox.messages[0], "confirm")]).exit_code == 0
+    sent = runner.invoke(app, ["alerts", "send", "--db", str(db), "--smtp", where, "--json"])
+    assert sent.exit_code == 0, sent.output
+    assert orjson.loads(sent.stdout.strip().splitlines()[-1])["sent"] == 1
+    assert [m["To"] for m in inbox.messages] == [ADDRESS, ADDRESS]
+    monkeypatch.delenv("SAFER_ALERTS_SECRET")
+    refused = runner.invoke(app, ["alerts", "send", "--db", str(db), "--smtp", where])
+    assert refused.exit_code == 2 and "SAFER_ALERTS_SECRET" in refused.output

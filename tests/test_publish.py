@@ -98,3 +98,22 @@ def test_publish_under_dp_spends_epsilon_once_per_data_version(city_db, tmp_path
     assert again.manifest["releases"][0]["reused"]
     lad = "crime-totals-lad.csv"
     assert (tmp_path / "a" / lad).read_bytes() == (tmp_path / "b" / lad).read_bytes()
+
+
+def test_safer_publish_command_writes_the_datasets_and_refuses_an_unknown_policy(city_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from safertogether.cli import app
+
+    db = tmp_path / "city.duckdb"
+    shutil.copy(city_db, db)
+    runner = CliRunner()
+    done = runner.invoke(app, ["publish", "--db", str(db), "--out", str(tmp_path / "out"), "--policy",
+                               "round-to-5", "--level", "lad", "--json"])
+    assert done.exit_code == 0, done.output
+    manifest = orjson.loads(done.stdout[done.stdout.index("{"):])
+    assert manifest["disclosure_policy"]["name"] == "round-to-5"
+    rows = _rows(tmp_path / "out" / "crime-totals-lad.csv")
+    assert rows and all(int(r["crimes"]) % 5 == 0 for r in rows)
+    refused = runner.invoke(app, ["publish", "--db", str(db), "--out", str(tmp_path / "x"), "--policy", "nope"])
+    assert refused.exit_code == 2 and "no policy file" in refused.output
