@@ -58,12 +58,16 @@ def get_confirm(request: Request, settings: SettingsDep, token: str) -> dict[str
             "message": "Thank you: you will get an e-mail after each month's figures are published."}
 
 
-@router.api_route("/alerts/unsubscribe", methods=["GET", "POST"],
-                  summary="Stop e-mails (the link in every e-mail; POST for one-click unsubscribe)")
+@router.get("/alerts/unsubscribe", summary="Stop e-mails (the link in every e-mail)")
 def unsubscribe_link(request: Request, settings: SettingsDep, token: str) -> dict[str, Any]:
     config = alerts_config(settings)
     unsubscribe(_store(request, settings, config), config, token)
     return {"status": "unsubscribed", "message": "You will get no more e-mails from us."}
+
+
+@router.post("/alerts/unsubscribe", summary="Stop e-mails: one-click unsubscribe (RFC 8058, List-Unsubscribe-Post)")
+def unsubscribe_one_click(request: Request, settings: SettingsDep, token: str) -> dict[str, Any]:
+    return unsubscribe_link(request, settings, token)
 
 
 @router.get("/areas/{code}/feed.atom", summary="Atom feed of an area's monthly crime digest",
