@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     person_data: bool = Field(
         False, description="Serve the signed-in person-data API (/api/people): opens the warehouse for writing, "
         "as every read is audited first (on DuckDB one server process only).")
+    disclosure_policy: str | None = Field(
+        None, description="Disclosure policy for public answers: a YAML file or a packaged policy's name "
+        "(police-uk-as-published, suppress-small-cells, round-to-5, dp-laplace); default police-uk-as-published.")
+    alerts_secret: SecretStr | None = Field(
+        None, description="Secret that signs alert links and encrypts subscribers' addresses (32+ characters); "
+        "alerts are off without it.", min_length=32)
+    alerts_db: Path = Field(Path("safer-alerts.sqlite"), description="Alert subscriptions and outbox (personal "
+                            "data: kept apart from the warehouse, owner-only).")
+    public_url: str = Field("http://127.0.0.1:8000", description="Where residents reach this server (for links "
+                            "in e-mails and feeds).")
+    alerts_sender: str = Field("Safer Together <alerts@localhost>", description="From address of alert e-mails.")
+    smtp: str | None = Field(None, description="SMTP server HOST:PORT for alert e-mails.")
     rate_limit_per_second: float | None = Field(
         None, description="Per-client request limit for public deployments; unlimited when unset."
     )

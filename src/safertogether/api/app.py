@@ -12,8 +12,9 @@ from fastapi.routing import APIRoute
 
 from safertogether.api.auth import writable_or_refuse
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import areas, index, meta, ogc, people, police_uk
+from safertogether.api.routes import alerts, areas, index, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
+from safertogether.disclosure.policy import load_policy
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -34,6 +35,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     )
     serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=not settings.person_data), settings)
     app.include_router(areas.router)
+    app.include_router(alerts.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
@@ -59,6 +61,7 @@ def _mount_people(app: FastAPI) -> None:
 def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> None:
     """What every app of ours has: the warehouse and settings, one error shape, compression and CORS."""
     app.state.settings = settings
+    app.state.public_policy = load_policy(settings.disclosure_policy)
     app.state.warehouse = warehouse
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=2000)
@@ -69,7 +72,7 @@ def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> N
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     limit = app.state.settings.warm_cache
-    warming = Warming(app.state.warehouse, limit) if limit else None
+    warming = Warming(app.state.warehouse, limit, app.state.public_policy) if limit else None
     yield
     if warming:
         warming.stop()

@@ -13,6 +13,7 @@ import threading
 
 from safertogether.api.cache import ANSWERS, answer_key
 from safertogether.api.routes.areas import map_body, map_key, summary_body, summary_key
+from safertogether.disclosure.policy import Policy
 from safertogether.errors import SaferError
 from safertogether.store.warehouse import Warehouse
 
@@ -32,13 +33,17 @@ def areas_to_warm(warehouse: Warehouse, limit: int) -> list[tuple[str, str]]:
     return [(r["level"], r["code"]) for r in rows]
 
 
-def warm(warehouse: Warehouse, limit: int) -> int:
-    """Compute and cache the default map of each force and summary of each area; returns answers made."""
+def warm(warehouse: Warehouse, limit: int, policy: Policy | None = None) -> int:
+    """Compute and cache the default map of each force and summary of each area; returns answers made.
+
+    ``policy`` is the public disclosure policy: what is warmed is what the public is served.
+    """
     made = 0
     for level, code in areas_to_warm(warehouse, limit):
-        jobs = [(summary_key(code, None, None), lambda c=code: summary_body(warehouse, c, None, None))]
+        jobs = [(summary_key(code, None, None, policy),
+                 lambda c=code: summary_body(warehouse, c, None, None, policy))]
         if level == "force":
-            jobs.append((map_key(code, None, None), lambda c=code: map_body(warehouse, c, None, None)))
+            jobs.append((map_key(code, None, None, policy), lambda c=code: map_body(warehouse, c, None, None, policy)))
         for key, build in jobs:
             full_key = answer_key(warehouse, *key)
             if ANSWERS.get(full_key) is not None:
@@ -60,15 +65,15 @@ class Warming:
     ends after the server stopped freezes nothing.
     """
 
-    def __init__(self, warehouse: Warehouse, limit: int) -> None:
+    def __init__(self, warehouse: Warehouse, limit: int, policy: Policy | None = None) -> None:
         self._lock = threading.Lock()
         self._stopped = False
-        self.thread = threading.Thread(target=self._run, args=(warehouse, limit), name="safer-warm-cache",
+        self.thread = threading.Thread(target=self._run, args=(warehouse, limit, policy), name="safer-warm-cache",
                                        daemon=True)
         self.thread.start()
 
-    def _run(self, warehouse: Warehouse, limit: int) -> None:
-        warm(warehouse, limit)
+    def _run(self, warehouse: Warehouse, limit: int, policy: Policy | None) -> None:
+        warm(warehouse, limit, policy)
         with self._lock:
             if not self._stopped:
                 gc.freeze()

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from safertogether.cli import access, audit, explore, imports, link, serve, synth, users
+from safertogether.cli import access, alerts, audit, explore, imports, link, publish, serve, synth, users
 from safertogether.cli import index as index_group
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
@@ -20,6 +20,8 @@ for group, name in ((imports, "import"), (link, "link"), (access, "access"), (sy
                     (users, "users")):
     app.add_typer(group.app, name=name)
 app.add_typer(index_group.app, name="index")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(publish.app, name="publish")
 for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
     app.command()(command)
 

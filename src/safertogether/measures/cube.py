@@ -13,12 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from safertogether.store.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from safertogether.disclosure.policy import Policy
 
 
 def month_index(month: dt.date) -> int:
@@ -167,20 +171,43 @@ _STOPS_SQL = "\nUNION ALL\n".join(f"""
     FROM stop_searches GROUP BY 1, 2, 3, 4""" for field in STOP_BREAKDOWNS) + "\nORDER BY lsoa NULLS LAST"
 
 
-def summary_cubes(warehouse: Warehouse) -> SummaryCubes:
-    """The cubes of the warehouse's current contents (built on first use; ~0.3 s for a force)."""
-    return warehouse.memo(_CUBES, _build)
+#: The fine tables the cubes hold (lsoa, force_id, month, key, count): what disclosure control protects.
+CUBE_SQL: Final[dict[str, str]] = {"crimes": _CRIMES_SQL, "outcomes": _OUTCOMES_SQL, "stops": _STOPS_SQL}
 
 
-def summary_cubes_ready(warehouse: Warehouse) -> bool:
+def summary_cubes(warehouse: Warehouse, policy: Policy | None = None) -> SummaryCubes:
+    """The cubes of the warehouse's current contents (built on first use; ~0.3 s for a force).
+
+    With a disclosure ``policy`` other than exact, the cubes hold the released cells
+    (:func:`safertogether.disclosure.releases.public_cells`), so every figure made from them is too.
+    """
+    return warehouse.memo(_cubes_name(policy), lambda w: _build(w, policy))
+
+
+def _cubes_name(policy: Policy | None) -> str:
+    return _CUBES if policy is None or policy.exact else f"{_CUBES} {policy.name}"
+
+
+def summary_cubes_ready(warehouse: Warehouse, policy: Policy | None = None) -> bool:
     """Whether the cubes of the current contents are built (so a summary needs no I/O)."""
-    return warehouse.memo_ready(_CUBES)
+    return warehouse.memo_ready(_cubes_name(policy))
 
 
 _CUBES = "summary cubes"
 
 
-def _build(warehouse: Warehouse) -> SummaryCubes:
+def _cells(warehouse: Warehouse, name: str, policy: Policy | None) -> pa.Table:
+    if policy is None or policy.exact:
+        return warehouse.query_arrow(CUBE_SQL[name])
+    from safertogether.disclosure.releases import public_cells
+
+    cells = public_cells(warehouse, policy, name).cells
+    # Hidden cells count as none; differentially private cells can be negative (unbiased noise), which a
+    # page cannot show (shares, rates): here they count as none too (the published datasets keep them).
+    return cells.set_column(4, "count", pc.max_element_wise(pc.fill_null(cells.column("count"), 0), 0))
+
+
+def _build(warehouse: Warehouse, policy: Policy | None = None) -> SummaryCubes:
     lsoas_of: dict[tuple[str, str], list[str]] = {}
     for row in warehouse.query_arrow(
             "SELECT lsoa_code, msoa_code, lad_code, force_id FROM lsoa_lookup ORDER BY lsoa_code").to_pylist():
@@ -192,9 +219,9 @@ def _build(warehouse: Warehouse) -> SummaryCubes:
         months_loaded.setdefault(row["force_id"], set()).add(row["month"])
         months_loaded[None].add(row["month"])
     return SummaryCubes(
-        crimes=MonthlyCube.from_arrow(warehouse.query_arrow(_CRIMES_SQL)),
-        outcomes=MonthlyCube.from_arrow(warehouse.query_arrow(_OUTCOMES_SQL)),
-        stops=MonthlyCube.from_arrow(warehouse.query_arrow(_STOPS_SQL)),
+        crimes=MonthlyCube.from_arrow(_cells(warehouse, "crimes", policy)),
+        outcomes=MonthlyCube.from_arrow(_cells(warehouse, "outcomes", policy)),
+        stops=MonthlyCube.from_arrow(_cells(warehouse, "stops", policy)),
         lsoas_of=lsoas_of,
         months_loaded=months_loaded,
     )

@@ -8,6 +8,7 @@ import orjson
 
 from safertogether.areas.hierarchy import area
 from safertogether.areas.places import map_labels
+from safertogether.disclosure.relations import counts_relation
 from safertogether.measures.missing import missing_reference_data
 from safertogether.measures.period import Period
 from safertogether.store.warehouse import Warehouse
@@ -23,12 +24,12 @@ def rate_map_geojson(warehouse: Warehouse, force: str, period: Period) -> bytes:
     """
     area(warehouse, force)  # an unknown force is a 404, as elsewhere
     rows = warehouse.query(
-        """WITH members AS (
+        f"""WITH members AS (
                SELECT code FROM areas WHERE level = 'lsoa' AND force_id = $force
-               UNION SELECT DISTINCT lsoa FROM monthly_counts WHERE force_id = $force AND lsoa IS NOT NULL
+               UNION SELECT DISTINCT lsoa FROM {counts_relation()} WHERE force_id = $force AND lsoa IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM areas WHERE level = 'lsoa' AND force_id = $force)),
            counts AS (
-               SELECT lsoa AS code, sum(crimes)::BIGINT AS crimes FROM monthly_counts
+               SELECT lsoa AS code, sum(crimes)::BIGINT AS crimes FROM {counts_relation()}
                WHERE month BETWEEN $start AND $end AND lsoa IN (SELECT code FROM members) GROUP BY lsoa)
            SELECT m.code, coalesce(a.name, s.name, m.code) AS name, coalesce(c.crimes, 0) AS crimes,
                   p.persons AS population, s.map_geojson, l.msoa_code AS msoa, l.lad_code AS lad

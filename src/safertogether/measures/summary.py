@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import special
@@ -14,6 +14,9 @@ from safertogether.measures.missing import missing_for_area
 from safertogether.measures.period import Period, add_months, month_text, resolve_period
 from safertogether.model.categories import crime_type_slug
 from safertogether.store.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from safertogether.disclosure.policy import Policy
 
 STOP_SEARCH_RATE_NOTE = (
     "Counts and shares only: rates of stop and search per ethnic group need Census population by "
@@ -26,17 +29,19 @@ def _per_1000(count: float, residents: int | None) -> float | None:
 
 
 def area_summary(
-    warehouse: Warehouse, code: str, month_from: str | None = None, month_to: str | None = None
+    warehouse: Warehouse, code: str, month_from: str | None = None, month_to: str | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
     """Everything the neighbourhood page shows about one area for one period.
 
     Args:
         code: an LSOA, MSOA or local authority code, or a police.uk force id.
         month_from, month_to: ``YYYY-MM``; by default the latest 12 loaded months.
+        policy: the disclosure policy the figures are made under (None: exact, as counted).
     """
     place = area(warehouse, code)
     force = place["code"] if place["level"] == "force" else place.get("force_id")
-    cubes = summary_cubes(warehouse)
+    cubes = summary_cubes(warehouse, policy)
     latest = cubes.latest_month(force)
     if month_to is None and latest is not None:  # the default end, from memory rather than a query
         month_to = month_text(latest)
@@ -75,9 +80,9 @@ def area_summary(
     }
 
 
-def summary_in_memory(warehouse: Warehouse) -> bool:
+def summary_in_memory(warehouse: Warehouse, policy: Policy | None = None) -> bool:
     """Whether what :func:`area_summary` reads is all in memory (a summary then needs no I/O)."""
-    return summary_cubes_ready(warehouse) and area_index_ready(warehouse)
+    return summary_cubes_ready(warehouse, policy) and area_index_ready(warehouse)
 
 
 def _categories(names: list[str], totals: np.ndarray) -> list[dict[str, Any]]:

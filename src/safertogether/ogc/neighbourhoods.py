@@ -8,6 +8,7 @@ import orjson
 import pyarrow as pa
 import shapely
 
+from safertogether.disclosure.relations import counts_relation
 from safertogether.measures.period import Period, month_text, resolve_period
 from safertogether.ogc.collections import Collection
 from safertogether.ogc.crs import bbox_polygon, project_geometries
@@ -55,7 +56,7 @@ def neighbourhoods_plan(warehouse: Warehouse, collection: Collection, query: Ite
     shapes = f"({MEMBERS_SQL}) members JOIN area_shapes s USING (code) LEFT JOIN lsoa_lookup l ON l.lsoa_code = s.code"
     keys_sql = f"SELECT s.code AS id, s.wkb FROM {shapes} WHERE {where} AND s.code > $after ORDER BY s.code LIMIT $n"
     rows_sql = f"""WITH counts AS (
-                       SELECT m.lsoa AS code, sum(m.crimes)::BIGINT AS crimes FROM monthly_counts m
+                       SELECT m.lsoa AS code, sum(m.crimes)::BIGINT AS crimes FROM {counts_relation()} m
                        WHERE m.month BETWEEN $p0 AND $p1 AND {category} AND m.lsoa BETWEEN $first AND $last
                        GROUP BY 1)
                    SELECT s.code AS id, s.wkb, s.code, s.name, l.msoa_code AS msoa, l.lad_code AS lad,

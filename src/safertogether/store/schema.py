@@ -185,9 +185,23 @@ _INDEX_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# Disclosure control (safertogether.disclosure): differentially private releases, drawn once per data version,
+# and the privacy budget they spent. (Residents' alert subscriptions are kept apart: see alerts/store.py.)
+_PUBLISH_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS disclosure_releases (
+        release_id VARCHAR PRIMARY KEY, data_version VARCHAR NOT NULL, policy VARCHAR NOT NULL,
+        rule VARCHAR NOT NULL, dataset VARCHAR NOT NULL, epsilon DOUBLE NOT NULL, cells BIGINT,
+        created_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS released_cells (
+        release_id VARCHAR NOT NULL, lsoa VARCHAR, force_id VARCHAR, month DATE, key VARCHAR, count BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS released_totals (
+        release_id VARCHAR NOT NULL, lsoa VARCHAR, force_id VARCHAR, month DATE, count BIGINT)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
-    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL
+    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
 
 
 def spine_ddl() -> tuple[str, ...]:

@@ -13,11 +13,13 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from safertogether.api.cache import cached_answer
-from safertogether.api.deps import WarehouseDep
+from safertogether.api.deps import DisclosureDep, WarehouseDep, records_published
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.api.schemas import AreaSummary
 from safertogether.areas.hierarchy import area, search_areas
+from safertogether.disclosure.policy import Policy
+from safertogether.disclosure.relations import released_counts
 from safertogether.measures.downloads import FORMATS, GisFormat, download_name, write_crimes_download
 from safertogether.measures.extracts import crimes_csv
 from safertogether.measures.maps import rate_map_geojson
@@ -52,26 +54,28 @@ def get_area(warehouse: WarehouseDep, code: AreaCode) -> dict[str, Any]:
 @router.get("/areas/{code}/summary", response_class=Response,
             summary="Counts, rate, trend, force comparison, outcomes and stop-and-search of an area",
             responses={200: {"model": AreaSummary, "description": "The area's summary for the period"}})
-async def get_summary(request: Request, warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
-                      month_to: MonthTo = None) -> Response:
+async def get_summary(request: Request, warehouse: WarehouseDep, policy: DisclosureDep, code: AreaCode,
+                      month_from: MonthFrom = None, month_to: MonthTo = None) -> Response:
     # Summaries come from the in-memory cubes (measures.cube): once they are built, cheaper made at once
     # than in a thread; building them (seconds, nationally) must not hold up the event loop.
-    return await cached_answer(request, warehouse, summary_key(code, month_from, month_to),
-                               lambda: summary_body(warehouse, code, month_from, month_to),
-                               in_memory=summary_in_memory(warehouse))
+    return await cached_answer(request, warehouse, summary_key(code, month_from, month_to, policy),
+                               lambda: summary_body(warehouse, code, month_from, month_to, policy),
+                               in_memory=summary_in_memory(warehouse, policy))
 
 
-def summary_key(code: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
-    return ("summary", code, month_from, month_to)
+def summary_key(code: str, month_from: str | None, month_to: str | None,
+                policy: Policy | None = None) -> tuple[str | None, ...]:
+    return ("summary", policy_name(policy), code, month_from, month_to)
 
 
-def summary_body(warehouse: Warehouse, code: str, month_from: str | None, month_to: str | None) -> bytes:
-    """The summary answer as sent: shared by the route and by cache warming."""
-    return orjson.dumps(area_summary(warehouse, code, month_from, month_to))
+def summary_body(warehouse: Warehouse, code: str, month_from: str | None, month_to: str | None,
+                 policy: Policy | None = None) -> bytes:
+    """The summary answer as sent (under the caller's disclosure policy): shared by the route and by warming."""
+    return orjson.dumps(area_summary(warehouse, code, month_from, month_to, policy))
 
 
 @router.get("/areas/{code}/crimes.csv", summary="Every street crime of the area and period as CSV (streamed)",
-            response_class=StreamingResponse)
+            response_class=StreamingResponse, dependencies=[Depends(records_published)])
 def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFrom = None,
                    month_to: MonthTo = None) -> StreamingResponse:
     place = area(warehouse, code)  # fail with 404 before the stream starts
@@ -83,7 +87,8 @@ def get_crimes_csv(warehouse: WarehouseDep, code: AreaCode, month_from: MonthFro
 
 @router.get("/areas/{code}/download", response_class=FileResponse,
             summary="Every street crime of the area and period as GeoPackage, FlatGeobuf or GeoParquet",
-            responses={200: {"content": {f.media_type: {} for f in FORMATS.values()}}})
+            responses={200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
+            dependencies=[Depends(records_published)])
 def get_download(warehouse: WarehouseDep, code: AreaCode,
                  fmt: Annotated[GisFormat, Query(alias="format", description="gpkg, fgb or parquet")] = "gpkg",
                  month_from: MonthFrom = None, month_to: MonthTo = None) -> FileResponse:
@@ -101,17 +106,25 @@ def get_download(warehouse: WarehouseDep, code: AreaCode,
 
 @router.get("/map/{force}.geojson", summary="Choropleth GeoJSON: crime rate per 1,000 residents per LSOA",
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-async def get_map(request: Request, warehouse: WarehouseDep, force: ForceId, month_from: MonthFrom = None,
-                  month_to: MonthTo = None) -> Response:
-    return await cached_answer(request, warehouse, map_key(force, month_from, month_to),
-                               lambda: map_body(warehouse, force, month_from, month_to),
+async def get_map(request: Request, warehouse: WarehouseDep, policy: DisclosureDep, force: ForceId,
+                  month_from: MonthFrom = None, month_to: MonthTo = None) -> Response:
+    return await cached_answer(request, warehouse, map_key(force, month_from, month_to, policy),
+                               lambda: map_body(warehouse, force, month_from, month_to, policy),
                                media_type="application/geo+json")
 
 
-def map_key(force: str, month_from: str | None, month_to: str | None) -> tuple[str | None, ...]:
-    return ("map", force, month_from, month_to)
+def map_key(force: str, month_from: str | None, month_to: str | None,
+            policy: Policy | None = None) -> tuple[str | None, ...]:
+    return ("map", policy_name(policy), force, month_from, month_to)
 
 
-def map_body(warehouse: Warehouse, force: str, month_from: str | None, month_to: str | None) -> bytes:
-    """The map answer as sent: shared by the route and by cache warming."""
-    return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to, force=force))
+def map_body(warehouse: Warehouse, force: str, month_from: str | None, month_to: str | None,
+             policy: Policy | None = None) -> bytes:
+    """The map answer as sent (under the caller's disclosure policy): shared by the route and by warming."""
+    with released_counts(warehouse, policy):
+        return rate_map_geojson(warehouse, force, resolve_period(warehouse, month_from, month_to, force=force))
+
+
+def policy_name(policy: Policy | None) -> str:
+    """Cached answers are kept per disclosure policy: an analyst's exact answer is never served to the public."""
+    return policy.name if policy and not policy.exact else "exact"

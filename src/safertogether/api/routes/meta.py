@@ -8,9 +8,10 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from safertogether.api.cache import cached_answer
-from safertogether.api.deps import SettingsDep, WarehouseDep
+from safertogether.api.deps import DisclosureDep, SettingsDep, WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
+from safertogether.disclosure.relations import counts_relation, released_counts
 from safertogether.measures.quality import quality_report
 from safertogether.model.attribution import ATTRIBUTION
 from safertogether.model.forces import force_name
@@ -19,22 +20,27 @@ router = APIRouter(prefix="/api", dependencies=[Depends(rate_limit)], tags=["met
 
 
 @router.get("/forces", summary="Forces with data loaded, and their months")
-def list_forces(warehouse: WarehouseDep) -> list[dict[str, Any]]:
-    rows = warehouse.query(
-        """SELECT force_id, strftime(min(month), '%Y-%m') AS first_month,
-                  strftime(max(month), '%Y-%m') AS last_month, sum(crimes)::BIGINT AS crimes
-           FROM force_months GROUP BY force_id ORDER BY force_id"""
-    )
+def list_forces(warehouse: WarehouseDep, policy: DisclosureDep) -> list[dict[str, Any]]:
+    # Totals from the released counts (all of a force's, wherever they are), so they obey the policy too.
+    with released_counts(warehouse, policy):
+        rows = warehouse.query(
+            f"""SELECT f.force_id, strftime(min(f.month), '%Y-%m') AS first_month,
+                       strftime(max(f.month), '%Y-%m') AS last_month,
+                       (SELECT coalesce(sum(crimes), 0) FROM {counts_relation()} c
+                        WHERE c.force_id = f.force_id)::BIGINT AS crimes
+                FROM force_months f GROUP BY f.force_id ORDER BY f.force_id"""
+        )
     return [{**r, "name": force_name(r["force_id"])} for r in rows]
 
 
-@router.get("/meta", summary="Attribution, map settings and what is loaded")
-def meta(warehouse: WarehouseDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/meta", summary="Attribution, map settings, disclosure policy and what is loaded")
+def meta(warehouse: WarehouseDep, settings: SettingsDep, policy: DisclosureDep) -> dict[str, Any]:
     return {
         "attribution": ATTRIBUTION,
         "tile_url": settings.tile_url,
         "latest_month": warehouse.scalar("SELECT strftime(max(month), '%Y-%m') FROM force_months"),
-        "forces": list_forces(warehouse),
+        "forces": list_forces(warehouse, policy),
+        "disclosure_policy": policy.as_json(),
     }
 
 

@@ -6,17 +6,22 @@ queryables vary per collection, which a fixed FastAPI signature cannot express.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from safertogether.api.deps import WarehouseDep
+from safertogether.api.deps import DisclosureDep, WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
+from safertogether.disclosure.policy import Policy
+from safertogether.disclosure.relations import released_counts
+from safertogether.errors import AccessDeniedError
 from safertogether.ogc import documents, service
 from safertogether.ogc.collections import collection
 from safertogether.ogc.openapi import openapi_document
 from safertogether.ogc.service import Answer
+from safertogether.store.warehouse import Warehouse
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(rate_limit)])
@@ -79,11 +84,26 @@ def queryables(request: Request, collection_id: str) -> Response:
 
 @router.get("/collections/{collection_id}/items", summary="Features, a page at a time" + _SEE,
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-def items(request: Request, warehouse: WarehouseDep, collection_id: str) -> Response:
-    return _send(service.items_answer(warehouse, collection_id, _params(request), _base(request)), request)
+def items(request: Request, warehouse: WarehouseDep, policy: DisclosureDep, collection_id: str) -> Response:
+    with _disclosed(warehouse, policy, collection_id):
+        return _send(service.items_answer(warehouse, collection_id, _params(request), _base(request)), request)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=Response,
             responses={200: {"content": {"application/geo+json": {}}}})
-def feature(request: Request, warehouse: WarehouseDep, collection_id: str, feature_id: str) -> Response:
-    return _send(service.feature_answer(warehouse, collection_id, feature_id, _params(request), _base(request)))
+def feature(request: Request, warehouse: WarehouseDep, policy: DisclosureDep, collection_id: str,
+            feature_id: str) -> Response:
+    with _disclosed(warehouse, policy, collection_id):
+        return _send(service.feature_answer(warehouse, collection_id, feature_id, _params(request), _base(request)))
+
+
+#: Collections of police.uk's records (each feature one crime or stop), withheld when the policy says so.
+RECORD_COLLECTIONS = frozenset({"crimes", "stop-and-search"})
+
+
+def _disclosed(warehouse: Warehouse, policy: Policy, collection_id: str) -> contextlib.AbstractContextManager[None]:
+    """Counts from the policy's released cells; records refused when the policy withholds them."""
+    if collection_id in RECORD_COLLECTIONS and policy.records == "withheld":
+        raise AccessDeniedError(f"this server's disclosure policy ({policy.name}) publishes counts only; "
+                                "the neighbourhoods collection has them")
+    return released_counts(warehouse, policy)

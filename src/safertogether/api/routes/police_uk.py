@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safertogether.api.cache import ANSWERS, Entry, answer_key, entry_response
-from safertogether.api.deps import WarehouseDep
+from safertogether.api.deps import WarehouseDep, records_published
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.errors import BadRequestError
@@ -390,7 +390,9 @@ def neighbourhood_detail(force: str, neighbourhood: str, what: str) -> list[dict
 
 def compatible_router(prefix: str) -> APIRouter:
     """The methods under ``prefix``, with the rate limit and the error responses every method shares."""
-    router = APIRouter(prefix=prefix, tags=[TAG], responses=ERROR_RESPONSES, dependencies=[Depends(rate_limit)])
+    # police.uk's API serves its records: withheld as a whole when the disclosure policy withholds records.
+    router = APIRouter(prefix=prefix, tags=[TAG], responses=ERROR_RESPONSES,
+                       dependencies=[Depends(rate_limit), Depends(records_published)])
     router.include_router(routes)
     return router
 
