@@ -42,6 +42,7 @@ class BacktestSettings:
     tune_windows: int | None = None  #: periods before the test span to choose parameters on
     seed: int = 17
     draws: int = 2000
+    fairness_coverage: float = 0.05  #: the flagged area judged by deprivation decile
 
 
 @dataclass
@@ -97,7 +98,8 @@ def _key(params: dict[str, Any]) -> str:
 
 
 def backtest(series: Series, settings: BacktestSettings | None = None, *, covariates: np.ndarray | None = None,
-             extra: Sequence[Model] = (), progress: Progress | None = None) -> dict[str, Any]:
+             extra: Sequence[Model] = (), progress: Progress | None = None, deciles: np.ndarray | None = None,
+             harm_weights: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the backtest and return its report (JSON-ready; see :func:`results_table` for the rows).
 
     ``extra`` models (e.g. the true rate of a synthetic process) are scored beside the named ones,
@@ -129,7 +131,49 @@ def backtest(series: Series, settings: BacktestSettings | None = None, *, covari
             rng = np.random.default_rng([settings.seed, origin])  # the same tie order for every model
             scores[name].append(metrics.window_scores(expected, actual, rng, settings.coverages, settings.boxes))
             pooled[name].append(expected)
-    return _report(series, settings, plan, models, chosen, scores, pooled, counts, runner)
+    report = _report(series, settings, plan, models, chosen, scores, pooled, counts, runner)
+    report["maps"] = _maps(series, plan, pooled, counts)
+    if deciles is not None:
+        report["fairness"] = _fairness(series, settings, plan, pooled, deciles, harm_weights)
+    return report
+
+
+def _maps(series: Series, plan: Plan, pooled: dict[str, list[np.ndarray]], counts: np.ndarray,
+          share: float = 0.05) -> dict[str, Any]:
+    """The last test window: each model's top cells and where the events were (flat grid indices)."""
+    grid = series.grid
+    k = metrics.cells_for(share, grid.n)
+    out: dict[str, Any] = {"window": series.period_label(plan.test[-1]), "share": share,
+                           "grid": {"x0": grid.x0, "y0": grid.y0, "size": grid.size, "nx": grid.nx, "ny": grid.ny}}
+    actual = counts[plan.test[-1]]
+    hit = np.flatnonzero(actual)
+    out["actual"] = [[int(grid.cells[c]), int(actual[c])] for c in hit]
+    for name, forecasts in pooled.items():
+        top = np.argsort(-forecasts[-1], kind="stable")[:k]
+        out[name] = [[int(grid.cells[c]), round(float(forecasts[-1][c]), 4)] for c in top if forecasts[-1][c] > 0]
+    return out
+
+
+def _fairness(series: Series, settings: BacktestSettings, plan: Plan, pooled: dict[str, list[np.ndarray]],
+              deciles: np.ndarray, harm_weights: dict[str, float] | None) -> dict[str, Any]:
+    """Per model: the cells flagged at the fairness coverage (summed over test windows) by IMD decile,
+    against the harm of the test windows' events."""
+    from safertogether.forecast.context import harm_of
+    from safertogether.forecast.fairness import fairness_by_decile
+
+    first, last = int(series.edges[plan.test[0]]), int(series.edges[plan.test[-1] + 1])
+    inside = (series.step >= first) & (series.step < last)
+    harm = np.bincount(series.cell[inside], weights=harm_of(series.category[inside], harm_weights),
+                       minlength=series.grid.n)
+    k = metrics.cells_for(settings.fairness_coverage, series.grid.n)
+    out: dict[str, Any] = {"coverage": settings.fairness_coverage,
+                           "harm": "Cambridge Crime Harm Index days" if harm_weights else "event counts"}
+    for name, forecasts in pooled.items():
+        flagged = np.zeros(series.grid.n)
+        for origin, expected in zip(plan.test, forecasts, strict=True):
+            flagged[metrics.ranking(expected, np.random.default_rng([settings.seed, origin]))[:k]] += 1
+        out[name] = fairness_by_decile(flagged, harm, deciles)
+    return out
 
 
 class _Steps:

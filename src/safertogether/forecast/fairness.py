@@ -23,9 +23,9 @@ def fairness_by_decile(flagged: np.ndarray, harm: np.ndarray, decile: np.ndarray
         decile: IMD decile per cell (1 most deprived .. 10; 0 unknown).
         ratio, points: warn when attention share > ratio x harm share and exceeds it by ``points``.
     """
-    flagged = np.asarray(flagged, bool)
+    flagged = np.asarray(flagged, np.float64)  # booleans, or how often each cell was flagged
     rows, warnings = [], []
-    total_flag, total_harm = max(int(flagged.sum()), 1), max(float(np.sum(harm)), 1e-12)
+    total_flag, total_harm = max(float(flagged.sum()), 1e-12), max(float(np.sum(harm)), 1e-12)
     total_patrol = float(np.sum(patrol)) if patrol is not None else 0.0
     for d in range(0, 11):
         sel = decile == d

@@ -138,3 +138,47 @@ def _wgs84(grid: Grid, geometry: shapely.Geometry) -> shapely.Geometry:
         return np.column_stack(grid.to_wgs84(xy[:, 0], xy[:, 1]))
 
     return shapely.transform(geometry, move)
+
+
+def printable_map(plans: list[dict[str, Any]], period: str) -> str:
+    """One printable page: each shift's boxes drawn to scale, numbered, with the visit times (inline SVG)."""
+    import html
+
+    from safertogether.model.attribution import ATTRIBUTION
+
+    shapes = [shapely.geometry.shape(f["geometry"]) for p in plans for f in p["features"]]
+    if not shapes:
+        return "<!doctype html><p>No boxes: the forecast is empty.</p>"
+    west, south, east, north = shapely.bounds(shapely.union_all(shapes))
+    pad = max(east - west, north - south) * 0.05 + 1e-9
+    west, south, east, north = west - pad, south - pad, east + pad, north + pad
+    scale = 600 / max(east - west, north - south)
+    sections = []
+    for plan in plans:
+        parts, rows = [f'<svg width="{(east - west) * scale:.0f}" height="{(north - south) * scale:.0f}" '
+                       'style="border:1px solid #999">'], []
+        for feature in plan["features"]:
+            geometry = shapely.geometry.shape(feature["geometry"])
+            props = feature["properties"]
+            for polygon in getattr(geometry, "geoms", [geometry]):
+                points = " ".join(f"{(x - west) * scale:.1f},{(north - y) * scale:.1f}"
+                                  for x, y in polygon.exterior.coords)
+                parts.append(f'<polygon points="{points}" fill="#d7301f" fill-opacity="0.5" stroke="#000"/>')
+            cx, cy = geometry.centroid.x, geometry.centroid.y
+            parts.append(f'<text x="{(cx - west) * scale:.1f}" y="{(north - cy) * scale:.1f}" '
+                         f'font-size="12" text-anchor="middle">{props["box"]}</text>')
+            rows.append(f"<tr><td>{props['box']}</td><td>{', '.join(props['visits'])}</td>"
+                        f"<td>{props['share_of_harm']:.1%}</td><td>{cy:.5f}, {cx:.5f}</td></tr>")
+        meta = plan["properties"]
+        sections.append(f"<h2>Shift {html.escape(meta['shift'])}: {meta['boxes']} boxes, "
+                        f"{meta['expected_share_of_harm']:.1%} of expected harm</h2>{''.join(parts)}</svg>"
+                        "<table><tr><th>box</th><th>visits</th><th>share of harm</th><th>centre (lat, lon)</th></tr>"
+                        f"{''.join(rows)}</table>")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Patrol plan {period}</title>"
+            "<style>body{font-family:system-ui,sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+            "@media print{h2{page-break-before:always}}</style></head><body>"
+            f"<h1>Hot-spot patrol plan, {html.escape(period)}</h1>"
+            "<p>Visit each box for the stated minutes at each time "
+            "(the Koper curve: 10-15 minutes, about every two hours). North is up. Expected harm weights each "
+            "forecast event by the Cambridge Crime Harm Index; a category hides a wide range of harm.</p>"
+            f"{''.join(sections)}<footer><small>{html.escape(ATTRIBUTION['text'])}</small></footer></body></html>")
