@@ -32,8 +32,10 @@ def _ring_masks(grid: Grid, cells: np.ndarray, rings_m: list[float]) -> list[np.
 
 
 def _rate_ratio(tb: float, ta: float, cb: float, ca: float) -> dict[str, float | None]:
-    if min(tb, ta, cb, ca) <= 0:
+    if max(tb, cb) <= 0 or max(ta, ca) <= 0:
         return {"ratio": None, "low": None, "high": None}
+    if min(tb, ta, cb, ca) <= 0:  # Haldane's correction: a zero count would make the ratio 0 or infinite
+        tb, ta, cb, ca = tb + 0.5, ta + 0.5, cb + 0.5, ca + 0.5
     ratio = (ta / tb) / (ca / cb)
     se = np.sqrt(1 / tb + 1 / ta + 1 / cb + 1 / ca)
     return {"ratio": round(float(ratio), 3), "low": round(float(ratio * np.exp(-1.96 * se)), 3),

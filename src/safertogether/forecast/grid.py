@@ -48,9 +48,9 @@ class Grid:
         ix = np.floor((np.asarray(x) - self.x0) / self.size).astype(np.int64)
         iy = np.floor((np.asarray(y) - self.y0) / self.size).astype(np.int64)
         inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        lookup = np.full(self.nx * self.ny, -1, np.int64)
-        lookup[self.cells] = np.arange(self.n)
-        return np.where(inside, lookup[np.where(inside, iy * self.nx + ix, 0)], -1)
+        flat = np.where(inside, iy * self.nx + ix, -1)
+        at = np.minimum(np.searchsorted(self.cells, flat), self.n - 1)  # cells are sorted
+        return np.where(inside & (self.cells[at] == flat), at, -1)
 
     def corners(self) -> tuple[np.ndarray, np.ndarray]:
         """South-west corner of each cell (CRS units)."""
@@ -108,8 +108,8 @@ def build_grid(events: Events, cell_m: float, mask: shapely.Geometry | None = No
     if nx * ny > 50_000_000:
         raise BadRequestError(f"a {cell_m:g} m grid over this area has {nx * ny:,} cells; use larger cells or "
                               "a --mask around the study area")
-    full = Grid(x0, y0, size, cell_m, nx, ny, events.crs, np.arange(nx * ny), "")
     if mask is not None:
+        full = Grid(x0, y0, size, cell_m, nx, ny, events.crs, np.arange(nx * ny), "")
         cx, cy = full.centres()
         shapely.prepare(mask)
         inside = shapely.contains_xy(mask, cx, cy)
@@ -118,13 +118,18 @@ def build_grid(events: Events, cell_m: float, mask: shapely.Geometry | None = No
                                   "is the mask in the right place (its CRS)?")
         return Grid(x0, y0, size, cell_m, nx, ny, events.crs, np.flatnonzero(inside),
                     mask_name or "the given polygon")
-    hit = np.zeros(nx * ny, bool)
-    hit[full.cell_of(events.x, events.y)] = True
+    ix = np.floor((events.x - x0) / size).astype(np.int64)
+    iy = np.floor((events.y - y0) / size).astype(np.int64)
+    hit_y, hit_x = np.divmod(np.unique(iy * nx + ix), nx)
     radius = max(0, int(np.ceil(near_m / cell_m)))
-    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    disc = (xx**2 + yy**2) * cell_m**2 <= max(near_m, 0) ** 2 + 1e-9
-    near = ndimage.binary_dilation(hit.reshape(ny, nx), structure=disc) if radius else hit.reshape(ny, nx)
-    return Grid(x0, y0, size, cell_m, nx, ny, events.crs, np.flatnonzero(near.ravel()),
+    near = []
+    for dy in range(-radius, radius + 1):  # the disc's offsets around each cell with an event
+        for dx in range(-radius, radius + 1):
+            if (dx * dx + dy * dy) * cell_m**2 <= max(near_m, 0) ** 2 + 1e-9:
+                ty, tx = hit_y + dy, hit_x + dx
+                ok = (ty >= 0) & (ty < ny) & (tx >= 0) & (tx < nx)
+                near.append(ty[ok] * nx + tx[ok])
+    return Grid(x0, y0, size, cell_m, nx, ny, events.crs, np.unique(np.concatenate(near)),
                 f"cells within {near_m:g} m of an event")
 
 

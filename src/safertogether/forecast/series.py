@@ -44,10 +44,8 @@ class Series:
         step = np.asarray(step)
         if self.base == "day":
             return self.start + step
-        first = day_to_date(self.start)
-        months = first.year * 12 + first.month - 1 + step
-        return (np.array([f"{m // 12:04d}-{m % 12 + 1:02d}" for m in np.ravel(months)], dtype="datetime64[D]")
-                .astype(np.int64).reshape(step.shape))
+        first = np.datetime64(day_to_date(self.start), "M")
+        return (first + step).astype("datetime64[D]").astype(np.int64)
 
     def period_start(self, p: int) -> dt.date:
         return day_to_date(int(self.step_day(int(self.edges[p]))))
