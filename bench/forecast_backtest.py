@@ -155,8 +155,9 @@ def main() -> None:
         _print("portland burglary", results["portland_burglary"])
         results["portland_vehicle"] = portland(args.data, ["vehicle"], models)
         _print("portland theft of auto", results["portland_vehicle"])
-        results["portland_all"] = portland(args.data, ["burglary", "vehicle"], models)
-        _print("portland both kinds", results["portland_all"])
+        if "portland-all" in only:
+            results["portland_all"] = portland(args.data, ["burglary", "vehicle"], models)
+            _print("portland both kinds", results["portland_all"])
     if "leicestershire" in only:
         results["leicestershire"] = leicestershire(args.data, models)
         _print("leicestershire", results["leicestershire"])

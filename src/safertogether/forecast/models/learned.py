@@ -61,8 +61,8 @@ def _season_of(series: object, p: int, horizon: str) -> float:
 class BoostedTrees:
     name: ClassVar[str] = "gbm"
 
-    def __init__(self, train_periods: int | None = None, max_rows: int = 80_000, seed: int = 0,
-                 learning_rate: float = 0.1, max_iter: int = 100) -> None:
+    def __init__(self, train_periods: int | None = None, max_rows: int = 50_000, seed: int = 0,
+                 learning_rate: float = 0.1, max_iter: int = 80) -> None:
         self.train_periods, self.max_rows, self.seed = train_periods, max_rows, seed
         self.learning_rate, self.max_iter = learning_rate, max_iter
 
@@ -71,7 +71,7 @@ class BoostedTrees:
 
         counts = history.counts.astype(np.float64)
         origin = history.origin
-        span = self.train_periods or {"month": 24, "week": 104, "day": 365}[history.series.horizon]
+        span = self.train_periods or {"month": 24, "week": 52, "day": 182}[history.series.horizon]
         targets = np.arange(max(1, origin - span), origin)
         if len(targets) < 2:
             return counts.mean(axis=0)
