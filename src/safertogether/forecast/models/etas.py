@@ -13,6 +13,7 @@ passes over a (steps x active cells) array rather than a loop over pairs of even
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -202,8 +203,9 @@ def etas_expected(fit: EtasFit, grid: Grid, step: np.ndarray, cell: np.ndarray, 
 class GridEtas:
     name: ClassVar[str] = "etas"
 
-    def __init__(self, window: int | None = None, neighbours: bool = True, warm: bool = True) -> None:
-        self.window, self.neighbours, self.warm = window, neighbours, warm
+    def __init__(self, window: int | None = None, neighbours: bool = True, warm: bool = True,
+                 background_m: float | None = None) -> None:
+        self.window, self.neighbours, self.warm, self.background_m = window, neighbours, warm, background_m
         self.last_fit: EtasFit | None = None
 
     def forecast(self, history: History) -> np.ndarray:
@@ -215,10 +217,15 @@ class GridEtas:
                             neighbours=self.neighbours, base=history.series.base,
                             start=self.last_fit if self.warm else None)
         self.last_fit = fit
+        if self.background_m:  # a smooth background (as Mohler et al. 2011's kernel), for sparse events
+            from safertogether.forecast.models.kde import quartic_kernel, smooth
+
+            grid = history.series.grid
+            fit = dataclasses.replace(fit, mu=smooth(grid, fit.mu, quartic_kernel(self.background_m, grid.size_m)))
         return etas_expected(fit, history.series.grid, step[keep] - first, cell[keep], start - first,
                              history.steps_ahead)
 
     @staticmethod
     def candidates(horizon: str) -> list[Params]:
         windows = {"month": [12, None], "week": [365, 730], "day": [365, 730]}[horizon]
-        return [{"window": w} for w in windows]
+        return [{"window": w, "background_m": b} for w in windows for b in (None, 400.0)]
