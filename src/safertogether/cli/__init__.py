@@ -10,14 +10,14 @@ import sys
 
 import typer
 
-from safertogether.cli import access, alerts, audit, explore, imports, link, publish, serve, synth, users
+from safertogether.cli import access, alerts, audit, explore, forecast, imports, link, patrols, publish, serve, synth, users
 from safertogether.cli import index as index_group
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit"),
-                    (users, "users")):
+                    (users, "users"), (forecast, "forecast"), (patrols, "plan")):
     app.add_typer(group.app, name=name)
 app.add_typer(index_group.app, name="index")
 app.add_typer(alerts.app, name="alerts")

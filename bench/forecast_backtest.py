@@ -1,0 +1,190 @@
+"""Hotspot forecast backtests on real data, beside anchors, and time and memory per forecast.
+
+- Leicestershire police.uk (35 months): monthly horizon, 250 m cells in the force's area (the union of its
+  LSOAs), the last 12 months as rolling origins, every model at every coverage level with bootstrap
+  intervals, and the fairness check by IMD decile against Cambridge Crime Harm Index harm.
+- Portland calls for service (NIJ 2017): burglary and theft of auto, weekly horizon, 150 m cells, the last
+  13 weeks of the data. Anchors from the issue, measured with open_cp on this machine: best hit rate 0.145
+  at 5% (PAI 2.9) for burglary (all-history counts, our ``longrun`` with all history); grid ETAS 15-67 s per
+  forecast; PEI* 0.83 at 0.5% on all calls (here: the two kinds of call together, the only ones shared).
+- A known self-exciting process: each model's hit rate as a share of the true rate's.
+- Time and memory of one forecast (cold: no warm start) over the whole Leicestershire grid at 150 m (the cells
+  within 500 m of a crime), each model in a child process; the long-run mean is the in-run anchor.
+
+Usage: ``python bench/forecast_backtest.py [--data ../shared/data] [--out results.json] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peak_rss_mb, run_child  # noqa: E402
+
+ALL = ["previous", "longrun", "kde", "prospective", "etas", "gbm", "ensemble"]
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _force_mask(data: Path, force: str) -> Any:
+    from safertogether.forecast.context import force_area
+    from safertogether.forecast.events import BNG
+
+    with open(data / "boundaries" / "lsoa-2011-police-force-lookup.csv", encoding="utf-8") as handle:
+        codes = {r["LSOA Code"] for r in csv.DictReader(handle) if r["Police_force"] == force}
+    import pyproj
+
+    return force_area(data / "boundaries" / "lsoa-2011-ew.geojson", codes, pyproj.CRS.from_epsg(BNG))
+
+
+def _timed(call: Any) -> tuple[Any, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = call()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def leicestershire(data: Path, models: list[str], cell: float = 250.0) -> dict[str, Any]:
+    from safertogether.forecast.backtest import BacktestSettings, backtest
+    from safertogether.forecast.context import cell_deciles, read_harm_weights
+    from safertogether.forecast.events import read_police_uk_events
+    from safertogether.forecast.grid import build_grid
+    from safertogether.forecast.series import make_series
+
+    events = read_police_uk_events([data / "police-uk" / "leicestershire"])
+    grid = build_grid(events, cell, _force_mask(data, "Leicestershire"), "Leicestershire's LSOAs")
+    series = make_series(events, grid, "month")
+    deciles = cell_deciles(grid, data / "boundaries" / "lsoa-2011-ew.geojson",
+                           data / "deprivation" / "imd-2025-lsoa-2021.xlsx")
+    weights = read_harm_weights(data / "harm" / "cchi_weights_by_category.csv")
+    report, wall, cpu = _timed(lambda: backtest(series, BacktestSettings(models=models), deciles=deciles,
+                                                harm_weights=weights))
+    report.pop("maps", None)
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **report}
+
+
+def portland(data: Path, which: list[str], models: list[str], weeks: int = 13) -> dict[str, Any]:
+    from safertogether.forecast.backtest import BacktestSettings, backtest
+    from safertogether.forecast.prepare import Inputs, prepare
+
+    files = {"burglary": "crimes_bur-2012-03-to-2017-02.csv", "vehicle": "crimes_veh-2012-03-to-2017-02.csv"}
+    paths = [data / "portland-nij" / files[w] for w in which]
+    inputs = Inputs(paths, "points", "2913", "x_coordina", "y_coordina", "occ_date")
+    end = dt.date(2017, 3, 1)
+    test_from = end - dt.timedelta(weeks=weeks)
+    prepared = prepare(inputs, horizon="week", cell_m=150, anchor=test_from)
+    settings = BacktestSettings(models=models, test_from=test_from, tune_windows=8)
+    report, wall, cpu = _timed(lambda: backtest(prepared.series, settings))
+    report.pop("maps", None)
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **report}
+
+
+def synthetic(models: list[str]) -> dict[str, Any]:
+    from safertogether.forecast.backtest import BacktestSettings, backtest
+    from safertogether.forecast.series import make_series
+    from safertogether.forecast.synthetic import SyntheticProcess, TrueRate, simulate, synthetic_grid
+
+    process = SyntheticProcess(nx=60, ny=60, days=1400, theta=0.5, a=0.85, phi=0.4, background=0.002, seed=7)
+    events, mu = simulate(process)
+    last = events.last_day() + dt.timedelta(days=1)
+    series = make_series(events, synthetic_grid(process), "week", anchor=last)
+    settings = BacktestSettings(models=models, test_from=last - dt.timedelta(weeks=26))
+    report = backtest(series, settings, extra=[TrueRate(process, mu)])
+    report.pop("maps", None)
+    return {"process": {"theta": process.theta, "a": process.a, "phi": process.phi}, **report}
+
+
+def forecast_child(data: Path, model: str) -> None:
+    """One forecast of the month after the data over the whole force grid (150 m), in this process."""
+    from safertogether.forecast.events import read_police_uk_events
+    from safertogether.forecast.grid import build_grid
+    from safertogether.forecast.models import MODELS, History
+    from safertogether.forecast.predict import with_next_period
+    from safertogether.forecast.series import make_series
+
+    events = read_police_uk_events([data / "police-uk" / "leicestershire"])
+    grid = build_grid(events, 150)  # the cells within 500 m of a crime: the force's populated area
+    series = with_next_period(make_series(events, grid, "month"))
+    history = History(series, series.periods - 1)
+    history.counts  # noqa: B018 - shared preparation, not the model's time
+    before = peak_rss_mb()
+    name = "etas" if model.startswith("etas") else model
+    instance = MODELS[name](warm=False) if name == "etas" else MODELS[name]()
+    _out, wall, cpu = _timed(lambda: instance.forecast(history))
+    print(json.dumps({"model": model, "cells": grid.n, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                      "peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_mb": round(before, 1)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SAFER_DATA", "../shared/data")))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="Fewer models (no gbm, no ensemble)")
+    parser.add_argument("--only", default="leicestershire,portland,synthetic,speed")
+    parser.add_argument("--child", nargs=2, metavar=("MODEL", "DENSE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        forecast_child(args.data, args.child[0])
+        return
+    models = ALL[:5] if args.quick else ALL
+    only = set(args.only.split(","))
+    results: dict[str, Any] = {"load_at_start": _load(), "cores": os.cpu_count()}
+    if "speed" in only:
+        results["speed"] = [run_child([__file__, "--data", str(args.data), "--child", m, d])
+                            for m, d in [(m, "0") for m in ALL[1:6]]]
+        print(json.dumps(results["speed"]), flush=True)
+    if "synthetic" in only:
+        results["synthetic"] = synthetic(models)
+        _print("synthetic", results["synthetic"])
+    if "portland" in only:
+        results["portland_burglary"] = portland(args.data, ["burglary"], models)
+        _print("portland burglary", results["portland_burglary"])
+        results["portland_vehicle"] = portland(args.data, ["vehicle"], models)
+        _print("portland theft of auto", results["portland_vehicle"])
+        if "portland-all" in only:
+            results["portland_all"] = portland(args.data, ["burglary", "vehicle"], models)
+            _print("portland both kinds", results["portland_all"])
+    if "leicestershire" in only:
+        results["leicestershire"] = leicestershire(args.data, models)
+        _print("leicestershire", results["leicestershire"])
+    results["load_at_end"] = _load()
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, default=str))
+    print(json.dumps({"load_at_start": results["load_at_start"], "load_at_end": results["load_at_end"]}))
+
+
+def _print(title: str, report: dict[str, Any]) -> None:
+    print(f"== {title}: {report['data']['events']} events, {report['data']['cells']} cells, windows "
+          f"{report['settings']['test_from']}..{report['settings']['test_to']} "
+          f"({len(report['data']['test_windows'])}), "
+          f"best baseline {report['best_baseline']}, wall {report.get('wall_s')} s cpu {report.get('cpu_s')} s, "
+          f"load {_load()}")
+    for row in report["results"]:
+        extra = ""
+        if "hit_rate_vs_best_baseline" in row:
+            extra = f" vs-best {row['hit_rate_vs_best_baseline']} {row['hit_rate_vs_best_baseline_ci']}"
+        if "perfect_share" in row:
+            extra += f" perfect-share {row['perfect_share']} {row['perfect_share_ci']}"
+        print(f"{row['model']:<12}{row['label']:>9} hit {row['hit_rate']} {row['hit_rate_ci']} pai {row['pai']} "
+              f"{row['pai_ci']} pei* {row['pei_star']} {row['pei_star_ci']}{extra}")
+    for name, model in report["models"].items():
+        print(f"{name:<12} params {model['params']} log-score {model['log_score']} {model['log_score_ci']} "
+              f"exp/obs {model['expected_over_observed']} s/forecast {model['seconds_per_forecast']} "
+              f"max {model['seconds_per_forecast_max']}")
+    for name, fair in (report.get("fairness") or {}).items():
+        if isinstance(fair, dict) and fair.get("warnings"):
+            print(f"fairness {name}: {fair['warnings']}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
