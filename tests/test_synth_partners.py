@@ -344,10 +344,3 @@ def test_error_rates_are_set_from_the_command_line_and_bad_ones_all_reported(tmp
     assert "nickname must be a number from 0 to 1" in bad.output and "unknown error 'nicknames'" in bad.output
     assert not (tmp_path / "x").exists()
     assert ErrorModel.with_rates(["nickname=1", "duplicate=0"]) == ErrorModel(nickname=1.0, duplicate=0.0)
-
-
-@pytest.mark.slow
-def test_a_million_people_in_a_few_minutes(tmp_path, data_dir):
-    summary = generate_partners(SynthConfig(people=1_000_000, seed=1, data=data_dir), tmp_path / "m")
-    assert summary.seconds < 300
-    assert sum(summary.records.values()) > 500_000

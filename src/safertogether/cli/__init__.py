@@ -1,0 +1,28 @@
+"""The ``safer`` command: a thin face over the library (Typer + Rich), one module per command group.
+
+Each group module holds its own ``typer.Typer`` named ``app``; this module only assembles them, so adding a
+capability's commands is one new module and one line here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from safertogether.cli import access, audit, explore, imports, link, serve, synth
+
+app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit")):
+    app.add_typer(group.app, name=name)
+for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
+    app.command()(command)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

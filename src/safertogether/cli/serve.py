@@ -1,0 +1,113 @@
+"""`safer serve` and `safer demo`: the page, the API and the police.uk-compatible API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from safertogether.cli.common import (
+    DbOption,
+    console,
+    errors,
+)
+from safertogether.cli.imports import import_places, import_police_uk, reference_import
+from safertogether.store.warehouse import default_db_path
+
+if TYPE_CHECKING:
+    from safertogether.api.police_uk_root import RootPorts
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: $SAFER_HOST or 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: $SAFER_PORT or 8000]")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    warm: Annotated[int, typer.Option(help="Pre-compute the default view of up to this many areas")] = 5000,
+    police_uk_root: Annotated[int | None, typer.Option(
+        "--police-uk-root", help="Also serve the police.uk-compatible API at the root /api/ of this port (HTTPS "
+        "with --ssl-certfile), for clients that hard-code https://data.police.uk/api/ (see the README)")] = None,
+    police_uk_root_http: Annotated[int | None, typer.Option(
+        "--police-uk-root-http", help="The same over plain HTTP, for clients that hard-code http://")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for --police-uk-root")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for --police-uk-root")] = None,
+) -> None:
+    """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API."""
+    import uvicorn
+
+    from safertogether.settings import Settings
+
+    settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
+    os.environ["SAFER_DB"] = str(db or default_db_path())
+    os.environ["SAFER_WARM_CACHE"] = str(warm)
+    _warn_if_page_libraries_missing()
+    console.print(f"Serving http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    if root:
+        _serve_police_uk_root(host, port, root)
+        return
+    uvicorn.run("safertogether.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+def _warn_if_page_libraries_missing() -> None:
+    """One line at start-up: the page cannot work without its libraries, and says so to visitors too."""
+    from rich.markup import escape
+
+    from safertogether.web import frontend
+
+    if frontend.library_dirs() is None:
+        errors.print(f"[bold yellow]warning:[/] {escape(frontend.missing_message())}", highlight=False,
+                     soft_wrap=True)
+
+
+def _police_uk_root_ports(workers: int, root: int | None, root_http: int | None, certfile: Path | None,
+                          keyfile: Path | None) -> RootPorts | None:
+    """The root ports asked for (None: none), or exit naming every problem in the options."""
+    checks = [
+        (bool(certfile or keyfile) and not root, "--ssl-certfile/--ssl-keyfile need --police-uk-root PORT"),
+        (bool(keyfile) and not certfile, "--ssl-keyfile needs --ssl-certfile"),
+        (workers != 1 and bool(root or root_http), "--police-uk-root serves from one process: drop --workers"),
+    ]
+    problems = [message for failed, message in checks if failed]
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}")
+    if problems:
+        raise typer.Exit(code=2)
+    if not (root or root_http):
+        return None
+    from safertogether.api.police_uk_root import RootPorts
+
+    return RootPorts(root, root_http, certfile, keyfile)
+
+
+def _serve_police_uk_root(host: str, port: int, ports: RootPorts) -> None:
+    from safertogether.api.police_uk_root import serve_with_police_uk_root
+
+    for url in ports.urls(host):
+        console.print(f"Serving the police.uk-compatible API at {url}")
+    serve_with_police_uk_root(host, port, ports)
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the page and API")] = 8000,
+    data: Annotated[Path, typer.Option(help="The shared data folder", envvar="SAFER_DATA")] = Path("../shared/data"),
+    db: DbOption = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Import only; do not start the server")] = False,
+) -> None:
+    """Import the Leicestershire data with boundaries and population, then serve the page and API."""
+    steps = [
+        ("boundaries", data / "boundaries" / "lsoa-2011-ew.geojson"),
+        ("lookup", data / "boundaries" / "lsoa-2011-police-force-lookup.csv"),
+        ("population", data / "boundaries" / "lsoa-2011-census-population.csv"),
+    ]
+    for kind, path in steps:
+        reference_import(kind, path, db, False)
+    import_places(db=db)
+    import_police_uk([data / "police-uk" / "leicestershire"], db=db)
+    if not no_serve:
+        serve(db=db, port=port)
+
