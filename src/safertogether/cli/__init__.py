@@ -10,12 +10,13 @@ import sys
 
 import typer
 
-from safertogether.cli import access, audit, explore, imports, link, serve, synth
+from safertogether.cli import access, audit, explore, imports, link, plan, serve, synth
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
-for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit")):
+for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit"),
+                    (plan, "plan")):
     app.add_typer(group.app, name=name)
 for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
     app.command()(command)
