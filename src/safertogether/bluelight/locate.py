@@ -13,8 +13,12 @@ swap heuristic gave a better answer in 0.2 s.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -91,30 +95,54 @@ def _greedy(minutes: np.ndarray, p: int, objective: Objective, pinned: np.ndarra
 def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
                 pinned: np.ndarray | None = None, time_limit_s: float = 60.0) -> Solution:
     """An spopt model (candidates x places cost matrix) solved by HiGHS, with the real status."""
-    import pulp
-    from spopt import locate
-
     began = time.perf_counter()
-    cost = minutes.T  # spopt wants places (clients) x candidates (facilities)
-    predefined = _predefined(len(minutes), pinned)
-    options: dict[str, Any] = {"predefined_facilities_arr": predefined} if predefined is not None else {}
-    if model == "lscp":
-        problem = locate.LSCP.from_cost_matrix(cost, radius, **options)
-    elif model == "mclp":
-        problem = locate.MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p, **options)
-    elif model == "backup":
-        problem = locate.LSCPB.from_cost_matrix(cost, radius, solver=pulp.HiGHS(msg=False), **options)
-    else:
-        problem = locate.PMedian.from_cost_matrix(cost, weights, p_facilities=p, **options)
-    solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s)
-    problem = problem.solve(solver) if model != "backup" else problem.solve(solver)
+    # TODO: spopt 0.7 builds variables the way PuLP 3.3 deprecates; drop the filter with spopt >= 0.8
+    with _quiet_stdout(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        problem = _spopt_model(model, minutes.T, weights, radius, p, _predefined(len(minutes), pinned))
+        # HiGHS prints its banner from C even with msg=False, which would break --json: hence _quiet_stdout
+        problem = problem.solve(_highs(time_limit_s))
     sites = np.flatnonzero([(v.value() or 0.0) > 0.5 for v in problem.fac_vars])
     status, gap = _highs_status(problem.problem)
     notes = []
-    reported = len(problem.fac2cli) if hasattr(problem, "fac2cli") else None
+    reported = sum(1 for clients in getattr(problem, "fac2cli", []) if len(clients)) or None
     if reported is not None and reported != len(sites):
         notes.append(f"spopt reported {reported} open sites; {len(sites)} have value > 0.5 (used)")
     return Solution(sites, f"spopt {model.upper()} + HiGHS", time.perf_counter() - began, status, gap, notes)
+
+
+def _highs(time_limit_s: float) -> Any:
+    import pulp
+
+    return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+
+
+def _spopt_model(model: Model, cost: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
+                 predefined: np.ndarray | None) -> Any:
+    """spopt wants places (clients) x candidates (facilities)."""
+    from spopt import locate
+
+    options: dict[str, Any] = {"predefined_facilities_arr": predefined} if predefined is not None else {}
+    if model == "lscp":
+        return locate.LSCP.from_cost_matrix(cost, radius, **options)
+    if model == "mclp":
+        return locate.MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p, **options)
+    if model == "backup":
+        return locate.LSCPB.from_cost_matrix(cost, radius, solver=_highs(60.0), **options)
+    return locate.PMedian.from_cost_matrix(cost, weights, p_facilities=p, **options)
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _predefined(n: int, pinned: np.ndarray | None) -> np.ndarray | None:

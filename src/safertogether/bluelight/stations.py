@@ -49,7 +49,8 @@ class Stations:
         return self.table[self.table["service"] == service].reset_index(drop=True)
 
     def __add__(self, other: Stations) -> Stations:
-        table = pd.concat([self.table, other.table], ignore_index=True)
+        parts = [t for t in (self.table, other.table) if not t.empty]
+        table = pd.concat(parts, ignore_index=True) if parts else self.table
         return Stations(table, self.quarantine + other.quarantine)
 
 

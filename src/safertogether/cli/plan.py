@@ -106,7 +106,8 @@ def _standards_table(title: str, rows: list[dict[str, Any]]) -> Table:
                    "vs today"):
         table.add_column(column, justify="left" if column == "standard" else "right")
     for row in rows:
-        table.add_row(row["label"], row["statistic"], str(row["target"]), str(row["value_residents"]),
+        target = "/".join(f"{v:g}" for v in row["target"].values())
+        table.add_row(row["standard"], row["statistic"], target, str(row["value_residents"]),
                       str(row["value_demand"]), str(row["residents_within_pct"]), "yes" if row["met"] else "NO",
                       str(row.get("change_vs_today", "")))
     return table
