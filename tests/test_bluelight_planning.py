@@ -141,3 +141,31 @@ def test_calibrate_scores_held_out_regions_beside_the_anchor(data_dir):
     wrong = runner.invoke(app, ["plan", "calibrate", "--holdout", "XYZ", "--sample-lsoas", "500",
                                 "--data", str(data_dir)])
     assert wrong.exit_code == 2 and "no ambulance region XYZ" in wrong.output
+
+
+def test_a_set_cover_that_cannot_exist_says_so_rather_than_failing():
+    minutes, weights = _instance(4)
+    solution = locate.solve_exact("lscp", minutes, weights, radius=1.0, p=None)
+    assert len(solution.sites) == 0 and solution.status == "Infeasible"
+
+
+@pytest.mark.slow
+def test_plan_demand_reads_the_partners_incident_logs(partners_synth, tmp_path):
+    from safertogether.ingest import import_partner
+    from safertogether.store.warehouse import open_warehouse
+
+    db = tmp_path / "partners.duckdb"
+    warehouse = open_warehouse(db)
+    import_partner(warehouse, sorted(partners_synth.glob("*.yaml")))
+    warehouse.close()
+    stations = tmp_path / "stations.csv"
+    stations.write_text("name,service,easting,northing\nWigston,fire,461000,298000\nEastern,fire,462000,304000\n"
+                        "Leicester,ambulance,458000,304000\n", encoding="utf-8")
+    result = runner.invoke(app, ["plan", "demand", "--db", str(db), "--stations", str(stations), "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["services"]["police"]["mental_health"] > 0 and found["services"]["ambulance"]["incidents"] > 0
+    assert found["repeat_locations"]["locations"] > 0
+    assert 0 <= found["co_responding"]["fire_nearer_pct"] <= 100
+    empty = runner.invoke(app, ["plan", "demand", "--db", str(tmp_path / "empty.duckdb")])
+    assert empty.exit_code == 2 and "no incident records" in empty.output

@@ -101,7 +101,11 @@ def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: 
         warnings.simplefilter("ignore", DeprecationWarning)
         problem = _spopt_model(model, minutes.T, weights, radius, p, _predefined(len(minutes), pinned))
         # HiGHS prints its banner from C even with msg=False, which would break --json: hence _quiet_stdout
-        problem = problem.solve(_highs(time_limit_s))
+        try:
+            problem = problem.solve(_highs(time_limit_s))
+        except RuntimeError as exc:  # spopt raises on a status other than Optimal (e.g. no cover exists)
+            return Solution(np.array([], dtype=int), f"spopt {model.upper()} + HiGHS", time.perf_counter() - began,
+                            str(exc).split(":")[-1].split(".")[0].strip() or "not solved", None, [str(exc)])
     sites = np.flatnonzero([(v.value() or 0.0) > 0.5 for v in problem.fac_vars])
     status, gap = _highs_status(problem.problem)
     notes = []

@@ -232,3 +232,34 @@ def simulate_command(
 PLAN_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence v3.0 (Home "
                     "Office fire stations, ONS boundaries and population; contains OS data © Crown copyright and "
                     "database right). Road data © OpenStreetMap contributors, ODbL 1.0.")
+
+
+@app.command("demand")
+def demand_command(
+    fire_list: FireOption = None, stations: StationsOption = None, osm_stations: OsmOption = None,
+    repeat_at: Annotated[int, typer.Option(help="Incidents at one spot (50 m) that make it a repeat location")] = 3,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Joint demand from the partners' incident logs: mental health, multi-service, repeats, co-responding."""
+    from safertogether.bluelight.inputs import load_stations
+    from safertogether.bluelight.joint_demand import joint_demand
+
+    inputs = _inputs("", fire_list, stations, osm_stations, None, None)
+    with _steps(as_json) as step, warehouse_or_exit(db, read_only=True) as warehouse:
+        step("reading incidents")
+        found = load_stations(inputs) if (fire_list or stations or osm_stations) else None
+        result = joint_demand(warehouse, found, repeat_at=repeat_at)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+        return
+    table = Table(title="Demand by service")
+    for column in ("service", "incidents", "mental health", "%", "MH hours", "% of hours"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for service, row in result["services"].items():
+        table.add_row(service, f"{row['incidents']:,}", f"{row['mental_health']:,}", str(row["mental_health_pct"]),
+                      str(row["mental_health_hours"]), str(row["mental_health_share_of_hours_pct"]))
+    console.print(table)
+    console.print(f"Joint: {result['joint']}")
+    console.print(f"Repeat locations: {result['repeat_locations']}")
+    if result["co_responding"]:
+        console.print(f"Co-responding: {result['co_responding']}")
