@@ -136,3 +136,19 @@ def test_a_network_file_of_the_wrong_kind_is_refused(tmp_path):
     with pytest.raises(InputFormatError, match="unknown network format"):
         (tmp_path / "roads.txt").write_text("x", encoding="utf-8")
         read_network(tmp_path / "roads.txt")
+
+
+def test_incident_exchange_messages_round_trip_and_bad_ones_are_named():
+    from safertogether.bluelight.exchange import acknowledge, create_message, read_message
+
+    record = {"agency": "leicestershire-police", "incident_ref": "P-1", "kind": "mental-health", "priority": "1",
+              "longitude": -1.13, "latitude": 52.63, "address": "1 High Street"}
+    sent = create_message(record, receiver="east-midlands-ambulance")
+    received = read_message(sent.model_dump_json())
+    assert received == sent and received.location is not None
+    answer = acknowledge(received, receiver_ref="A-77")
+    assert answer.acknowledges == sent.message_id and answer.receiver_ref == "P-1"
+    for bad in ('{"action": "create"}', '{"action": "explode"}', "not json", '{"action": "create", "x": 1}',
+                sent.model_dump_json().replace("52.63", "91.0")):
+        with pytest.raises(InputFormatError, match="not a valid incident-exchange message"):
+            read_message(bad)
