@@ -10,14 +10,15 @@ import sys
 
 import typer
 
-from safertogether.cli import access, alerts, audit, explore, forecast, imports, link, patrols, publish, serve, synth, users
+from safertogether.cli import access, alerts, audit, explore, forecast, imports, link, plan, publish, serve, synth, users
 from safertogether.cli import index as index_group
+from safertogether.cli import patrols  # noqa: F401  (adds `plan patrols` and `plan dosage`)
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 for group, name in ((imports, "import"), (link, "link"), (access, "access"), (synth, "synth"), (audit, "audit"),
-                    (users, "users"), (forecast, "forecast"), (patrols, "plan")):
+                    (users, "users"), (forecast, "forecast"), (plan, "plan")):
     app.add_typer(group.app, name=name)
 app.add_typer(index_group.app, name="index")
 app.add_typer(alerts.app, name="alerts")

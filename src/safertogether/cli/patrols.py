@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from safertogether.cli.common import JsonOption, console, errors, fail
+from safertogether.cli.plan import app  # the commands below join the `plan` group
 from safertogether.cli.forecast import (
     CategoryColumnOption,
     CategoryOption,
@@ -32,7 +33,6 @@ from safertogether.cli.forecast import (
 )
 from safertogether.errors import BadRequestError, SaferError
 
-app = typer.Typer(help="Plan resources: hot-spot patrols and the dosage delivered.", no_args_is_help=True)
 
 
 @app.command("patrols")

@@ -1,0 +1,165 @@
+"""Blue-light planning, measured: travel-time calibration, road network, location models, simulation.
+
+    .venv/bin/python bench/bluelight.py [--data ../shared/data] [--calibrate] [--year]
+
+Prints one JSON document. Each figure has wall and CPU seconds (user+sys; the machine is shared) and,
+where the issue gives one, its anchor measured in the same run:
+- calibration (``--calibrate``, minutes): the fallback model on held-out LAS, SWAS, EMAS beside the
+  anchor curve t = a + b*km + c*sqrt(km) fitted and scored on the same split;
+- the Rutland drive network (pyrosm) and a Leicestershire-scale many-to-many matrix (every
+  Leicestershire LSOA's nearest node x 130 stations' nodes) with scipy's Dijkstra, beside networkx;
+- each location model on the real fire stations and LSOAs of Leicestershire (time, HiGHS status, gap)
+  and the swap heuristic beside the exact p-median; the anchor MCLP of 5,000 places x 200 sites;
+- the simulation: 3 scenarios x 20 replications x 30 days (the anchor's shape), and with ``--year``
+  a year of the county's demand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import build_reference_warehouse  # noqa: E402
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    wall, used = time.perf_counter(), cpu()
+    value = call()
+    return value, {"wall_s": round(time.perf_counter() - wall, 3), "cpu_s": round(cpu() - used, 3)}
+
+
+def calibration(data: Path) -> dict[str, Any]:
+    from safertogether.bluelight.calibrate import CalibrationInputs, calibrate_fallback
+
+    result, timing = measured(lambda: calibrate_fallback(CalibrationInputs.in_data_folder(data)))
+    keep = ("pairs", "median_abs_error_min", "p90_abs_error_min")
+    return {**timing, **{k: result[k] for k in keep}, "regions": result["regions"],
+            "anchor_curve": {k: result["anchor"][k] for k in keep}, "goal": {"median": 2.5, "p90": 6.0}}
+
+
+def network_matrix(data: Path, places: Any, stations: Any) -> dict[str, Any]:
+    import networkx as nx
+
+    from safertogether.bluelight.network import read_network
+
+    network, build = measured(lambda: read_network(data / "osm" / "rutland-2022-08.osm.pbf"))
+    origins, _ = network.snap(places.xy, np.inf)
+    sites, _ = network.snap(stations[["easting", "northing"]].to_numpy(float), np.inf)
+    matrix, many = measured(lambda: network.times(origins, sites))
+    graph = nx.from_scipy_sparse_array(network.graph, create_using=nx.DiGraph)
+    sample = np.unique(origins)[:20]
+    _, nx_time = measured(lambda: [nx.single_source_dijkstra_path_length(graph, int(s)) for s in sample])
+    per_source = nx_time["wall_s"] / len(sample)
+    return {"network_nodes": len(network.xy), "build": build,
+            "matrix": {"origins": len(origins), "unique_origin_nodes": len(np.unique(origins)),
+                       "destinations": len(sites), **many, "finite_share": round(float(np.isfinite(matrix).mean()), 3)},
+            "anchor_networkx_same_matrix_estimated_wall_s": round(per_source * len(np.unique(origins)), 2)}
+
+
+def location_models(places: Any, stations: Any) -> dict[str, Any]:
+    from safertogether.bluelight import locate
+    from safertogether.bluelight.traveltime import CurveTimes
+
+    minutes = CurveTimes().matrix(stations[["easting", "northing"]].to_numpy(float), places.xy)
+    weights = places.table["persons"].to_numpy(float)
+    p = max(2, len(minutes) // 3)
+    radius = float(minutes.min(axis=0).max()) + 0.5  # every place reachable: set cover is feasible
+    found: dict[str, Any] = {"candidates": len(minutes), "places": minutes.shape[1], "p": p, "radius_min": radius}
+    for model in ("lscp", "mclp", "backup", "pmedian"):
+        solution, timing = measured(lambda m=model: locate.solve_exact(m, minutes, weights, radius, p,
+                                                                       time_limit_s=120))
+        nearest = locate.nearest(minutes, solution.sites)
+        found[model] = {**timing, "sites": len(solution.sites), "status": solution.status, "mip_gap": solution.gap,
+                        "covered_pct": round(100 * float(np.average(nearest <= radius, weights=weights)), 2),
+                        "mean_min": round(float(np.average(nearest, weights=weights)), 3), "notes": solution.notes}
+    mean = locate.objective_for("mean", weights, radius)
+    swap, timing = measured(lambda: locate.swap_heuristic(minutes, p, mean))
+    found["swap_pmedian"] = {**timing, "mean_min": round(mean(locate.nearest(minutes, swap.sites)), 3),
+                             "gap_vs_exact_pct": round(100 * (mean(locate.nearest(minutes, swap.sites))
+                                                              / found["pmedian"]["mean_min"] - 1), 3)}
+    return found
+
+
+def mclp_anchor() -> dict[str, Any]:
+    from safertogether.bluelight import locate
+
+    rng = np.random.default_rng(0)
+    sites, places = rng.uniform(0, 50_000, (200, 2)), rng.uniform(0, 50_000, (5_000, 2))
+    minutes = 2 + 0.06 * np.hypot(*(sites[:, None] - places[None]).transpose(2, 0, 1)) / 60
+    solution, timing = measured(lambda: locate.solve_exact("mclp", minutes, rng.integers(1, 100, 5000).astype(float),
+                                                           radius=8.0, p=20))
+    return {"places": 5000, "sites": 200, **timing, "status": solution.status, "issue_anchor_s": "1-5"}
+
+
+def simulation(places: Any, stations: Any, days: float, calls_per_year: float) -> dict[str, Any]:
+    from safertogether.bluelight.simulate import Demand, simulate
+    from safertogether.bluelight.standards import load_standards
+    from safertogether.bluelight.traveltime import CurveTimes
+
+    xy = stations[["easting", "northing"]].to_numpy(float)
+    times = CurveTimes()
+    scenarios = {"today": times.matrix(xy, places.xy),
+                 "close a third": times.matrix(np.delete(xy, np.s_[::3], 0), places.xy),
+                 "keep half": times.matrix(xy[::2], places.xy)}
+    demand = Demand(calls_per_year, places.table["persons"].to_numpy(float), places.table["urban"].to_numpy())
+    standards = tuple(s for s in load_standards() if s.service == "fire")
+    result, timing = measured(lambda: simulate(scenarios, demand, standards, days, 20, 1))
+    return {"scenarios": 3, "replications": 20, "days": days, "calls_per_year": calls_per_year, **timing,
+            "fire_within_pct": {k: v["standards"]["fire_dwelling_first"] for k, v in result["scenarios"].items()},
+            "issue_anchor_s_3x20x30_days": "3-7"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("SAFER_DATA", "../shared/data")))
+    parser.add_argument("--db", type=Path, help="A warehouse with boundaries, lookup and population (else built)")
+    parser.add_argument("--calibrate", action="store_true", help="Also the national calibration (minutes)")
+    parser.add_argument("--year", action="store_true", help="Also simulate a year of the county's demand")
+    args = parser.parse_args()
+    from safertogether.bluelight.coverage import force_places, nearby
+    from safertogether.bluelight.stations import read_home_office_fire
+    from safertogether.store.warehouse import open_warehouse
+
+    db = args.db
+    if db is None:
+        db = Path(tempfile.mkdtemp()) / "reference.duckdb"
+        build_reference_warehouse(db, args.data)
+    warehouse = open_warehouse(db, read_only=True)
+    places = force_places(warehouse, "leicestershire")
+    warehouse.close()
+    fire, read = measured(lambda: read_home_office_fire(
+        args.data / "blue-light" / "fire" / "home-office-fire-stations-england.ods"))
+    stations = nearby(fire.of("fire"), places)
+    report: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "force": "leicestershire",
+                              "lsoas": len(places.table), "fire_stations_within_25_km": len(stations),
+                              "read_home_office_list": read}
+    report["network"] = network_matrix(args.data, places, stations)
+    report["location_models"] = location_models(places, stations)
+    report["mclp_anchor_5000x200"] = mclp_anchor()
+    report["simulation_30_days"] = simulation(places, stations, 30, 8_000)
+    if args.year:
+        report["simulation_year"] = simulation(places, stations, 365, 8_000)
+    if args.calibrate:
+        report["calibration"] = calibration(args.data)
+    report["load_average_at_end"] = os.getloadavg()
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

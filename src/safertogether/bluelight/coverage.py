@@ -1,0 +1,102 @@
+"""Coverage today: travel time from each LSOA to its nearest station, judged against each standard.
+
+Places are the warehouse's LSOAs of one force area (centroid, residents, urban or rural by density);
+demand is residents, or historical incidents per LSOA where a log is given. For each service every
+standard of that service is reported with its own statistic, population-weighted, plus the share of
+residents (and of demand) within the standard's target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from safertogether.bluelight.standards import URBAN_DENSITY, Standard
+from safertogether.bluelight.stations import Stations
+from safertogether.bluelight.traveltime import TravelTimes
+from safertogether.errors import MissingDataError, NotFoundError
+from safertogether.store.warehouse import Warehouse
+
+#: Stations this far (km) outside the force's LSOAs may still be nearest to some of its places.
+STATION_MARGIN_KM = 25.0
+
+
+@dataclass
+class Places:
+    """LSOAs to serve: code, easting, northing, persons, urban flag, demand."""
+
+    table: pd.DataFrame
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.table[["easting", "northing"]].to_numpy(float)
+
+
+def force_places(warehouse: Warehouse, force_id: str) -> Places:
+    """The force's LSOAs with residents and centroids, from the warehouse (boundaries, lookup, population)."""
+    rows = warehouse.query_arrow(
+        """SELECT s.code, s.wkb, coalesce(p.persons, 0) AS persons, p.hectares
+           FROM area_shapes s JOIN lsoa_lookup l ON l.lsoa_code = s.code
+           LEFT JOIN population p ON p.lsoa_code = s.code
+           WHERE s.level = 'lsoa' AND l.force_id = ? ORDER BY s.code""", [force_id]).to_pandas()
+    if rows.empty:
+        known = warehouse.scalar("SELECT count(*) FROM lsoa_lookup")
+        if not known:
+            raise MissingDataError("the warehouse has no area lookup: run `safer import boundaries`, "
+                                   "`safer import lookup` and `safer import population` first")
+        raise NotFoundError(f"no LSOAs of force '{force_id}' in the warehouse (see `safer areas`)")
+    from safertogether.bluelight.geography import to_bng
+
+    shapes = shapely.from_wkb(rows["wkb"].to_numpy())
+    centre = shapely.point_on_surface(shapes)
+    easting, northing = to_bng(shapely.get_x(centre), shapely.get_y(centre))
+    hectares = rows["hectares"].fillna(pd.Series(shapely.area(shapely.transform(
+        shapes, lambda xy: np.column_stack(to_bng(xy[:, 0], xy[:, 1])))) / 1e4)).to_numpy(float)
+    table = pd.DataFrame({"lsoa": rows["code"], "easting": easting, "northing": northing,
+                          "persons": rows["persons"].astype(float), "urban":
+                          rows["persons"].to_numpy(float) / np.maximum(hectares, 0.01) >= URBAN_DENSITY})
+    table["demand"] = table["persons"]
+    return Places(table)
+
+
+def nearby(stations: pd.DataFrame, places: Places, margin_km: float = STATION_MARGIN_KM) -> pd.DataFrame:
+    """The stations within ``margin_km`` of the places' bounding box."""
+    (x0, y0), (x1, y1) = places.xy.min(axis=0) - margin_km * 1000, places.xy.max(axis=0) + margin_km * 1000
+    inside = stations["easting"].between(x0, x1) & stations["northing"].between(y0, y1)
+    return stations[inside].reset_index(drop=True)
+
+
+def standard_summary(standard: Standard, minutes: np.ndarray, places: Places) -> dict[str, Any]:
+    """One standard's statistic over residents and over demand, and the shares within its target."""
+    urban = places.table["urban"].to_numpy()
+    within = minutes <= standard.targets(urban)
+    persons, demand = places.table["persons"].to_numpy(float), places.table["demand"].to_numpy(float)
+    value = standard.statistic_of(minutes, persons, urban)
+    return {"standard": standard.id, "label": standard.label, "statistic": standard.statistic,
+            "target": standard.target, "value_residents": round(value, 2),
+            "value_demand": round(standard.statistic_of(minutes, demand, urban), 2),
+            "met": standard.met(value),
+            "residents_within_pct": round(100 * persons[within].sum() / max(persons.sum(), 1), 2),
+            "demand_within_pct": round(100 * demand[within].sum() / max(demand.sum(), 1), 2)}
+
+
+def coverage(places: Places, stations: Stations, standards: tuple[Standard, ...], times: TravelTimes
+             ) -> dict[str, Any]:
+    """Per service: nearest-station minutes per LSOA and every standard of the service judged on them."""
+    services: dict[str, Any] = {}
+    per_lsoa = places.table[["lsoa", "persons", "urban"]].copy()
+    for service in sorted({s.service for s in standards}):
+        here = nearby(stations.of(service), places)
+        if here.empty:
+            services[service] = {"stations": 0, "note": f"no {service} stations loaded near these places"}
+            continue
+        minutes = times.matrix(here[["easting", "northing"]].to_numpy(float), places.xy).min(axis=0)
+        per_lsoa[f"{service}_minutes"] = minutes.round(2)
+        services[service] = {"stations": len(here), "standards": [
+            standard_summary(s, minutes, places) for s in standards if s.service == service]}
+    return {"travel_times": times.name, "lsoas": len(places.table), "residents": int(places.table["persons"].sum()),
+            "services": services, "per_lsoa": per_lsoa.to_dict("records")}

@@ -1,0 +1,127 @@
+"""The fallback travel-time model, for areas no road network covers, and its honest error.
+
+Straight-line distance alone (``t = a + b*km + c*sqrt(km)``) errs by a regional offset (London slower,
+the East Midlands faster than the national curve) and a tail of water crossings. The features here
+come from the data itself: the straight line, the *surface* distance and time round the water and
+through built-up areas (:mod:`safertogether.bluelight.terrain`) and the density at both ends. A
+gradient-boosted model maps them to minutes. Calibration holds whole ambulance regions out of the
+fit and scores only them, so the error is what a region without data would see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from safertogether.bluelight.reference import ReferencePairs
+from safertogether.bluelight.terrain import Surface
+
+FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
+            "origin_local_density", "site_local_density")
+
+
+@dataclass
+class FeatureSource:
+    """What the features are computed from: the surface and the LSOA table (centroids, density)."""
+
+    surface: Surface
+    lsoas: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        self._site_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._local = _local_density(self.lsoas)
+
+    def density_near(self, xy: np.ndarray, local: bool = False) -> np.ndarray:
+        """Density of the LSOA whose centroid is nearest each point (or of its 5 km neighbourhood)."""
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(self.lsoas[["easting", "northing"]].to_numpy()).query(xy)
+        values = self._local if local else self.lsoas["density"].to_numpy()
+        return np.asarray(values[nearest], dtype=float)
+
+    def features(self, origin: np.ndarray, destination: np.ndarray) -> pd.DataFrame:
+        """The model's inputs for pairs of points (metres, BNG)."""
+        sites, site_index = np.unique(destination, axis=0, return_inverse=True)
+        site_index = site_index.ravel()
+        distance = self.surface.from_sites(sites, "distance")
+        time = self.surface.from_sites(sites, "time")
+        ends, end_index = np.unique(origin, axis=0, return_inverse=True)
+        end_index = end_index.ravel()
+        cells = self.surface.cell_of(ends)[end_index]
+        km = np.hypot(*(origin - destination).T) / 1000.0
+        surface_km = distance[site_index, cells]
+        surface_min = time[site_index, cells]
+        cut_off = ~np.isfinite(surface_km)  # an island: the surface has no way across
+        surface_km[cut_off] = km[cut_off] * 3
+        surface_min[cut_off] = km[cut_off] * 3
+        return pd.DataFrame({
+            "km": km, "sqrt_km": np.sqrt(km), "surface_km": surface_km,
+            "detour": surface_km / np.maximum(km, 1.0), "surface_min": surface_min,
+            "origin_density": self.density_near(ends)[end_index],
+            "site_density": self.density_near(sites)[site_index],
+            "origin_local_density": self.density_near(ends, local=True)[end_index],
+            "site_local_density": self.density_near(sites, local=True)[site_index],
+        })
+
+
+def _local_density(lsoas: pd.DataFrame, radius_m: float = 5000.0) -> np.ndarray:
+    """Residents per hectare within ``radius_m`` of each LSOA centroid: how urban its surroundings are."""
+    from scipy.spatial import cKDTree
+
+    xy = lsoas[["easting", "northing"]].to_numpy()
+    pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
+    persons, hectares = lsoas["persons"].to_numpy(float), lsoas["hectares"].to_numpy(float)
+    around = persons + np.bincount(pairs[:, 0], persons[pairs[:, 1]], len(xy)) + np.bincount(
+        pairs[:, 1], persons[pairs[:, 0]], len(xy))
+    area = hectares + np.bincount(pairs[:, 0], hectares[pairs[:, 1]], len(xy)) + np.bincount(
+        pairs[:, 1], hectares[pairs[:, 0]], len(xy))
+    return around / np.maximum(area, 1.0)
+
+
+@dataclass
+class FallbackModel:
+    """A fitted model: minutes from features."""
+
+    estimator: Any
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator.predict(features[list(FEATURES)]), dtype=float)
+
+
+def fit_fallback(features: pd.DataFrame, minutes: np.ndarray, seed: int = 0, max_rows: int = 600_000
+                 ) -> FallbackModel:
+    """Gradient boosting (scikit-learn's histogram GBM, absolute-error loss) on a sample of the pairs."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(minutes), size=min(max_rows, len(minutes)), replace=False)
+    estimator = HistGradientBoostingRegressor(loss="absolute_error", max_iter=300, learning_rate=0.1,
+                                              max_leaf_nodes=63, random_state=seed)
+    estimator.fit(features.iloc[rows][list(FEATURES)], minutes[rows])
+    return FallbackModel(estimator)
+
+
+def curve_baseline(km: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+    """Least-squares ``a + b*km + c*sqrt(km)``: the issue's anchor model, coefficients."""
+    design = np.column_stack([np.ones_like(km), km, np.sqrt(km)])
+    return np.linalg.lstsq(design, minutes, rcond=None)[0]
+
+
+def errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float | int]:
+    """Median and 90th-percentile absolute error (minutes and % of the real time), and the pair count."""
+    error = np.abs(predicted - actual)
+    share = error / np.maximum(actual, 0.1)
+    return {"pairs": int(len(actual)), "median_abs_error_min": round(float(np.median(error)), 2),
+            "p90_abs_error_min": round(float(np.quantile(error, 0.9)), 2),
+            "median_abs_error_pct": round(100 * float(np.median(share)), 1),
+            "p90_abs_error_pct": round(100 * float(np.quantile(share, 0.9)), 1)}
+
+
+def region_errors(predicted: np.ndarray, pairs: ReferencePairs) -> dict[str, dict[str, float | int]]:
+    return {str(r): {**errors(predicted[pairs.region == r], pairs.minutes[pairs.region == r]),
+                     "mean_error_min": round(float(np.mean(predicted[pairs.region == r]
+                                                            - pairs.minutes[pairs.region == r])), 2)}
+            for r in sorted(set(pairs.region))}
