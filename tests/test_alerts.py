@@ -116,7 +116,7 @@ def test_double_opt_in_then_one_digest_per_month_however_often_a_month_is_import
     else:
         assert "about the same as a typical month" in body
     assert "median of the previous 12 months" in body and "Open Government Licence" in body
-    assert december["List-Unsubscribe"].startswith("<http://safer.test/api/alerts/unsubscribe?token=")
+    assert december["List-Unsubscribe"].strip().startswith("<http://safer.test/api/alerts/unsubscribe?token=")
 
 
 def test_a_refused_send_is_retried_and_a_dead_server_loses_nothing(fresh_warehouse, city_folder, smtp, alerts):
