@@ -401,7 +401,7 @@ def test_search_ranks_a_misspelt_name_and_shows_only_what_the_user_may_see(world
                 assert "surname" not in record
             assert record["agency"] not in ("leicestershire-fire-rescue", "victim-service")
     entry = _last_entries(warehouse)[0]
-    assert entry.action == "search" and entry.actor_user == "c1"
+    assert entry.action == "lookup" and entry.actor_user == "c1"
 
 
 def test_a_joint_incident_shows_every_service_record_the_user_may_see(world):

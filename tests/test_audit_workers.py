@@ -119,5 +119,5 @@ def test_a_multi_worker_server_on_a_duckdb_file_is_refused(tmp_path):
     assert "PostgreSQL" in str(refused.value)
     check_audit_writers(tmp_path / "safer.duckdb", 1)
     check_audit_writers("postgresql://safer@127.0.0.1:5432/safer", 4)
-    served = runner.invoke(app, ["serve", "--db", str(tmp_path / "safer.duckdb"), "--workers", "2"])
+    served = runner.invoke(app, ["serve", "--db", str(tmp_path / "safer.duckdb"), "--workers", "2", "--person-data"])
     assert served.exit_code == 2 and "--workers 1" in served.stderr

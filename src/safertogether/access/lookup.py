@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from safertogether.access.agreements import stored_agreements
-from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, RecordView
+from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, RecordView, check_request
 from safertogether.access.views import agency_kinds
 from safertogether.errors import AccessDeniedError, BadRequestError
 from safertogether.link.lookup import Candidate, LinkedRecord, LookupQuery, PersonIndex
@@ -114,7 +114,7 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
     try:
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
-        policy.check(request)
+        check_request(request)
         query = LookupQuery.parse(name, dob, address, postcode)
         found = (index or caller_index(warehouse)).find(query, limit=limit * _OVERFETCH)
         decisions = policy.decide(request, _records(found), *sharing_terms(warehouse))

@@ -115,15 +115,6 @@ class AccessPolicy:
         static = json.loads(cedarpy.policies_to_json_str(self.policies))["staticPolicies"]
         return {key: policy.get("annotations", {}).get("id", key) for key, policy in static.items()}
 
-    @staticmethod
-    def check(request: AccessRequest) -> None:
-        """Refuse a request that no policy could allow (before any record is read for it).
-
-        Raises:
-            AccessDeniedError: no purpose, an unknown purpose, or an emergency without a written reason.
-        """
-        _check_request(request)
-
     def decide(self, request: AccessRequest, records: Sequence[Mapping[str, Any]], agency_kinds: Mapping[str, str],
                agreements: Iterable[SharingAgreement]) -> Decisions:
         """What ``request.user`` may see of ``records`` (dicts with ``agency``, ``record_key`` and fields).

@@ -17,7 +17,6 @@ from safertogether.errors import AccessDeniedError, BadRequestError, NotFoundErr
 from safertogether.model.access import PURPOSES
 
 if TYPE_CHECKING:
-    from safertogether.link.lookup import Candidate
     from safertogether.model.access import User
     from safertogether.store.warehouse import Warehouse
 
@@ -317,41 +316,6 @@ def decide_review(warehouse: Warehouse, request: AccessRequest, record_a: str, r
 def _entitled(request: AccessRequest, roles: tuple[str, ...], what: str) -> None:
     if request.user.role not in roles:
         raise AccessDeniedError(f"{what} is for the roles {', '.join(roles)}; yours is {request.user.role}")
-
-
-def search_view(warehouse: Warehouse, request: AccessRequest, find: Callable[[], list[Candidate]],
-                policy: AccessPolicy | None = None) -> list[dict[str, Any]]:
-    """Ranked candidates (``find()``, e.g. :meth:`~safertogether.link.lookup.PersonIndex.find`) as the user may
-    see them; ``find`` runs only once the request's purpose is accepted.
-
-    A candidate none of whose records may be seen is dropped; a candidate's score is that of their best
-    shown record, and the model's explanation (which quotes every record's values) is left out.
-    """
-    from dataclasses import asdict
-
-    candidates: list[Candidate] = []
-
-    def decide() -> Decisions:
-        check_request(request)
-        candidates.extend(find())
-        records = [_no_nulls({"record_key": r.record_key, "agency": r.agency,
-                              **{k: v for k, v in asdict(r).items() if k in _PERSON_FIELDS}})
-                   for c in candidates for r in c.records]
-        return _decided(warehouse, request, records, policy)
-
-    try:
-        decisions = _audited(warehouse, request, "search", "search", decide)
-    except NotFoundError:
-        return []
-    shown = {r["record"]: r for r in _shown(decisions)}
-    found = []
-    for candidate in candidates:
-        visible = [(r, shown[r.record_key]) for r in candidate.records if r.record_key in shown]
-        if visible:
-            best = max(r.match_probability for r, _ in visible)
-            found.append({"person_id": candidate.person_id, "match_probability": best,
-                          "records": [{**s, "match_probability": r.match_probability} for r, s in visible]})
-    return sorted(found, key=lambda c: -c["match_probability"])
 
 
 # ------------------------------------------------------------------------------------------ the audit's faces

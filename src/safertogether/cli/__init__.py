@@ -10,9 +10,22 @@ import sys
 
 import typer
 
-from safertogether.cli import access, alerts, audit, explore, forecast, imports, link, plan, publish, serve, synth, users
+from safertogether.cli import (
+    access,
+    alerts,
+    audit,
+    explore,
+    forecast,
+    imports,
+    link,
+    patrols,  # noqa: F401  (adds `plan patrols` and `plan dosage`)
+    plan,
+    publish,
+    serve,
+    synth,
+    users,
+)
 from safertogether.cli import index as index_group
-from safertogether.cli import patrols  # noqa: F401  (adds `plan patrols` and `plan dosage`)
 
 app = typer.Typer(help="Safer Together: pool community-safety data and answer questions about neighbourhoods.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

@@ -13,7 +13,6 @@ import typer
 from rich.table import Table
 
 from safertogether.cli.common import JsonOption, console, errors, fail
-from safertogether.cli.plan import app  # the commands below join the `plan` group
 from safertogether.cli.forecast import (
     CategoryColumnOption,
     CategoryOption,
@@ -31,8 +30,8 @@ from safertogether.cli.forecast import (
     _check_horizon,
     _inputs,
 )
+from safertogether.cli.plan import app  # the commands below join the `plan` group
 from safertogether.errors import BadRequestError, SaferError
-
 
 
 @app.command("patrols")

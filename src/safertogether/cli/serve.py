@@ -40,8 +40,9 @@ def serve(
 ) -> None:
     """Serve the neighbourhood page, the API (/api, docs at /docs) and the police.uk-compatible API.
 
-    Several workers need a PostgreSQL warehouse: each worker that shows person data appends to the audit log,
-    and a DuckDB file admits one writing process.
+    With --person-data, several workers need a PostgreSQL warehouse: each worker that shows person data appends
+    to the audit log, and a DuckDB file admits one writing process. Public data alone is served read-only by
+    any number of workers.
     """
     import uvicorn
 
@@ -52,8 +53,10 @@ def serve(
     settings = Settings()
     host, port = host or settings.host, port or settings.port
     root = _police_uk_root_ports(workers, police_uk_root, police_uk_root_http, ssl_certfile, ssl_keyfile)
+    person_data = person_data or settings.person_data
     try:
-        check_audit_writers(db or default_db_path(), workers)
+        if person_data:
+            check_audit_writers(db or default_db_path(), workers)
     except SaferError as exc:
         fail(exc)
     os.environ["SAFER_DB"] = str(db or default_db_path())

@@ -85,18 +85,20 @@ def me(user: CurrentUser, request: Request) -> Response:
 
 # ------------------------------------------------------------------------------------------ person data
 
-@router.get("/search", summary="Candidate people for a name, date of birth and address (any may be missing)")
+@router.get("/search", summary="Candidate people for a name, date of birth and address (any may be missing): "
+            "the caller lookup")
 def search(request: Request, access: Purpose, warehouse: WarehouseDep,
            name: Annotated[str | None, Query(max_length=200)] = None,
            dob: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or DD/MM/YYYY")] = None,
            address: Annotated[str | None, Query(max_length=300)] = None,
+           postcode: Annotated[str | None, Query(max_length=12)] = None,
            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
-    from safertogether.link.lookup import LookupQuery
+    """Who the caller (or the person searched for) may be, best first, as this user may see them; audited."""
+    from safertogether.access.lookup import lookup_caller
 
-    details = LookupQuery.parse(name, dob, address)
-    candidates = _counted(access.user, lambda: views.search_view(
-        warehouse, access, lambda: _index(request, warehouse).find(details, limit=limit)))
-    return private({"candidates": candidates})
+    found = _counted(access.user, lambda: lookup_caller(warehouse, access, name, dob, address, postcode,
+                                                        limit=limit, index=_index(request, warehouse)))
+    return private(found.as_json())
 
 
 def _index(request: Request, warehouse: WarehouseDep) -> Any:
@@ -110,8 +112,6 @@ def _index(request: Request, warehouse: WarehouseDep) -> Any:
     return held[1]
 
 
-# The caller lookup (a call handler's details -> candidates, through access control) is served beside
-# search at /api/people/lookup by safertogether.access.lookup; its route belongs here.
 
 
 @router.get("/persons/{person_id}", summary="A person's cross-agency timeline, links and flags")
