@@ -161,13 +161,10 @@ _OUTCOMES_SQL = """SELECT lsoa, force_id, month, outcome AS key, crimes AS count
                    ORDER BY lsoa NULLS LAST"""
 #: Stop-and-search counts per breakdown: key "field:value", a missing value counted as "Not stated".
 STOP_BREAKDOWNS = ("legislation", "outcome", "self_defined_ethnicity")
-_STOPS_SQL = f"""
-    SELECT lsoa, force_id, month, field || ':' || value AS key, count(*) AS count FROM (
-        UNPIVOT (SELECT lsoa, force_id, month,
-                        {", ".join(f"coalesce(nullif({f}, ''), 'Not stated') AS {f}" for f in STOP_BREAKDOWNS)}
-                 FROM stop_searches)
-        ON {", ".join(STOP_BREAKDOWNS)} INTO NAME field VALUE value)
-    GROUP BY ALL ORDER BY lsoa NULLS LAST"""
+# One SELECT per breakdown, joined by UNION ALL: DuckDB's UNPIVOT says the same, but PostgreSQL has none.
+_STOPS_SQL = "\nUNION ALL\n".join(f"""
+    SELECT lsoa, force_id, month, '{field}:' || coalesce(nullif({field}, ''), 'Not stated') AS key, count(*) AS count
+    FROM stop_searches GROUP BY 1, 2, 3, 4""" for field in STOP_BREAKDOWNS) + "\nORDER BY lsoa NULLS LAST"
 
 
 def summary_cubes(warehouse: Warehouse) -> SummaryCubes:

@@ -17,12 +17,19 @@ rewrites of the parsed statement, so that no caller branches on the engine:
   literal ``'{}'`` (typed by where it goes); ``unnest(range(...))`` of times a ``generate_series`` that
   stops before its end;
 * ``duckdb_tables()`` is ``information_schema.tables``;
+* a struct (``{'k': v}``, ``struct_pack``) is ``json_build_object`` (keys kept in order), ``struct_insert``
+  a ``jsonb`` concatenation, and ``to_json`` of either its text, as DuckDB's JSON arrives in Python as text;
+* ``sha256(text)`` hashes the text's UTF-8 bytes and gives lowercase hex, as DuckDB's;
+* ``strftime`` is ``to_char`` with the format's literal text quoted;
+* ``('0x' || hex)::BIGINT`` goes through ``BIT(64)`` (PostgreSQL 15 reads no hex integers);
+* a bare placeholder tested ``IS NULL`` is typed text (PostgreSQL cannot infer the type of ``$1 IS NULL``);
 * columns named as PostgreSQL's system columns (``xmin``, ``xmax``) are stored under other names;
 * ``%`` (in string literals and the modulo operator) is escaped, since psycopg reads ``%`` as a placeholder.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -104,7 +111,20 @@ def _rewrite(tree: exp.Expression, catalog: Catalog) -> exp.Expression:
             subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
     for select in tree.find_all(exp.Select):
         select.set("expressions", [_keep_name(e) for e in select.expressions])
-    return tree.transform(_node)
+    return tree.transform(_translate)
+
+
+def _translate(node: exp.Expression) -> exp.Expression:
+    """:func:`_node`, then the same for the children of what it put in node's place.
+
+    sqlglot's ``transform`` does not descend into a replacement, so without this an ``any_value(s.xmin)``
+    would become ``min(s.xmin)`` with the system column left under its own name.
+    """
+    new = _node(node)
+    if new is not node:
+        for child in list(new.iter_expressions()):
+            child.replace(child.transform(_translate))
+    return new
 
 
 def _keep_name(projection: exp.Expression) -> exp.Expression:
@@ -127,8 +147,52 @@ def _node(node: exp.Expression) -> exp.Expression:
         # DuckDB's catalog of tables: PostgreSQL's has the same table_name column.
         return exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("information_schema"),
                          alias=node.args.get("alias"))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_json":
+        # A replaced node's children are not visited by transform(): translate them here.
+        return exp.Cast(this=node.expressions[0], to=exp.DataType.build("TEXT"))
+    if isinstance(node, exp.Struct):
+        return _json_object(node.expressions)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "struct_insert":
+        base, *added = node.expressions
+        merged = exp.DPipe(this=exp.Cast(this=base, to=exp.DataType.build("JSONB")),
+                           expression=exp.Cast(this=_json_object(added), to=exp.DataType.build("JSONB")))
+        return exp.Cast(this=exp.Paren(this=merged), to=exp.DataType.build("JSON"))
+    if isinstance(node, exp.Is) and isinstance(node.this, exp.Placeholder | exp.Parameter):
+        return exp.Is(this=exp.Cast(this=node.this, to=exp.DataType.build("TEXT")), expression=node.expression)
+    if isinstance(node, exp.SHA2) and node.text("length") in ("", "256"):
+        # DuckDB's sha256 of text is lowercase hex; PostgreSQL's takes bytes and gives bytes.
+        text = node.this
+        digest = exp.Anonymous(this="sha256", expressions=[
+            exp.Anonymous(this="convert_to", expressions=[text, exp.Literal.string("UTF8")])])
+        return exp.Anonymous(this="encode", expressions=[digest, exp.Literal.string("hex")])
+    if isinstance(node, exp.Cast) and node.to.is_type("bigint") and _hex_digits(node.this) is not None:
+        # ('0x' || hex)::BIGINT reads hex in DuckDB and PostgreSQL 16, not 15: through a 64-bit string instead.
+        padded = exp.Anonymous(this="lpad", expressions=[_hex_digits(node.this), exp.Literal.number(16),
+                                                           exp.Literal.string("0")])
+        bits = exp.Cast(this=exp.DPipe(this=exp.Literal.string("x"), expression=padded, safe=False),
+                        to=exp.DataType.build("BIT(64)", dialect="postgres"))
+        return exp.Cast(this=bits, to=exp.DataType.build("BIGINT"))
+    if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+        return exp.Anonymous(this="to_char", expressions=[node.this, exp.Literal.string(
+            _to_char_format(node.args["format"].this))])
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "printf":
+        return _printf(node.expressions[0], node.expressions[1:])
+    if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
+            and not (isinstance(node.this, exp.Cast) and node.this.to.is_type("decimal"))):
+        # PostgreSQL rounds to decimals only a numeric; the answer stays a double, as DuckDB's.
+        rounded = exp.Round(this=exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC")),
+                            decimals=node.args["decimals"])
+        return exp.Cast(this=rounded, to=exp.DataType.build("DOUBLE PRECISION"))
+    if (isinstance(node, exp.Select) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Tuple)
+            and isinstance(node.parent, exp.Subquery) and isinstance(node.parent.parent, exp.In)):
+        # (a, b) IN (SELECT (x, y) ...): PostgreSQL reads (x, y) as one column of row type; two columns are meant.
+        node.set("expressions", list(node.expressions[0].expressions))
+        return node
     if isinstance(node, exp.Contains):
         return exp.GT(this=exp.StrPosition(this=node.this, substr=node.expression), expression=exp.Literal.number(0))
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        # DuckDB's any_value skips NULLs (sqlglot reads it so); min() does too, and takes no IGNORE NULLS.
+        return exp.Min(this=node.this.this)
     if isinstance(node, exp.AnyValue):
         return exp.Min(this=node.this)  # any_value() arrived in PostgreSQL 16; min() is one of the values
     if isinstance(node, exp.Array) and not node.expressions:
@@ -163,6 +227,71 @@ def _node(node: exp.Expression) -> exp.Expression:
         return exp.Mul(this=exp.Cast(this=exp.Literal.string("1 microsecond"), to=exp.DataType.build("interval")),
                        expression=micros)
     return node
+
+
+def _hex_digits(value: exp.Expression) -> exp.Expression | None:
+    """X of ``'0x' || X`` (in brackets or not), else None."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if (isinstance(value, exp.DPipe) and isinstance(value.this, exp.Literal) and value.this.is_string
+            and value.this.this == "0x"):
+        return value.expression
+    return None
+
+
+_STRFTIME_FIELDS: Final = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
+
+
+def _to_char_format(strftime_format: str) -> str:
+    """A strftime format as to_char's, other text in double quotes (to_char reads e.g. the T of ``%dT`` as
+    part of ``DDTH``, an ordinal suffix)."""
+    out = []
+    for part in re.split(r"(%[A-Za-z])", strftime_format):
+        if part in _STRFTIME_FIELDS:
+            out.append(_STRFTIME_FIELDS[part])
+        elif part.startswith("%"):
+            raise ValueError(f"strftime field {part} has no translation for PostgreSQL; add it to _STRFTIME_FIELDS")
+        elif part:
+            out.append('"' + part.replace('"', '\\"') + '"')
+    return "".join(out)
+
+
+_PRINTF_FIELD: Final = re.compile(r"%(?:\.(\d+)f|s)")
+
+
+def _printf(pattern: exp.Expression, values: list[exp.Expression]) -> exp.Expression:
+    """DuckDB's ``printf`` with ``%s`` and ``%.Nf`` fields as a concatenation (NULL in any field gives NULL)."""
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise ValueError("printf needs a literal format to be translated for PostgreSQL")
+    parts: list[exp.Expression] = []
+    text, last, fields = pattern.this, 0, iter(values)
+    for field in _PRINTF_FIELD.finditer(text):
+        if field.start() > last:
+            parts.append(exp.Literal.string(text[last:field.start()]))
+        value = next(fields)
+        if field.group(1) is not None:
+            value = exp.Round(this=exp.Cast(this=value, to=exp.DataType.build("NUMERIC")),
+                              decimals=exp.Literal.number(int(field.group(1))))
+        parts.append(exp.Cast(this=value, to=exp.DataType.build("TEXT")))
+        last = field.end()
+    if last < len(text):
+        parts.append(exp.Literal.string(text[last:]))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part, safe=False)
+    return exp.Paren(this=joined)
+
+
+def _json_object(fields: list[exp.Expression]) -> exp.Expression:
+    """``json_build_object('k1', v1, ...)`` of a struct's ``k := v`` fields, in their order."""
+    arguments: list[exp.Expression] = []
+    for field in fields:
+        if not isinstance(field, exp.PropertyEQ | exp.Alias):
+            raise ValueError(f"a struct field without a name cannot become JSON: {field.sql('duckdb')}")
+        name = field.this.name if isinstance(field, exp.PropertyEQ) else field.alias
+        value = field.expression if isinstance(field, exp.PropertyEQ) else field.this
+        arguments += [exp.Literal.string(name), value]
+    return exp.Anonymous(this="json_build_object", expressions=arguments)
 
 
 def _insert_or_replace(tree: exp.Insert, catalog: Catalog) -> exp.Insert:
