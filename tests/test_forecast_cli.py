@@ -98,7 +98,8 @@ def test_hostile_and_malformed_rows_are_left_out_and_counted(portland: Path, tmp
     lines = portland.read_text(encoding="utf-8").splitlines()
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join([*lines, "=cmd|' /C calc'!A0,7650000,680000,1,1,1,1,1,1,1,1",
-                              "2016-13-45,7650000,680000,1,1,1,1,1,1,1,1", "2016-05-05,not-a-number,680000,1,1,1,1,1,1,1,1",
+                              "2016-13-45,7650000,680000,1,1,1,1,1,1,1,1",
+                              "2016-05-05,not-a-number,680000,1,1,1,1,1,1,1,1",
                               "2016-05-05,7650000"]) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["forecast", "backtest", *_points(bad, "--horizon", "month", "--models", "longrun",
                                                                   "--json")])
