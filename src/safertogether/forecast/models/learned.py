@@ -86,7 +86,9 @@ class BoostedTrees:
         with threadpool_limits(1):
             model.fit(x[keep], y[keep], sample_weight=weight)
         ahead = features(history, np.array([origin]), np.vstack([counts, np.zeros((1, counts.shape[1]))]))
-        return np.clip(model.predict(ahead), 0, None)
+        # Trees extrapolate through the log link: on Leicestershire a few cells got 10^4 times what any cell
+        # ever had (expected/observed 11,094). No cell is expected above twice the largest count seen.
+        return np.clip(model.predict(ahead), 0, 2 * max(float(y.max()), 1.0))
 
     @staticmethod
     def candidates(horizon: str) -> list[Params]:
