@@ -100,6 +100,20 @@ def _inputs(force: str, fire_list: Path | None, stations: list[Path] | None, osm
                       osm_stations=osm_stations, standards=standards, network=network, demand=demand)
 
 
+@contextmanager
+def _loaded(inputs: Any, db: str | None, as_json: bool) -> Iterator[tuple[Callable[[str], None], Any, Any]]:
+    """The progress line, the warehouse, and the places, stations, standards and travel times of ``inputs``."""
+    from safertogether.bluelight.inputs import load_all
+
+    with _steps(as_json) as step, warehouse_or_exit(db, read_only=True) as warehouse:
+        step("loading places, stations and standards")
+        yield step, warehouse, load_all(warehouse, inputs)
+
+
+def _services(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
 def _standards_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
     for column in ("standard", "statistic", "target", "residents", "demand", "residents within %", "met",
@@ -124,13 +138,10 @@ def coverage(
 ) -> None:
     """Population-weighted coverage today: nearest-station minutes per LSOA, each standard judged."""
     from safertogether.bluelight.coverage import coverage as measure
-    from safertogether.bluelight.inputs import load_all
     from safertogether.bluelight.maps import coverage_geojson
 
     inputs = _inputs(force, fire_list, stations, osm_stations, standards, network, demand)
-    with _steps(as_json) as step, warehouse_or_exit(db, read_only=True) as warehouse:
-        step("loading places, stations and standards")
-        places, found, judged, times = load_all(warehouse, inputs)
+    with _loaded(inputs, db, as_json) as (step, warehouse, (places, found, judged, times)):
         step("measuring travel times")
         result = measure(places, found, judged, times)
         result["stations_quarantined"] = found.quarantine
@@ -166,17 +177,14 @@ def stations_command(
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Scenarios (share, merge, choose N) against today on each of the service's standards."""
-    from safertogether.bluelight.inputs import load_all
     from safertogether.bluelight.scenarios import compare
 
     inputs = _inputs(force, fire_list, stations, osm_stations, standards, network, demand)
     merges = [tuple(m.split(",", 1)) for m in merge or []]
-    with _steps(as_json) as step, warehouse_or_exit(db, read_only=True) as warehouse:
-        step("loading places, stations and standards")
-        places, found, judged, times = load_all(warehouse, inputs)
+    with _loaded(inputs, db, as_json) as (step, warehouse, (places, found, judged, times)):
         step("solving the scenarios")
         result = compare(places, found, judged, times, service,
-                         share=[s.strip() for s in share.split(",")] if share else None,
+                         share=_services(share),
                          merges=merges, choose_n=choose, exact=exact)  # type: ignore[arg-type]
         result["attribution"] = PLAN_ATTRIBUTION
     if as_json:
@@ -205,16 +213,13 @@ def simulate_command(
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Discrete-event simulation of today and the scenarios: each standard's statistic with 95% CIs."""
-    from safertogether.bluelight.inputs import load_all
     from safertogether.bluelight.simulation_runs import simulate_scenarios
 
     inputs = _inputs(force, fire_list, stations, osm_stations, standards, network, demand)
-    with _steps(as_json) as step, warehouse_or_exit(db, read_only=True) as warehouse:
-        step("loading places, stations and standards")
-        places, found, judged, times = load_all(warehouse, inputs)
+    with _loaded(inputs, db, as_json) as (step, warehouse, (places, found, judged, times)):
         step(f"simulating {replications} replications")
         result = simulate_scenarios(places, found, judged, times, service, calls_per_year, days, replications,
-                                    units, on_scene, share=[s.strip() for s in share.split(",")] if share else None,
+                                    units, on_scene, share=_services(share),
                                     merges=[tuple(m.split(",", 1)) for m in merge or []])  # type: ignore[misc]
     if as_json:
         print(json.dumps(result, indent=2, default=str))
