@@ -90,9 +90,10 @@ def location_models(places: Any, stations: Any) -> dict[str, Any]:
                         "mean_min": round(float(np.average(nearest, weights=weights)), 3), "notes": solution.notes}
     mean = locate.objective_for("mean", weights, radius)
     swap, timing = measured(lambda: locate.swap_heuristic(minutes, p, mean))
-    found["swap_pmedian"] = {**timing, "mean_min": round(mean(locate.nearest(minutes, swap.sites)), 3),
-                             "gap_vs_exact_pct": round(100 * (mean(locate.nearest(minutes, swap.sites))
-                                                              / found["pmedian"]["mean_min"] - 1), 3)}
+    swapped = mean(locate.nearest(minutes, swap.sites))
+    exact = found["pmedian"]["mean_min"] if found["pmedian"]["sites"] else None  # None: HiGHS gave no answer
+    found["swap_pmedian"] = {**timing, "mean_min": round(swapped, 3),
+                             "gap_vs_exact_pct": round(100 * (swapped / exact - 1), 3) if exact else None}
     return found
 
 

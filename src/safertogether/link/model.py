@@ -81,7 +81,7 @@ def link_records(records: RecordSet, plan: TrainingPlan | None = None,
 
 def _register_blocked_pairs(linker: Linker, records: RecordSet, settings: SettingsCreator) -> None:
     """Give the linker the blocked pairs of a deduplication, made by :mod:`safertogether.link.blocked_pairs`
-    (the same pairs as Splink's blocking, for a third of the CPU); for other rules Splink blocks itself."""
+    (the same pairs as Splink's blocking, with less CPU for the step); for other rules Splink blocks itself."""
     rules = settings.blocking_rules_to_generate_predictions
     steps = None
     if records.link_type == "dedupe_only" and all(isinstance(rule, str) for rule in rules):
