@@ -231,7 +231,7 @@ _SEARCH_SQL: Final = """
         FROM street_index s JOIN areas a ON a.code = s.lsoa AND a.level = 'lsoa'
         WHERE contains(lower(s.street), lower($q)))
     SELECT code, name, level, force_id, matched, rank FROM (
-        SELECT *, row_number() OVER (PARTITION BY code, level ORDER BY rank) AS nth
+        SELECT *, row_number() OVER (PARTITION BY code, level ORDER BY rank, matched NULLS FIRST) AS nth
         FROM (SELECT * FROM by_name UNION ALL SELECT * FROM by_street))
     WHERE nth = 1
     ORDER BY rank, CASE level WHEN 'force' THEN 0 WHEN 'lad' THEN 1 WHEN 'msoa' THEN 2 ELSE 3 END, name, matched

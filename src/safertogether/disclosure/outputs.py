@@ -7,6 +7,9 @@ Kinds:
     quality    data-quality figures per force and month (import reconciliation, not a cross-tabulation of
                crimes by place; exact under every policy — see the note in the README)
     alerts     residents' subscriptions: the answer never carries an address or a count
+    index      the Community Safety Index and its drill-down: rates and scores per area and year, made from
+               the exact counts (police.uk publishes them all); NOT yet passed through the policy's rule, which
+               they must be before partners' counts feed the index (see the README)
 A new route must be declared here before the tests pass.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-Kind = Literal["counts", "records", "reference", "quality", "alerts"]
+Kind = Literal["counts", "records", "reference", "quality", "alerts", "index"]
 
 #: Everything under these prefixes is police.uk's records API (withheld as a whole when records are).
 RECORD_PREFIXES: Final = ("/police-uk/api",)
@@ -36,6 +39,18 @@ PUBLIC_ROUTES: Final[dict[tuple[str, str], Kind]] = {
     ("GET", "/api/alerts/confirm"): "alerts",
     ("GET", "/api/alerts/unsubscribe"): "alerts",
     ("POST", "/api/alerts/unsubscribe"): "alerts",
+    ("GET", "/safety-index"): "reference",  # pages: their figures come from the API routes
+    ("GET", "/drilldown"): "reference",
+    ("GET", "/people"): "reference",  # the signed-in page holds no person data; it calls /api/people
+    # A public (read-only) server has no person-data routes: only a 404 saying how to start one that has.
+    ("GET", "/api/people/{rest:path}"): "reference",
+    ("POST", "/api/people/{rest:path}"): "reference",
+    ("GET", "/api/index"): "index",
+    ("GET", "/api/index/areas/{code}"): "index",
+    ("GET", "/api/index/drilldown/{code}"): "index",
+    ("GET", "/api/index/map.geojson"): "index",
+    ("GET", "/api/index/editions/{edition_id}/config"): "reference",
+    ("GET", "/api/index/methodology"): "reference",
     ("GET", "/ogc"): "reference",
     ("GET", "/ogc/"): "reference",
     ("GET", "/ogc/conformance"): "reference",

@@ -49,6 +49,7 @@ def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None
     def people_page() -> Response:
         """The signed-in person view: a static page (no person data in it) that calls /api/people."""
         return FileResponse(STATIC_DIR / "people.html", media_type="text/html", headers=PEOPLE_PAGE_HEADERS)
+
     @app.get("/safety-index", include_in_schema=False)
     def safety_index() -> Response:
         return FileResponse(STATIC_DIR / "safety-index.html", media_type="text/html")
