@@ -7,7 +7,6 @@ row gets decile 0 ("unknown"), counted in reports rather than guessed.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,25 +72,16 @@ def force_area(boundaries_path: str | Path, codes: Iterable[str], crs: pyproj.CR
 
 
 def read_harm_weights(path: str | Path) -> dict[str, float]:
-    """police.uk category (lower case) -> Cambridge Crime Harm Index days, from ``cchi_weights_by_category.csv``.
+    """police.uk category (lower case) -> Cambridge Crime Harm Index days, from a harm-weights table.
 
-    TODO: use the index branch's harm-weights reader (safertogether.measures) once it is merged.
+    The table is read and checked by the one harm-weights reader (:mod:`safertogether.measures.harm`, which
+    the index uses too); anti-social behaviour has no weight there and counts 1 here, as any unweighted event.
     """
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputFormatError(f"{path}: cannot be read as a harm-weights CSV ({exc})") from exc
-    if not rows or not {"crime_type", "cchi_days"} <= set(rows[0]):
-        raise InputFormatError(f"{path}: a harm-weights CSV needs columns crime_type and cchi_days")
-    weights = {}
-    for row in rows:
-        try:
-            weights[row["crime_type"].strip().lower()] = float(row["cchi_days"])
-        except ValueError as exc:
-            raise InputFormatError(f"{path}: cchi_days '{row['cchi_days']}' for {row['crime_type']} is not a number") \
-                from exc
-    return weights
+    from safertogether.measures.harm import load_harm_weights
+
+    weights = load_harm_weights([path])
+    found = {category: weights.of(category) for category in weights.national}
+    return {category.lower(): harm.days for category, harm in found.items() if harm is not None}
 
 
 def harm_of(categories: np.ndarray, weights: dict[str, float] | None, default: float = 1.0) -> np.ndarray:
