@@ -90,10 +90,7 @@ def build_people_world(location: str, folder: Path, data_dir: Path) -> Warehouse
         import_partner(warehouse, sorted(synth.glob("*.yaml")))
         link_people(warehouse)
         link_places(warehouse)
-        if not location.startswith("postgresql"):
-            # Joint incidents are linked with DuckDB-only SQL so far (link/incident_pairs.py: MAP literals);
-            # on PostgreSQL the incident test skips for want of them.
-            link_incidents(warehouse)
+        link_incidents(warehouse)
         (folder / "agreements.yaml").write_text(AGREEMENTS)
         load_agreements(warehouse, folder / "agreements.yaml")
         for user_id, (agency, role, clearance) in USERS.items():

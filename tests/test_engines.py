@@ -15,6 +15,7 @@ import pytest
 from safertogether.errors import NewerWarehouseError
 from safertogether.ingest import import_partner
 from safertogether.link.evaluate_people import evaluate_people
+from safertogether.link.incidents import link_incidents
 from safertogether.link.people import explain_link, link_people
 from safertogether.link.review import decide, review_queue
 from safertogether.sources.synth import SynthConfig, generate_partners
@@ -127,6 +128,23 @@ def test_linkage_is_stored_reviewed_and_measured_alike_on_every_engine(warehouse
         assert explain_link(warehouse, joined[0], joined[1]).match_weight > 0
     finally:
         warehouse.close()
+
+
+def _joint_incidents(location: str, synth: Path) -> list[dict[str, object]]:
+    warehouse = open_warehouse(location)
+    try:
+        import_partner(warehouse, sorted(synth.glob("*.yaml")))
+        link_incidents(warehouse)
+        return [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items() if k != "linked_at"}
+                for row in warehouse.query("SELECT * FROM joint_incidents ORDER BY agency, incident_ref")]
+    finally:
+        warehouse.close()
+
+
+def test_joint_incidents_are_the_same_on_every_engine(warehouse_location, small_synth, tmp_path):
+    found = _joint_incidents(warehouse_location, small_synth)
+    assert sum(1 for row in found if row["linked_ref"]) > 10  # several services' records of one event
+    assert found == _joint_incidents(str(tmp_path / "reference.duckdb"), small_synth)
 
 
 def test_a_failing_partner_import_leaves_nothing_on_every_engine(warehouse_location, small_synth, tmp_path):

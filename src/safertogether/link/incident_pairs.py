@@ -39,10 +39,16 @@ KIND_FACTORS = {"same": 1.0, "compatible": 0.9, "unknown": 0.8}
 
 
 def address_key_sql(column: str) -> str:
-    """An address as a comparable key: capitals, letters and digits only, street types spelt out."""
-    expand = "MAP {" + ", ".join(f"'{short}': '{full}'" for short, full in ABBREVIATIONS.items()) + "}"
-    words = f"string_split(trim(regexp_replace(upper({column}), '[^A-Z0-9]+', ' ', 'g')), ' ')"
-    return f"nullif(array_to_string(list_transform({words}, lambda w: coalesce({expand}[w], w)), ' '), '')"
+    """An address as a comparable key: capitals, letters and digits only, street types spelt out.
+
+    Words are replaced between spaces (the key padded with one each side), twice, so that a word next to
+    an expanded one is seen too; plain replace() runs alike on DuckDB and PostgreSQL.
+    """
+    key = f"' ' || trim(regexp_replace(upper({column}), '[^A-Z0-9]+', ' ', 'g')) || ' '"
+    for short, full in ABBREVIATIONS.items():
+        for _ in range(2):
+            key = f"replace({key}, ' {short} ', ' {full} ')"
+    return f"nullif(trim({key}), '')"
 
 
 def incident_records_sql() -> str:
