@@ -452,6 +452,31 @@ def test_the_review_queue_is_for_reviewers_and_the_audit_queries_for_the_dpo(wor
     assert mine and {e["actor_user"] for e in mine} == {"c2"}
 
 
+def test_a_subject_access_export_holds_all_of_a_person_and_no_one_else(world):
+    warehouse = world["warehouse"]
+    person = _person(warehouse, SHARED)
+    _get(world, "c1", f"/api/people/persons/{person}", **SAFEGUARDING)  # a read the export must report
+    _assert_refused(world, _get(world, "c1", f"/api/people/audit/persons/{person}/export"), 403, user="c1")
+    answer = _get(world, "d1", f"/api/people/audit/persons/{person}/export")
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store, private"
+    export = answer.json()
+    held = warehouse.query("SELECT record_key FROM person_ids WHERE person_id = ?", [person])
+    assert sorted(r["record_key"] for r in export["records"]) == sorted(r["record_key"] for r in held)
+    assert len({r["agency"] for r in export["records"]}) > 1  # every agency's records, whatever agreements say
+    assert {"c1"} <= {e["actor_user"] for e in export["seen_by"]}
+    refs = {(r["agency"], r["incident_ref"]) for r in export["records"] if r["incident_ref"]}
+    assert {(i["agency"], i["incident_ref"]) for i in export["incidents"]} == refs
+    others = warehouse.query("""SELECT DISTINCT p.surname FROM person_records p
+        JOIN person_ids k USING (agency, record_id) WHERE k.person_id <> ? AND p.surname NOT IN (
+            SELECT surname FROM person_records q JOIN person_ids j USING (agency, record_id)
+            WHERE j.person_id = ? AND surname IS NOT NULL)""", [person, person])
+    body = answer.text
+    assert not [o["surname"] for o in others if o["surname"] and len(o["surname"]) > 3
+                and re.search(rf"\b{re.escape(o['surname'])}\b", body)]
+    entry = _last_entries(warehouse)[0]
+    assert (entry.action, entry.actor_user, entry.outcome) == ("subject-access-export", "d1", "allowed")
+
+
 def test_a_tampered_deleted_or_reordered_audit_entry_fails_verification(world):
     warehouse = world["warehouse"]
     assert verify(warehouse).ok

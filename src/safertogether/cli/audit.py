@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from safertogether.cli.common import (
     with_warehouse,
 )
 from safertogether.errors import SaferError
+
+if TYPE_CHECKING:
+    from safertogether.store.warehouse import Warehouse
 
 app = typer.Typer(help="The hash-chained audit log of person-data reads and changes: verify, sign, export.",
                   no_args_is_help=True)
@@ -128,3 +131,25 @@ def audit_subject(
         table.add_row(str(e.seq), f"{e.logged_at:%Y-%m-%d %H:%M:%S}", e.actor_user or "-", e.actor_agency or "-",
                       e.action, e.purpose or "-", e.agreement_id or "-", outcome, ", ".join(e.redacted))
     console.print(table)
+
+
+@app.command("export-subject")
+def audit_export_subject(
+    person_id: Annotated[str, typer.Argument(help="A person id, e.g. P0000123 (an id merged since still works)")],
+    as_user: Annotated[str, typer.Option("--as", help="Your user id: a data protection officer's (`safer users "
+                                         "list`); the export is audited under it")],
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write (person data: keep it safe)")],
+    db: DbOption = None,
+) -> None:
+    """Everything held about a person, for a subject access request: records, incidents, places, links, who saw."""
+    from safertogether.access.subject_access import subject_access_export
+    from safertogether.access.users import get_user
+
+    def export(warehouse: Warehouse) -> dict[str, Any]:
+        return subject_access_export(warehouse, get_user(warehouse, as_user).user, person_id)
+
+    found = with_warehouse(db, export, read_only=False)
+    out.write_text(json.dumps(found, indent=2, default=str), encoding="utf-8")
+    out.chmod(0o600)
+    console.print(f"{found['person_id']}: {len(found['records'])} records, {len(found['incidents'])} incidents, "
+                  f"{len(found['seen_by'])} audit entries written to {out} (readable by you only).", highlight=False)

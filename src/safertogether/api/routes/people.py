@@ -169,6 +169,14 @@ def who_has_seen(user: CurrentUser, warehouse: WarehouseDep, person_id: Annotate
     return private({"person_id": person_id, "entries": entries})
 
 
+@router.get("/audit/persons/{person_id}/export",
+            summary="Everything held about a person, for a subject access request (data protection officer)")
+def subject_access(user: CurrentUser, warehouse: WarehouseDep, person_id: Annotated[str, _PERSON_ID]) -> Response:
+    from safertogether.access.subject_access import subject_access_export
+
+    return private(_counted(user, lambda: subject_access_export(warehouse, user, person_id)))
+
+
 @router.get("/audit/break-glass", summary="Every break-glass read and its reason, for review (data protection officer)")
 def break_glass(user: CurrentUser, warehouse: WarehouseDep) -> Response:
     return private({"entries": _counted(user, lambda: views.break_glass_reads(warehouse, user))})
