@@ -17,7 +17,7 @@ from safertogether.cli.common import (
     with_warehouse,
 )
 
-app = typer.Typer(help="Who may see what: sharing agreements (users and sign-in come with the single view).",
+app = typer.Typer(help="Who may see what: sharing agreements between agencies (users: `safer users`).",
                   no_args_is_help=True)
 
 

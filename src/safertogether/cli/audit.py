@@ -22,7 +22,7 @@ from safertogether.errors import SaferError
 if TYPE_CHECKING:
     from safertogether.store.warehouse import Warehouse
 
-app = typer.Typer(help="The hash-chained audit log of person-data reads and changes: verify, sign, export.",
+app = typer.Typer(help="The hash-chained audit log of person-data reads: verify, sign, export, subject access.",
                   no_args_is_help=True)
 PublicKeyOption = Annotated[list[Path] | None, typer.Option(
     "--public-key", help="Check checkpoint signatures with this public key (PEM; repeat for several keys)")]
