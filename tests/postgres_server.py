@@ -10,6 +10,7 @@ import contextlib
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -68,10 +69,24 @@ def running_server(bin_dir: Path) -> Iterator[Server]:
                    "-c synchronous_commit=off -c full_page_writes=off")
         subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
                         str(folder / "server.log"), "-w", "start"], check=True, capture_output=True)
+        stop = [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+        watchdog = _stop_when_gone(os.getpid(), stop, folder)
         try:
             yield Server(port)
         finally:
-            subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True)
+            watchdog.kill()
+            watchdog.wait()
+            subprocess.run(stop, capture_output=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_when_gone(pid: int, stop: list[str], folder: Path) -> subprocess.Popen[bytes]:
+    """A watchdog that stops the cluster and removes its folder once process ``pid`` is gone.
+
+    A test run that is killed never reaches the fixture's teardown; without this its cluster would run on.
+    """
+    script = (f"while kill -0 {pid} 2>/dev/null; do sleep 2; done; "
+              f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(folder))}")
+    return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
