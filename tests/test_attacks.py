@@ -23,7 +23,7 @@ from safertogether.access.agreements import load_agreements
 from safertogether.access.audit import read_entries, verify
 from safertogether.access.users import MAX_FAILURES, SIGN_IN_REFUSED, add_user, issue_token, revoke_token
 from safertogether.api import create_app
-from safertogether.api.auth import MAX_REFUSALS, SESSION_COOKIE, refusals
+from safertogether.api.auth import MAX_ADDRESS_FAILURES, MAX_REFUSALS, SESSION_COOKIE, refusals, sign_in_failures
 from safertogether.model.access import User
 from safertogether.store.warehouse import Warehouse, open_warehouse
 
@@ -123,8 +123,10 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(autouse=True)
 def _fresh_refusal_counts() -> Iterator[None]:
     refusals.forget()
+    sign_in_failures.forget()
     yield
     refusals.forget()
+    sign_in_failures.forget()
 
 
 def _person(warehouse: Warehouse, having: str) -> str:
@@ -214,6 +216,22 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_changes_need_its_csrf_token(
     assert client.post("/api/people/sign-out", headers={"X-CSRF-Token": csrf}).status_code == 200
     client.cookies.set(SESSION_COOKIE, stolen)  # the cookie, kept after signing out, opens nothing
     assert client.get("/api/people/me").status_code == 401
+    client.cookies.clear()
+
+
+def test_one_password_sprayed_across_many_users_stops_that_address(world):
+    """No account reaches its own lock-out, so the address is refused instead (429), audited."""
+    client, warehouse = world["client"], world["warehouse"]
+    for n in range(MAX_ADDRESS_FAILURES):
+        assert client.post("/api/people/sign-in", json={"user_id": f"user{n}", "password": "Winter2026!"}
+                           ).status_code == 401
+    stopped = client.post("/api/people/sign-in", json={"user_id": "c2", "password": PASSWORD})
+    assert stopped.status_code == 429 and stopped.json()["error"]["code"] == "too_many_attempts"
+    assert int(stopped.headers["Retry-After"]) > 0 and "safer_session" not in stopped.cookies
+    last = read_entries(warehouse)[-1]
+    assert (last.action, last.outcome) == ("sign-in", "denied") and "failed sign-ins from" in last.reason
+    sign_in_failures.forget()  # the window has passed: the right password signs in again
+    assert client.post("/api/people/sign-in", json={"user_id": "c2", "password": PASSWORD}).status_code == 200
     client.cookies.clear()
 
 

@@ -49,6 +49,14 @@ class AuthenticationError(SaferError, PermissionError):
     """Who is asking is not established: sign in, or send a valid API token (one message for every cause)."""
 
 
+class TooManyAttemptsError(SaferError, PermissionError):
+    """Too many failed attempts from one place: wait ``retry_after`` seconds before trying again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PersonDataUnavailableError(SaferError, RuntimeError):
     """The server opened its warehouse read-only, so it cannot audit reads and serves no person data."""
 

@@ -13,7 +13,10 @@ opened its warehouse read-only has no person-data routes, and says how to start 
 
 Refusals are counted per user (:class:`RefusalWatch`): a user refused :data:`MAX_REFUSALS` times within
 :data:`REFUSAL_WINDOW` seconds, e.g. trying person ids one after another, is refused everything until the
-window passes, and that is audited too. The count is per server process.
+window passes, and that is audited too. Failed sign-ins are also counted per client address
+(:class:`SignInThrottle`): one password tried against many user ids never locks any one account, so an
+address with :data:`MAX_ADDRESS_FAILURES` failed sign-ins within :data:`ADDRESS_WINDOW` seconds is refused
+sign-in (429) until the window passes. Both counts are per server process.
 """
 
 from __future__ import annotations
@@ -29,13 +32,20 @@ from fastapi import Depends, Query, Request
 from safertogether.access.policy import AccessRequest
 from safertogether.access.users import NOT_SIGNED_IN, same_secret, session_for_cookie, user_for_token
 from safertogether.api.deps import WarehouseDep
-from safertogether.errors import AccessDeniedError, AuthenticationError, PersonDataUnavailableError
+from safertogether.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    PersonDataUnavailableError,
+    TooManyAttemptsError,
+)
 from safertogether.model.access import PURPOSES, User
 
 SESSION_COOKIE: Final = "safer_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
 MAX_REFUSALS: Final = 30
 REFUSAL_WINDOW: Final = 600.0
+MAX_ADDRESS_FAILURES: Final = 20
+ADDRESS_WINDOW: Final = 600.0
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
@@ -106,36 +116,83 @@ def get_access_request(user: CurrentUser, purpose: Annotated[str, Query(
 Purpose = Annotated[AccessRequest, Depends(get_access_request)]
 
 
-class RefusalWatch:
-    """Refusals per user in a sliding window; past the limit, the user is refused until it slides."""
+class SlidingCount:
+    """Events per key (a user id, a client address) in a sliding window of ``window`` seconds."""
 
-    def __init__(self, limit: int = MAX_REFUSALS, window: float = REFUSAL_WINDOW) -> None:
+    def __init__(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def refused(self, user: User) -> None:
+    def add(self, key: str) -> None:
         with self._lock:
-            self._seen.setdefault(user.user_id, deque()).append(time.monotonic())
+            self._seen.setdefault(key, deque()).append(time.monotonic())
 
-    def check(self, warehouse: WarehouseDep, user: User, request: Request) -> None:
+    def over(self, key: str) -> bool:
+        """Whether ``key`` has reached the limit within the window (old events are dropped on the way)."""
         now = time.monotonic()
         with self._lock:
-            times = self._seen.get(user.user_id)
+            times = self._seen.get(key)
             while times and now - times[0] > self.window:
                 times.popleft()
-            over = times is not None and len(times) >= self.limit
-        if over:
-            _audit_refusal(warehouse, user, request, f"{self.limit} refusals within {self.window:g} s")
-            raise AccessDeniedError(f"too many refused requests ({self.limit} within {self.window / 60:g} minutes): "
-                                    "wait, or ask your data protection officer")
+            if times is not None and not times:
+                del self._seen[key]
+            return times is not None and len(times) >= self.limit
 
     def forget(self) -> None:
         with self._lock:
             self._seen.clear()
 
 
+class RefusalWatch(SlidingCount):
+    """Refusals per user in a sliding window; past the limit, the user is refused until it slides."""
+
+    def __init__(self, limit: int = MAX_REFUSALS, window: float = REFUSAL_WINDOW) -> None:
+        super().__init__(limit, window)
+
+    def refused(self, user: User) -> None:
+        self.add(user.user_id)
+
+    def check(self, warehouse: WarehouseDep, user: User, request: Request) -> None:
+        if self.over(user.user_id):
+            _audit_refusal(warehouse, user, request, f"{self.limit} refusals within {self.window:g} s")
+            raise AccessDeniedError(f"too many refused requests ({self.limit} within {self.window / 60:g} minutes): "
+                                    "wait, or ask your data protection officer")
+
+
+class SignInThrottle(SlidingCount):
+    """Failed sign-ins per client address: past the limit, that address may not try again until it slides.
+
+    A user's own lock-out (five failures) stops guessing one account's password; spraying one common
+    password across many user ids never reaches it, and is what this stops. The refusal names no user
+    and is audited with the address.
+    """
+
+    def __init__(self, limit: int = MAX_ADDRESS_FAILURES, window: float = ADDRESS_WINDOW) -> None:
+        super().__init__(limit, window)
+
+    def check(self, warehouse: WarehouseDep, request: Request) -> None:
+        address = client_address(request)
+        if self.over(address):
+            from safertogether.access.audit import AuditEvent, append
+
+            append(warehouse, AuditEvent(None, None, "sign-in", None, "denied", [_where(request)], (), None,
+                                         f"{self.limit} failed sign-ins from {address} within {self.window:g} s"))
+            raise TooManyAttemptsError(f"too many failed sign-ins from this address ({self.limit} within "
+                                       f"{self.window / 60:g} minutes): wait, or ask your administrator",
+                                       retry_after=int(self.window))
+
+    def failed(self, request: Request) -> None:
+        self.add(client_address(request))
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from (behind a proxy, uvicorn's --forwarded-allow-ips sets it)."""
+    return request.client.host if request.client else "unknown"
+
+
 refusals = RefusalWatch()
+sign_in_failures = SignInThrottle()
 
 
 def _audit_refusal(warehouse: WarehouseDep, user: User, request: Request, reason: str) -> None:

@@ -17,6 +17,7 @@ from safertogether.errors import (
     NotFoundError,
     PersonDataUnavailableError,
     SaferError,
+    TooManyAttemptsError,
     WarehouseBusyError,
 )
 
@@ -28,6 +29,7 @@ _STATUS: dict[type[SaferError], tuple[int, str]] = {
     MissingDataError: (404, "missing_data"),
     WarehouseBusyError: (503, "busy"),
     AuthenticationError: (401, "not_signed_in"),
+    TooManyAttemptsError: (429, "too_many_attempts"),
     AccessDeniedError: (403, "forbidden"),
     PersonDataUnavailableError: (404, "person_data_unavailable"),
 }
@@ -40,7 +42,10 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 def _safer_error(_request: Request, exc: Exception) -> JSONResponse:
     for kind, (status, code) in _STATUS.items():
         if isinstance(exc, kind):
-            return error_response(status, code, str(exc))
+            response = error_response(status, code, str(exc))
+            if isinstance(exc, TooManyAttemptsError):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
     return error_response(400, "bad_request", str(exc))
 
 

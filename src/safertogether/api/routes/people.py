@@ -19,9 +19,16 @@ from pydantic import BaseModel, Field
 
 from safertogether.access import views
 from safertogether.access.users import SESSION_HOURS, authenticate, end_session, start_session
-from safertogether.api.auth import SESSION_COOKIE, CurrentUser, Purpose, refusals, writable_or_refuse
+from safertogether.api.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    Purpose,
+    refusals,
+    sign_in_failures,
+    writable_or_refuse,
+)
 from safertogether.api.deps import WarehouseDep
-from safertogether.errors import AccessDeniedError, NotFoundError
+from safertogether.errors import AccessDeniedError, AuthenticationError, NotFoundError
 from safertogether.model.access import User
 
 router = APIRouter(prefix="/api/people", tags=["people"], responses={
@@ -58,7 +65,12 @@ class SignIn(BaseModel):
 @router.post("/sign-in", summary="Sign in: sets the session cookie and returns the CSRF token")
 def sign_in(details: SignIn, request: Request, warehouse: WarehouseDep) -> Response:
     writable_or_refuse(warehouse)
-    user = authenticate(warehouse, details.user_id, details.password)
+    sign_in_failures.check(warehouse, request)
+    try:
+        user = authenticate(warehouse, details.user_id, details.password)
+    except AuthenticationError:
+        sign_in_failures.failed(request)
+        raise
     session = start_session(warehouse, user)
     response = private({"user": user.model_dump(), "csrf_token": session.csrf_token,
                         "expires_at": session.expires_at.isoformat() + "Z"})
