@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from safertogether.api import create_app
 from safertogether.cli import app
-from safertogether.index.build import build_index, compute_index
+from safertogether.index.build import build_index, compute_index, edition_is_current
 from safertogether.index.config import load_config
 from safertogether.index.panel import load_panel
 from safertogether.index.readers import import_area_population, import_survey, import_ward_crime
@@ -293,3 +293,16 @@ def test_a_feel_safe_survey_slots_into_the_index(leics_db: Path, tmp_path: Path)
     assert not edition.objective_only
     assert max(r["themes"]["feeling_safe:subjective"] for r in with_survey) > 100 > min(
         r["themes"]["feeling_safe:subjective"] for r in with_survey)
+
+
+def test_an_edition_is_current_until_newer_files_are_loaded(leics_db: Path, tmp_path: Path, data_dir: Path):
+    """What `safer demo` asks before building the index again: an edition older than the data is stale."""
+    path = tmp_path / "newer.duckdb"
+    shutil.copy(leics_db, path)
+    with contextlib.closing(open_warehouse(path)) as warehouse:
+        assert edition_is_current(warehouse, "lsoa") and not edition_is_current(warehouse, "msoa")
+        import_police_uk(warehouse, find_police_uk_files([data_dir / "police-uk" / "leicestershire"],
+                                                         month_from="2022-01", month_to="2022-01"))
+        assert not edition_is_current(warehouse, "lsoa")
+        build_index(warehouse, "lsoa")
+        assert edition_is_current(warehouse, "lsoa")

@@ -13,12 +13,14 @@ from safertogether.cli.common import (
     console,
     errors,
     fail,
+    with_warehouse,
 )
 from safertogether.cli.imports import import_places, import_police_uk, reference_import
 from safertogether.store.warehouse import default_db_path
 
 if TYPE_CHECKING:
     from safertogether.api.police_uk_root import RootPorts
+    from safertogether.store.warehouse import Warehouse
 
 
 def serve(
@@ -117,7 +119,8 @@ def demo(
     db: DbOption = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Import only; do not start the server")] = False,
 ) -> None:
-    """Import the Leicestershire data with boundaries and population, then serve the page and API."""
+    """Import the Leicestershire data with boundaries and population, build the safety index, then serve the
+    page and API."""
     steps = [
         ("boundaries", data / "boundaries" / "lsoa-2011-ew.geojson"),
         ("lookup", data / "boundaries" / "lsoa-2011-police-force-lookup.csv"),
@@ -127,6 +130,23 @@ def demo(
         reference_import(kind, path, db, False)
     import_places(db=db)
     import_police_uk([data / "police-uk" / "leicestershire"], db=db)
+    _index_for_the_page(db)
     if not no_serve:
         serve(db=db, port=port)
 
+
+
+def _index_for_the_page(db: Path | None) -> None:
+    """The Community Safety Index of the imported areas, unless an edition newer than the data exists."""
+    from safertogether.index.build import build_index, edition_is_current
+
+    def run(warehouse: Warehouse) -> None:
+        if edition_is_current(warehouse):
+            console.print("Safety index: the stored edition is newer than the data, not rebuilt")
+            return
+        with errors.status("building the safety index"):
+            edition = build_index(warehouse)
+        console.print(f"Safety index: edition {edition.edition_id}, {len(edition.records):,} area-periods "
+                      "(see /safety-index)")
+
+    with_warehouse(db, run, read_only=False)

@@ -76,6 +76,13 @@ def build_index(warehouse: Warehouse, level: str = "lsoa", config_path: str | Pa
     return edition
 
 
+def edition_is_current(warehouse: Warehouse, level: str = "lsoa") -> bool:
+    """Whether an edition of ``level`` was built after the last file was loaded (so rebuilding adds nothing)."""
+    return bool(warehouse.scalar(
+        "SELECT (SELECT max(built_at) FROM index_editions WHERE level = ?) "
+        ">= (SELECT max(loaded_at) FROM source_files)", [level]))
+
+
 def compute_index(panel: Panel, config: IndexConfig, text: str, harm: HarmWeights, step: Step) -> Edition:
     usable = (panel.months >= config.min_months) & (panel.residents > 0)
     periods = [p for i, p in enumerate(panel.periods) if usable[:, i].any()]
