@@ -9,8 +9,11 @@ them), arrays are cached per warehouse version and streamed when large.
 
 from __future__ import annotations
 
+import inspect
+import re
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -148,127 +151,98 @@ def crime_last_updated(warehouse: WarehouseDep) -> dict[str, str]:
     return reference.last_updated(warehouse)
 
 
-# --- crimes --------------------------------------------------------------------------------------------
+# --- crimes, outcomes and stop and search: JSON arrays, from one table ----------------------------------
 
 _STREET = (
     "Crimes of a category (or all-crime) within one mile of lat/lng (great-circle distance "
     "<= 1609.344 m), or inside poly, in a month. POST takes the same parameters as a form body." + BETTER
 )
-
-
-@routes.get("/crimes-street/{category}", summary="Street-level crimes by point or area", description=_STREET)
-async def crimes_street(
-    request: Request,
-    warehouse: WarehouseDep,
-    category: str,
-    lat: Lat = None,
-    lng: Lng = None,
-    poly: Poly = None,
-    date: Date = None,
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: crimes.crimes_street(
-            warehouse, category, lat=p.get("lat"), lng=p.get("lng"), poly=p.get("poly"), date=p.get("date")
-        ),
-    )
-
-
-@routes.post(
-    "/crimes-street/{category}",
-    summary="Street-level crimes by point or area (form body)",
-    description=_STREET,
-    openapi_extra=_FORM_BODY,
-)
-async def crimes_street_post(request: Request, warehouse: WarehouseDep, category: str) -> Response:
-    return await crimes_street(request, warehouse, category)
-
-
-@routes.get(
-    "/crimes-at-location",
-    summary="Crimes at a location id, or at the location nearest lat/lng",
-    description="Not a radius search: one snap point's crimes." + BETTER,
-)
-async def crimes_at_location(
-    request: Request,
-    warehouse: WarehouseDep,
-    location_id: LocationId = None,
-    lat: Lat = None,
-    lng: Lng = None,
-    date: Date = None,
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: crimes.crimes_at_location(
-            warehouse,
-            location_id=p.get("location_id"),
-            lat=p.get("lat"),
-            lng=p.get("lng"),
-            date=p.get("date"),
-        ),
-    )
-
-
-@routes.get(
-    "/crimes-no-location", summary="A force's crimes published without a location", description=BETTER
-)
-async def crimes_no_location(
-    request: Request,
-    warehouse: WarehouseDep,
-    category: Category = None,
-    force: Force = None,
-    date: Date = None,
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: crimes.crimes_no_location(
-            warehouse, category=p.get("category"), force=p.get("force"), date=p.get("date")
-        ),
-    )
-
-
 _OUTCOMES = (
     "Outcomes recorded in a month at a location id, within one mile of lat/lng, or inside poly. "
     "`crime.category` and `crime.month` are null when that crime's street month is not loaded "
     "(the outcomes files do not carry them)." + BETTER
 )
-
-
-@routes.get("/outcomes-at-location", summary="Outcomes at a location, point or area", description=_OUTCOMES)
-async def outcomes_at_location(
-    request: Request,
-    warehouse: WarehouseDep,
-    location_id: LocationId = None,
-    lat: Lat = None,
-    lng: Lng = None,
-    poly: Poly = None,
-    date: Date = None,
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: crimes.outcomes_at_location(
-            warehouse,
-            location_id=p.get("location_id"),
-            lat=p.get("lat"),
-            lng=p.get("lng"),
-            poly=p.get("poly"),
-            date=p.get("date"),
-        ),
-    )
-
-
-@routes.post(
-    "/outcomes-at-location",
-    summary="Outcomes at a location, point or area (form body)",
-    description=_OUTCOMES,
-    openapi_extra=_FORM_BODY,
+_STOPS = (
+    "Stops within one mile of lat/lng, or inside poly, in a month. A stop's `location.street.name` is "
+    "the name police.uk gives crimes at the same snap point (the stop files carry none)." + BETTER
 )
-async def outcomes_at_location_post(request: Request, warehouse: WarehouseDep) -> Response:
-    return await outcomes_at_location(request, warehouse)
+_PARAMETERS: dict[str, Any] = {"lat": Lat, "lng": Lng, "poly": Poly, "date": Date, "location_id": LocationId,
+                               "force": Force, "category": Category}
+
+
+@dataclass(frozen=True)
+class ArrayMethod:
+    """A police.uk method answering a JSON array: where it is, what it says of itself, and the library
+    function answering it with the parameters it takes.
+
+    Every such method answers the same way (:func:`_array`: cached, or streamed when large), so they are
+    registered from :data:`ARRAY_METHODS` rather than written out one by one. The named parameters are
+    declared for the documentation and their length checks; the answer reads them from the query, and
+    for a ``form`` method (police.uk's POST for long polygons) from the form body too.
+    """
+
+    name: str
+    path: str
+    summary: str
+    answer: Callable[..., JsonQuery]
+    parameters: tuple[str, ...]
+    description: str = BETTER
+    form: bool = False
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+ARRAY_METHODS: tuple[ArrayMethod, ...] = (
+    ArrayMethod("crimes_street", "/crimes-street/{category}", "Street-level crimes by point or area",
+                crimes.crimes_street, ("lat", "lng", "poly", "date"), _STREET, form=True),
+    ArrayMethod("crimes_at_location", "/crimes-at-location",
+                "Crimes at a location id, or at the location nearest lat/lng", crimes.crimes_at_location,
+                ("location_id", "lat", "lng", "date"), "Not a radius search: one snap point's crimes." + BETTER),
+    ArrayMethod("crimes_no_location", "/crimes-no-location", "A force's crimes published without a location",
+                crimes.crimes_no_location, ("category", "force", "date")),
+    ArrayMethod("outcomes_at_location", "/outcomes-at-location", "Outcomes at a location, point or area",
+                crimes.outcomes_at_location, ("location_id", "lat", "lng", "poly", "date"), _OUTCOMES, form=True),
+    ArrayMethod("stops_street", "/stops-street", "Stop and search by point or area", stops.stops_street,
+                ("lat", "lng", "poly", "date"), _STOPS, form=True),
+    ArrayMethod("stops_at_location", "/stops-at-location", "Stop and search at a location id",
+                stops.stops_at_location, ("location_id", "date")),
+    ArrayMethod("stops_no_location", "/stops-no-location", "A force's stops published without a location",
+                stops.stops_no_location, ("force", "date")),
+    ArrayMethod("stops_force", "/stops-force", "All of a force's stops in a month", stops.stops_force,
+                ("force", "date")),
+)
+
+
+def _register(method: ArrayMethod) -> None:
+    """Add ``method``'s GET (and for a form method its POST) to :data:`routes`."""
+    fixed = method.path_parameters
+
+    async def answer(request: Request, warehouse: Warehouse, **path: str) -> Response:
+        arguments = [path[name] for name in fixed]
+        return await _array(request, warehouse, lambda p: method.answer(
+            warehouse, *arguments, **{name: p.get(name) for name in method.parameters}))
+
+    def endpoint(name: str, parameters: tuple[str, ...]) -> Callable[..., Any]:
+        async def call(request: Request, warehouse: Warehouse, **values: str | None) -> Response:
+            return await answer(request, warehouse, **{k: v for k, v in values.items() if k in fixed})
+
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        call.__name__ = call.__qualname__ = name
+        call.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+            inspect.Parameter("request", keyword, annotation=Request),
+            inspect.Parameter("warehouse", keyword, annotation=WarehouseDep),
+            *(inspect.Parameter(n, keyword, annotation=str) for n in fixed),
+            *(inspect.Parameter(n, keyword, annotation=_PARAMETERS[n], default=None) for n in parameters
+              if n not in fixed)], return_annotation=Response)
+        return call
+
+    routes.get(method.path, summary=method.summary, description=method.description)(
+        endpoint(method.name, method.parameters))
+    if method.form:
+        routes.post(method.path, summary=f"{method.summary} (form body)", description=method.description,
+                    openapi_extra=_FORM_BODY)(endpoint(f"{method.name}_post", ()))
 
 
 @routes.get(
@@ -280,71 +254,8 @@ def outcomes_for_crime(warehouse: WarehouseDep, persistent_id: str) -> dict[str,
     return crimes.outcomes_for_crime(warehouse, persistent_id)
 
 
-# --- stop and search -----------------------------------------------------------------------------------
-
-_STOPS = (
-    "Stops within one mile of lat/lng, or inside poly, in a month. A stop's `location.street.name` is "
-    "the name police.uk gives crimes at the same snap point (the stop files carry none)." + BETTER
-)
-
-
-@routes.get("/stops-street", summary="Stop and search by point or area", description=_STOPS)
-async def stops_street(
-    request: Request,
-    warehouse: WarehouseDep,
-    lat: Lat = None,
-    lng: Lng = None,
-    poly: Poly = None,
-    date: Date = None,
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: stops.stops_street(
-            warehouse, lat=p.get("lat"), lng=p.get("lng"), poly=p.get("poly"), date=p.get("date")
-        ),
-    )
-
-
-@routes.post(
-    "/stops-street",
-    summary="Stop and search by point or area (form body)",
-    description=_STOPS,
-    openapi_extra=_FORM_BODY,
-)
-async def stops_street_post(request: Request, warehouse: WarehouseDep) -> Response:
-    return await stops_street(request, warehouse)
-
-
-@routes.get("/stops-at-location", summary="Stop and search at a location id", description=BETTER)
-async def stops_at_location(
-    request: Request, warehouse: WarehouseDep, location_id: LocationId = None, date: Date = None
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: stops.stops_at_location(warehouse, location_id=p.get("location_id"), date=p.get("date")),
-    )
-
-
-@routes.get("/stops-no-location", summary="A force's stops published without a location", description=BETTER)
-async def stops_no_location(
-    request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
-) -> Response:
-    return await _array(
-        request,
-        warehouse,
-        lambda p: stops.stops_no_location(warehouse, force=p.get("force"), date=p.get("date")),
-    )
-
-
-@routes.get("/stops-force", summary="All of a force's stops in a month", description=BETTER)
-async def stops_force(
-    request: Request, warehouse: WarehouseDep, force: Force = None, date: Date = None
-) -> Response:
-    return await _array(
-        request, warehouse, lambda p: stops.stops_force(warehouse, force=p.get("force"), date=p.get("date"))
-    )
+for _method in ARRAY_METHODS:
+    _register(_method)
 
 
 # --- neighbourhoods: not in the bulk files ------------------------------------------------------------
