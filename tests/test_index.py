@@ -244,7 +244,7 @@ def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehous
         assert page.locator("#drill-table tbody tr").count() >= 8  # the force and its local authorities
         page.click("#drill-table tbody tr:nth-child(2) th a")  # one click down to a local authority's MSOAs
         page.wait_for_selector("body[data-state='loaded']", timeout=20_000)
-        assert "(lad)" in page.inner_text("#drill-table caption")
+        assert "(local authority)" in page.inner_text("#drill-table caption")
         page.click("#drill-table tbody tr:nth-child(2) button.months")  # a number to the months behind it
         assert page.locator("#drill-months li").count() == 12
         browser.close()
