@@ -103,7 +103,9 @@ def main() -> None:
             t0 = time.perf_counter()
             subscribe_many(warehouse, store, args.subscribers, args.seed)
             setup_seconds = time.perf_counter() - t0
+            anchor_cpu0 = cpu_of(server.pid)
             bare = anchor(port, args.anchor_messages)
+            bare["server_cpu_seconds"] = cpu_of(server.pid) - anchor_cpu0
             policy = load_policy("suppress-small-cells")
             t0, c0 = time.perf_counter(), time.process_time()
             planned = plan_digests(warehouse, store, config, policy)
@@ -130,7 +132,9 @@ def main() -> None:
           f"{plan['cpu_seconds']:.1f} s), sent {sent:,} at {send['per_second']:.0f}/s "
           f"(CPU {send['cpu_seconds']:.1f} s, "
           f"server CPU {send['server_cpu_seconds']:.1f} s); end to end {report['end_to_end_per_second']:.0f}/s. "
-          f"Anchor: bare smtplib {bare['per_second']:.0f}/s. Planned again: {again}. Load {os.getloadavg()[0]:.1f}")
+          f"Anchor: bare smtplib {bare['per_second']:.0f}/s (CPU {bare['cpu_seconds']:.1f} s, server CPU "
+          f"{bare['server_cpu_seconds']:.1f} s for {bare['messages']:,}). Planned again: {again}. "
+          f"Load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
