@@ -315,11 +315,13 @@ def test_london_boroughs_are_drawn_from_their_lsoas_on_the_map_and_in_the_downlo
     # boroughs dissolved from ONS LSOAs cover the same ground.
     published = json.loads((data_dir / "london" / "boroughs.geojson").read_text())
     truth = {name_key(f["properties"]["name"]): shapely.geometry.shape(f["geometry"]) for f in published["features"]}
+    overlaps = []
     for feature in geo["features"]:
         drawn = shapely.geometry.shape(feature["geometry"])
         other = truth[name_key(feature["properties"]["area_name"])]
-        overlap = shapely.area(shapely.intersection(drawn, other)) / shapely.area(shapely.union(drawn, other))
-        assert overlap > 0.9, (feature["properties"]["area_name"], overlap)
+        overlaps.append(shapely.area(shapely.intersection(drawn, other)) / shapely.area(shapely.union(drawn, other)))
+        assert overlaps[-1] > 0.88, (feature["properties"]["area_name"], overlaps[-1])  # riverside: the Thames
+    assert np.median(overlaps) > 0.95
     assert client.get("/api/index/map.geojson", params={"level": "msoa"}).status_code == 404  # none built
     out = publish(london, tmp_path / "public", load_policy("police-uk-as-published"), levels=("borough",))
     features = json.loads((out.out / "safety-index-borough.geojson").read_text())["features"]

@@ -156,6 +156,11 @@ def test_index_build_makes_the_public_edition_under_the_servers_policy(city_db: 
     assert built.exit_code == 0, built.output
     answer = json.loads(built.stdout)
     assert answer["disclosure_policy"]["name"] == "exact" and answer["public_edition_id"] == answer["edition_id"] + 1
+    listed = runner.invoke(app, ["index", "editions", "--db", str(db), "--json"])
+    assert [(e["edition_id"], e["disclosure_policy"]) for e in json.loads(listed.stdout)] == [
+        (answer["public_edition_id"], "suppress-small-cells"), (answer["edition_id"], "exact")]
     with contextlib.closing(open_warehouse(db, read_only=True)) as warehouse, \
             _client(warehouse, "suppress-small-cells") as client:
         assert client.get("/api/index").json()["edition"]["edition_id"] == answer["public_edition_id"]
+        methodology = client.get("/api/index/methodology").text
+        assert "disclosure policy" in methodology and "union of their neighbourhoods" in methodology

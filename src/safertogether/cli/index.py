@@ -212,6 +212,25 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+@app.command()
+def editions(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every built edition: level, periods, configuration, and the disclosure policy whose counts it was made
+    from (``exact``: for analysts; any other: what public answers under that policy read)."""
+    from safertogether.index.cards import list_editions
+
+    found = with_warehouse(db, list_editions)
+    if as_json:
+        print(json.dumps(found, indent=1, default=str))
+        return
+    table = Table(title="Editions of the Community Safety Index")
+    for column in ("edition", "built", "level", "periods", "base", "disclosure policy", "configuration"):
+        table.add_column(column)
+    for e in found:
+        table.add_row(str(e["edition_id"]), e["built_at"][:16], e["level"], f"{e['periods'][0]}-{e['periods'][-1]}",
+                      e["base_period"], e["disclosure_policy"], e["config_sha256"][:12])
+    console.print(table)
+
+
 @app.command("config")
 def show_config(
     edition: Annotated[int | None, typer.Option("--edition", help="The configuration a built edition used")] = None,

@@ -51,6 +51,17 @@ def latest_edition(warehouse: Warehouse, level: str | None = None, policy: Polic
     return edition
 
 
+def list_editions(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every edition, newest first, with the disclosure policy its counts were released under."""
+    policies = "LEFT JOIN index_edition_policies p USING (edition_id)" \
+        if warehouse.table_exists("index_edition_policies") else ""
+    policy = "coalesce(p.policy, 'exact')" if policies else "'exact'"
+    rows = warehouse.query(f"""SELECT e.edition_id, e.built_at, e.level, e.name, e.base_period, e.periods,
+                                      e.config_sha256, e.harm_version, {policy} AS disclosure_policy
+                               FROM index_editions e {policies} ORDER BY e.edition_id DESC""")
+    return [{**r, "built_at": str(r["built_at"])} for r in rows]
+
+
 def edition_config(warehouse: Warehouse, edition_id: int) -> str:
     """The configuration text an edition was built from (to reproduce it: ``safer index build --config``)."""
     text = warehouse.scalar("SELECT config_yaml FROM index_editions WHERE edition_id = ?", [edition_id])
