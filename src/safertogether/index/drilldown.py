@@ -41,7 +41,7 @@ CHARGED: Final = frozenset({
 NO_SUSPECT: Final = "Investigation complete; no suspect identified"
 
 _MEMBERS: Final = """
-    SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force,
+    SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force_code,
            a.population FROM areas a LEFT JOIN lsoa_lookup l ON l.lsoa_code = a.code
     LEFT JOIN crime_lsoas c ON c.code = a.code WHERE a.level = 'lsoa'"""
 
@@ -89,9 +89,12 @@ def _figures(warehouse: Warehouse, level: str, code: str, child: str | None, sta
              relations: dict[str, str], policy: Policy | None) -> dict[str, dict[str, Any]]:
     """Per area (the area itself and its children): crimes by category and month, outcomes, stops, from the
     fine tables' (released) cells: ``relations`` names each one's relation."""
-    key = f"CASE WHEN {level} = $code THEN $code END" if child is None else \
+    # "force" is a keyword to PostgreSQL's parser: the force's column is force_code.
+    column_of = {"force": "force_code"}
+    mine = column_of.get(level, level)
+    key = f"CASE WHEN {mine} = $code THEN $code END" if child is None else \
         f"CASE WHEN {child} IS NOT NULL THEN {child} END"
-    members = f"SELECT lsoa, {key} AS child, population FROM ({_MEMBERS}) WHERE {level} = $code"
+    members = f"SELECT lsoa, {key} AS child, population FROM ({_MEMBERS}) WHERE {mine} = $code"
     params = {"code": code, "start": start, "end": end}
     areas: dict[str, dict[str, Any]] = {}
 
