@@ -8,6 +8,8 @@ run against the same server: bare smtplib sends of one fixed, pre-built message.
 aiosmtpd's Sink handler in a process of its own; its CPU time is reported beside ours.
 
     .venv/bin/python bench/alerts_send.py --data ../shared/data [--db leics.duckdb] [--subscribers 100000]
+        [--alerts-db postgresql://...]   # subscriptions and outbox in PostgreSQL (schema safer_alerts)
+        [--postgres]                     # the same, in a throwaway PostgreSQL cluster of the bench's own
 """
 
 from __future__ import annotations
@@ -85,7 +87,21 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--anchor-messages", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--alerts-db", help="where subscriptions live [default: a SQLite file]")
+    parser.add_argument("--postgres", action="store_true", help="subscriptions in a throwaway PostgreSQL cluster")
     args = parser.parse_args()
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from postgres_server import binaries, running_server
+
+        with running_server(binaries()) as cluster:
+            args.alerts_db = cluster.create_database("alerts_bench")
+            run(args)
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
 
     from safertogether.alerts.mailer import Mailer, SmtpServer
     from safertogether.alerts.service import AlertsConfig, deliver, plan_digests
@@ -98,12 +114,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="safer-alerts-bench-") as work:
             warehouse = warehouse_with_leicestershire(args.db, args.data, Path(work))
-            store = AlertStore(Path(work) / "alerts.sqlite", secret)
+            store = AlertStore(args.alerts_db or Path(work) / "alerts.sqlite", secret)
             config = AlertsConfig(secret, "https://safer.example")
             t0 = time.perf_counter()
             subscribe_many(warehouse, store, args.subscribers, args.seed)
             setup_seconds = time.perf_counter() - t0
+            anchor_cpu0 = cpu_of(server.pid)
             bare = anchor(port, args.anchor_messages)
+            bare["server_cpu_seconds"] = cpu_of(server.pid) - anchor_cpu0
             policy = load_policy("suppress-small-cells")
             t0, c0 = time.perf_counter(), time.process_time()
             planned = plan_digests(warehouse, store, config, policy)
@@ -122,15 +140,18 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
     total = plan["seconds"] + send["seconds"]
-    report = {"subscribers": args.subscribers, "setup_seconds": setup_seconds, "plan": plan, "send": send,
+    report = {"subscribers": args.subscribers, "store": "postgresql" if args.alerts_db else "sqlite",
+              "setup_seconds": setup_seconds, "plan": plan, "send": send,
               "end_to_end_per_second": sent / total, "planned_again": again, "anchor_bare_smtplib": bare,
               "load_average": os.getloadavg()}
     print(json.dumps(report, indent=2))
-    print(f"{args.subscribers:,} subscribers: digests planned in {plan['seconds']:.1f} s (CPU "
+    print(f"{args.subscribers:,} subscribers ({report['store']}): digests planned in {plan['seconds']:.1f} s (CPU "
           f"{plan['cpu_seconds']:.1f} s), sent {sent:,} at {send['per_second']:.0f}/s "
           f"(CPU {send['cpu_seconds']:.1f} s, "
           f"server CPU {send['server_cpu_seconds']:.1f} s); end to end {report['end_to_end_per_second']:.0f}/s. "
-          f"Anchor: bare smtplib {bare['per_second']:.0f}/s. Planned again: {again}. Load {os.getloadavg()[0]:.1f}")
+          f"Anchor: bare smtplib {bare['per_second']:.0f}/s (CPU {bare['cpu_seconds']:.1f} s, server CPU "
+          f"{bare['server_cpu_seconds']:.1f} s for {bare['messages']:,}). Planned again: {again}. "
+          f"Load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -105,6 +105,29 @@ def city_db(tmp_path_factory: pytest.TempPathFactory, reference_db: Path, city_f
     return path
 
 
+@pytest.fixture(scope="session")
+def city_index_db(tmp_path_factory: pytest.TempPathFactory, city_db: Path) -> Path:
+    """The City of London warehouse with its LSOA index built twice: from the exact counts (edition 1) and
+    from the counts released under round-to-5 (edition 2)."""
+    from safertogether.disclosure.policy import load_policy
+    from safertogether.index.build import build_index
+
+    path = tmp_path_factory.mktemp("city-index") / "city.duckdb"
+    shutil.copy(city_db, path)
+    warehouse = open_warehouse(path)
+    build_index(warehouse, "lsoa")
+    build_index(warehouse, "lsoa", policy=load_policy("round-to-5"))
+    warehouse.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def city_index_warehouse(city_index_db: Path) -> Iterator[Warehouse]:
+    warehouse = open_warehouse(city_index_db, read_only=True)
+    yield warehouse
+    warehouse.close()
+
+
 @pytest.fixture
 def fresh_db(tmp_path: Path, reference_db: Path) -> Path:
     """A private copy of the reference warehouse, for tests that import."""

@@ -230,3 +230,64 @@ def test_the_alerts_commands_subscribe_confirm_and_send(city_db, smtp, tmp_path,
     monkeypatch.delenv("SAFER_ALERTS_SECRET")
     refused = runner.invoke(app, ["alerts", "send", "--db", str(db), "--smtp", where])
     assert refused.exit_code == 2 and "SAFER_ALERTS_SECRET" in refused.output
+
+
+def test_each_import_sends_the_months_digest_once_on_either_engine(warehouse_location, city_folder, smtp, tmp_path,
+                                                                    monkeypatch):
+    """`safer import police-uk` sends the digests after the import (when alerts are set up, or --send-alerts);
+    the same month imported again sends nothing. On PostgreSQL the subscriptions live in the deployment's
+    database (schema safer_alerts), addresses encrypted; on DuckDB in their SQLite file."""
+    from typer.testing import CliRunner
+
+    from safertogether.alerts.store import is_postgres
+    from safertogether.cli import app
+
+    server, inbox = smtp
+    where = f"{server.host}:{server.port}"
+    postgres = is_postgres(warehouse_location)
+    monkeypatch.setenv("SAFER_ALERTS_SECRET", SECRET)
+    monkeypatch.setenv("SAFER_PUBLIC_URL", "http://safer.test")
+    monkeypatch.delenv("SAFER_SMTP", raising=False)
+    if postgres:
+        monkeypatch.delenv("SAFER_ALERTS_DB", raising=False)  # the default: the warehouse's own database
+    else:
+        monkeypatch.setenv("SAFER_ALERTS_DB", str(tmp_path / "alerts.sqlite"))
+    runner = CliRunner()
+
+    def imported(month: str, *options: str) -> dict:
+        done = runner.invoke(app, ["import", "police-uk", str(city_folder), "--from", month, "--to", month,
+                                   "--db", warehouse_location, "--json", *options])
+        assert done.exit_code == 0, done.output
+        return orjson.loads(done.stdout)
+
+    assert "alerts" not in imported("2021-11")  # alerts not set up (no SMTP server): nothing tried
+    done = runner.invoke(app, ["alerts", "subscribe", ADDRESS, "city-of-london", "--db", warehouse_location,
+                               "--smtp", where])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["alerts", "confirm", _link(inbox.messages[0], "confirm"), "--db", warehouse_location])
+    assert done.exit_code == 0, done.output
+    first = imported("2021-12", "--send-alerts", "--smtp", where)["alerts"]
+    assert (first["planned"], first["sent"], first["failed"]) == (1, 1, 0)
+    assert len(inbox.messages) == 2 and "December 2021" in inbox.messages[1]["Subject"]
+    monkeypatch.setenv("SAFER_SMTP", where)  # alerts set up: the import sends by itself
+    again = imported("2021-12")["alerts"]
+    assert (again["planned"], again["sent"], again["outbox"]) == (0, 0, {"sent": 1})
+    assert len(inbox.messages) == 2  # the same month twice: nothing sent twice
+    assert "alerts" not in imported("2021-12", "--no-send-alerts")
+    monkeypatch.delenv("SAFER_ALERTS_SECRET")
+    refused = runner.invoke(app, ["import", "police-uk", str(city_folder), "--from", "2021-10", "--to", "2021-10",
+                                  "--db", warehouse_location, "--send-alerts"])
+    assert refused.exit_code == 2 and "SAFER_ALERTS_SECRET" in refused.output
+    assert "nothing was imported" in refused.output
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(warehouse_location) as connection:
+            stored = connection.execute("SELECT email_encrypted, status FROM safer_alerts.subscriptions").fetchall()
+            in_public = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                                           "'subscriptions' AND table_schema <> 'safer_alerts'").fetchone()[0]
+        assert [s[1] for s in stored] == ["confirmed"] and ADDRESS.encode() not in bytes(stored[0][0])
+        assert in_public == 0  # not among the warehouse's own (published, shared) tables
+    else:
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("alerts.sqlite*"))
+        assert raw and ADDRESS.encode() not in raw

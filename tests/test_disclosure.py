@@ -171,26 +171,39 @@ def test_under_a_policy_that_withholds_records_every_record_route_refuses(city_w
         assert client.get("/police-uk/api/crimes-street-dates").status_code == 200
 
 
-def _counts_in(document) -> list[int]:
-    """Every integer under a key named crimes, anywhere in a JSON document."""
+def _counts_in(document, keys: frozenset[str] = frozenset({"crimes"})) -> list[int]:
+    """Every whole number under a key named crimes (or one of ``keys``), anywhere in a JSON document; the
+    values of a ``categories`` or ``months`` mapping too when those are among the keys."""
     found: list[int] = []
     if isinstance(document, dict):
         for key, value in document.items():
-            if key == "crimes" and isinstance(value, int):
-                found.append(value)
+            if key in keys - _MAPPINGS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert value == int(value), (key, value)
+                found.append(int(value))
+            elif key in keys and isinstance(value, dict):
+                found += [int(v) for v in value.values()]
             else:
-                found += _counts_in(value)
+                found += _counts_in(value, keys)
     elif isinstance(document, list):
         for value in document:
-            found += _counts_in(value)
+            found += _counts_in(value, keys)
     return found
 
 
-def test_every_count_route_serves_released_figures(city_warehouse):
-    """Under rounding to 5 every count a count route serves is a multiple of 5 (sums of rounded cells)."""
-    counts = {path for (method, path), kind in PUBLIC_ROUTES.items() if kind == "counts" and method == "GET"}
+_MAPPINGS = frozenset({"categories", "months"})  # in the drill-down, crimes per category and per month
+#: What the index's answers count: crimes, an indicator's count, stops and finds, crimes per category and month.
+INDEX_COUNTS = frozenset({"crimes", "count", "stops", "finds", "asb", "categories", "months"})
+
+
+def test_every_count_route_serves_released_figures(city_index_warehouse):
+    """Under rounding to 5 every count a count or index route serves is a multiple of 5 (sums of rounded
+    cells): the index's routes read the edition built from the released counts."""
+    counts = {path for (method, path), kind in PUBLIC_ROUTES.items() if kind in ("counts", "index")
+              and method == "GET"}
+    assert {"/api/index", "/api/index/areas/{code}", "/api/index/drilldown/{code}"} <= counts
     counts |= {"/ogc/collections/neighbourhoods/items", "/ogc/collections/neighbourhoods/items/E01000001"}
     exact_answers = {}
+    city_warehouse = city_index_warehouse
     with _client(city_warehouse, "police-uk-as-published") as client:
         for path in counts:
             exact_answers[path] = client.get(_examples(path))
@@ -203,7 +216,10 @@ def test_every_count_route_serves_released_figures(city_warehouse):
                 assert all(int(n.replace(",", "")) % 5 == 0
                            for n in _numbers_before_crime(answer.text)), path
                 continue
-            found = _counts_in(answer.json())
+            if path.endswith(".geojson") and "/index/" in path:  # scores and bands only: which edition?
+                assert answer.json()["metadata"]["disclosure_policy"] == "round-to-5"
+                continue
+            found = _counts_in(answer.json(), INDEX_COUNTS if "/index/" in path else frozenset({"crimes"}))
             assert found, path
             assert all(n % 5 == 0 for n in found), (path, found[:20])
         summary = client.get("/api/areas/E01000001/summary").json()

@@ -54,9 +54,12 @@ def leics(leics_db: Path) -> Iterator[Warehouse]:
 
 
 @pytest.fixture(scope="module")
-def london_db(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+def london_db(tmp_path_factory: pytest.TempPathFactory, reference_db: Path, data_dir: Path) -> Path:
+    """The borough index from the MPS ward files and the MOPAC survey, over the LSOA boundaries and lookup
+    (from which the borough outlines are drawn)."""
     london = data_dir / "london"
     path = tmp_path_factory.mktemp("london") / "london.duckdb"
+    shutil.copy(reference_db, path)
     with contextlib.closing(open_warehouse(path)) as warehouse:
         import_survey(warehouse, [london / "pas-borough-2014-2023.csv"])
         import_ward_crime(warehouse, sorted(london.glob("mps-ward-crime-*.csv")))
@@ -306,3 +309,75 @@ def test_an_edition_is_current_until_newer_files_are_loaded(leics_db: Path, tmp_
         assert not edition_is_current(warehouse, "lsoa")
         build_index(warehouse, "lsoa")
         assert edition_is_current(warehouse, "lsoa")
+def test_london_boroughs_are_drawn_from_their_lsoas_on_the_map_and_in_the_download(
+        london: Warehouse, data_dir: Path, tmp_path: Path) -> None:
+    import shapely
+
+    from safertogether.disclosure.policy import load_policy
+    from safertogether.index.panel import name_key
+    from safertogether.publish.writer import publish
+
+    client = TestClient(create_app(london))
+    geo = client.get("/api/index/map.geojson", params={"level": "borough"}).json()
+    assert geo["metadata"]["level"] == "borough" and not geo["metadata"]["objective_only"]
+    assert len(geo["features"]) == 32 and all(f["geometry"] for f in geo["features"])
+    assert {f["properties"]["band"] for f in geo["features"]} <= {b["name"] for b in geo["metadata"]["bands"]}
+    # An independent outline of each borough (the London Datastore's file, never read by the code): the
+    # boroughs dissolved from ONS LSOAs cover the same ground.
+    published = json.loads((data_dir / "london" / "boroughs.geojson").read_text())
+    truth = {name_key(f["properties"]["name"]): shapely.geometry.shape(f["geometry"]) for f in published["features"]}
+    overlaps = []
+    for feature in geo["features"]:
+        drawn = shapely.geometry.shape(feature["geometry"])
+        other = truth[name_key(feature["properties"]["area_name"])]
+        overlaps.append(shapely.area(shapely.intersection(drawn, other)) / shapely.area(shapely.union(drawn, other)))
+        assert overlaps[-1] > 0.88, (feature["properties"]["area_name"], overlaps[-1])  # riverside: the Thames
+    assert np.median(overlaps) > 0.95
+    assert client.get("/api/index/map.geojson", params={"level": "msoa"}).status_code == 404  # none built
+    out = publish(london, tmp_path / "public", load_policy("police-uk-as-published"), levels=("borough",))
+    features = json.loads((out.out / "safety-index-borough.geojson").read_text())["features"]
+    assert len(features) == 32 and all(f["geometry"] for f in features)
+    assert {"score_2023", "subjective_2023", "objective_2023"} <= set(features[0]["properties"])
+
+
+def test_the_borough_index_under_a_policy_is_made_of_released_ward_cells(london_db: Path, tmp_path: Path) -> None:
+    from safertogether.disclosure.policy import load_policy
+
+    copy = tmp_path / "london.duckdb"
+    shutil.copy(london_db, copy)
+    with contextlib.closing(open_warehouse(copy)) as warehouse:
+        public = build_index(warehouse, "borough", policy=load_policy("round-to-5"))
+        exact = {(r["area"], r["period"]): r["crimes"] for r in warehouse.query(
+            "SELECT area, period, crimes FROM index_scores WHERE edition_id = 1")}
+    assert public.records and all(r["crimes"] % 5 == 0 for r in public.records)
+    assert sum(abs(r["crimes"] - exact[(r["area"], r["period"])]) for r in public.records) > 0
+    with pytest.raises(Exception, match="suppress or round"), contextlib.closing(open_warehouse(copy)) as warehouse:
+        build_index(warehouse, "borough", policy=load_policy("dp-laplace"))
+
+
+@pytest.mark.browser
+def test_the_index_page_shows_london_boroughs(london: Warehouse) -> None:
+    from conftest import running_server
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with running_server(create_app(london)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/safety-index?level=borough")
+        page.wait_for_function("window.indexMap && window.indexMap.loaded() && "
+                               "window.indexMap.getLayer('index-fill')", timeout=30_000)
+        assert "32 London boroughs" in page.inner_text("#index-status")
+        drawn = page.evaluate("window.indexMap.querySourceFeatures('index').length")
+        assert drawn >= 32
+        box = page.locator("#index-map canvas").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # central London
+        page.wait_for_selector("#index-card h2", timeout=20_000)
+        card = page.inner_text("#index-card")
+        assert "Subjective (residents' survey)" in card and "no survey here" not in card
+        browser.close()
+        assert not errors, errors

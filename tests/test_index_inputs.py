@@ -251,3 +251,15 @@ def test_the_borough_index_builds_and_serves_on_every_engine(warehouse_location:
         assert card["area"] == code and card["themes"] and card["similar"]
         scores = client.get("/api/index").json()
         assert len(scores["areas"]) == 3 and scores["edition"]["edition_id"] == edition.edition_id
+        # The public edition under a policy, from the ward cells released under it, on this engine too.
+        from safertogether.disclosure.policy import load_policy
+        from safertogether.settings import Settings
+
+        public = build_index(warehouse, "borough", policy=load_policy("round-to-5"))
+        assert all(r["crimes"] % 5 == 0 for r in public.records)
+        rounded = TestClient(create_app(warehouse, Settings(disclosure_policy="round-to-5")))
+        served = rounded.get("/api/index").json()
+        assert served["edition"]["edition_id"] == public.edition_id
+        assert {a["crimes"] for a in served["areas"]} <= {r["crimes"] for r in public.records}
+        geo = rounded.get("/api/index/map.geojson", params={"level": "borough"}).json()
+        assert geo["metadata"]["disclosure_policy"] == "round-to-5" and len(geo["features"]) == 3

@@ -29,11 +29,16 @@ class Settings(BaseSettings):
     disclosure_policy: str | None = Field(
         None, description="Disclosure policy for public answers: a YAML file or a packaged policy's name "
         "(police-uk-as-published, suppress-small-cells, round-to-5, dp-laplace); default police-uk-as-published.")
+    exact_figures_roles: list[str] = Field(
+        ["analyst"], description="Roles of signed-in users who see figures as counted rather than under the "
+        "public disclosure policy (JSON list, e.g. [\"analyst\", \"dpo\"]).")
     alerts_secret: SecretStr | None = Field(
         None, description="Secret that signs alert links and encrypts subscribers' addresses (32+ characters); "
         "alerts are off without it.", min_length=32)
-    alerts_db: Path = Field(Path("safer-alerts.sqlite"), description="Alert subscriptions and outbox (personal "
-                            "data: kept apart from the warehouse, owner-only).")
+    alerts_db: Path | str | None = Field(
+        None, description="Alert subscriptions and outbox (personal data, kept apart from the warehouse's "
+        "tables): a SQLite file (owner-only), or a postgresql:// URL (schema safer_alerts) [default: the "
+        "warehouse's own database when it is PostgreSQL, else safer-alerts.sqlite].")
     public_url: str = Field("http://127.0.0.1:8000", description="Where residents reach this server (for links "
                             "in e-mails and feeds).")
     alerts_sender: str = Field("Safer Together <alerts@localhost>", description="From address of alert e-mails.")
@@ -41,3 +46,10 @@ class Settings(BaseSettings):
     rate_limit_per_second: float | None = Field(
         None, description="Per-client request limit for public deployments; unlimited when unset."
     )
+
+    def alerts_location(self, db: Path | str | None = None) -> Path | str:
+        """Where alerts live for a warehouse at ``db`` (default: this server's): see ``alerts_db``."""
+        if self.alerts_db is not None:
+            return self.alerts_db
+        warehouse = str(db or self.db)
+        return warehouse if warehouse.startswith(("postgresql://", "postgres://")) else Path("safer-alerts.sqlite")

@@ -11,6 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from safertogether.api.auth import writable_or_refuse
+from safertogether.api.deps import DisclosureHeaders
 from safertogether.api.errors import install_error_handlers
 from safertogether.api.routes import alerts, areas, index, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
@@ -64,6 +65,7 @@ def serve_warehouse(app: FastAPI, warehouse: Warehouse, settings: Settings) -> N
     app.state.public_policy = load_policy(settings.disclosure_policy)
     app.state.warehouse = warehouse
     install_error_handlers(app)
+    app.add_middleware(DisclosureHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=2000)
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        allow_headers=["*"])

@@ -31,7 +31,7 @@ from fastapi import Depends, Query, Request
 
 from safertogether.access.policy import AccessRequest
 from safertogether.access.users import NOT_SIGNED_IN, same_secret, session_for_cookie, user_for_token
-from safertogether.api.deps import WarehouseDep
+from safertogether.api.deps import SESSION_COOKIE, WarehouseDep
 from safertogether.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -40,7 +40,6 @@ from safertogether.errors import (
 )
 from safertogether.model.access import PURPOSES, User
 
-SESSION_COOKIE: Final = "safer_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
 MAX_REFUSALS: Final = 30
 REFUSAL_WINDOW: Final = 600.0

@@ -6,12 +6,15 @@ cost ~15% of the server's CPU per request.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from safertogether.access.users import NOT_SIGNED_IN
 from safertogether.disclosure.policy import Policy
-from safertogether.errors import AccessDeniedError
+from safertogether.errors import AccessDeniedError, AuthenticationError
+from safertogether.model.access import User
 from safertogether.settings import Settings
 from safertogether.store.warehouse import Warehouse
 
@@ -33,12 +36,73 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_disclosure(request: Request) -> Policy:
     """The disclosure policy that applies to this caller.
 
-    Every caller is public for now, so every caller gets the deployment's public policy. When sign-in
-    arrives (the sharing-and-audit issue), a signed-in analyst gets the exact policy here, and nothing
-    else changes: routes and caches already take the policy from this dependency.
+    The public get the deployment's public policy. A signed-in user (an API token, or the page's session
+    cookie) whose role may see exact figures (``SAFER_EXACT_FIGURES_ROLES``, analysts by default) gets the
+    figures as counted. A bearer token that is not valid is refused (401: an analyst must not mistake public
+    figures for exact ones); a stale session cookie only means public figures. Answers made for a signed-in
+    user are sent ``Cache-Control: no-store, private`` (:class:`DisclosureHeaders`), and the server's answer
+    cache keys answers by policy, so an exact answer is never served to, or kept for, the public.
     """
-    policy: Policy = request.app.state.public_policy
-    return policy
+    public: Policy = request.app.state.public_policy
+    request.state.disclosure_policy = public.name
+    if public.exact or not (request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE)):
+        return public
+    user = _signed_in_user(request)
+    settings: Settings = request.app.state.settings
+    if user is None or user.role not in settings.exact_figures_roles:
+        return public
+    request.state.disclosure_policy = EXACT_POLICY.name
+    request.state.exact_figures_for = user.user_id
+    return EXACT_POLICY
+
+
+#: What a signed-in analyst sees: the figures as counted.
+EXACT_POLICY: Final = Policy("exact", "exact", {}, "as-published", "figures as counted, for signed-in analysts")
+SESSION_COOKIE: Final = "safer_session"
+
+
+def _signed_in_user(request: Request) -> User | None:
+    from safertogether.access.users import session_for_cookie, user_for_token
+
+    warehouse: Warehouse = request.app.state.warehouse
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthenticationError(NOT_SIGNED_IN)
+        return user_for_token(warehouse, token.strip())  # refused (401) when not valid
+    try:
+        return session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))[0]
+    except AuthenticationError:
+        return None
+
+
+class DisclosureHeaders:
+    """Says on every answer which policy its figures are under (``X-Disclosure-Policy``), and keeps answers
+    made for a signed-in user out of every shared cache. Plain ASGI: a few microseconds per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state = scope.get("state") or {}
+                if state.get("disclosure_policy"):
+                    headers = list(message.get("headers") or [])
+                    headers.append((b"x-disclosure-policy", state["disclosure_policy"].encode()))
+                    headers.append((b"vary", b"Authorization, Cookie"))
+                    if state.get("exact_figures_for"):
+                        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                        headers.append((b"cache-control", b"no-store, private"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 DisclosureDep = Annotated[Policy, Depends(get_disclosure)]

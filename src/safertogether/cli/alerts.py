@@ -19,7 +19,7 @@ SmtpOption = Annotated[str | None, typer.Option("--smtp", help="SMTP server HOST
 
 
 @contextmanager
-def _alerts() -> Iterator[tuple[object, object, object]]:
+def _alerts(db: str | None = None) -> Iterator[tuple[object, object, object]]:
     from safertogether.alerts.service import AlertsConfig
     from safertogether.alerts.store import AlertStore
     from safertogether.settings import Settings
@@ -29,11 +29,48 @@ def _alerts() -> Iterator[tuple[object, object, object]]:
         fail(MissingDataError("alerts need a secret to sign links and encrypt addresses: set SAFER_ALERTS_SECRET "
                               "to 32 or more random characters (and keep it: changing it voids every link)"))
     secret = settings.alerts_secret.get_secret_value().encode()
-    store = AlertStore(settings.alerts_db, secret)
+    try:
+        store = AlertStore(settings.alerts_location(db), secret)
+    except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: say where, and what to check
+        fail(MissingDataError(f"cannot open the alerts' subscriptions ({exc}); check SAFER_ALERTS_DB or --db"))
     try:
         yield settings, store, AlertsConfig(secret, settings.public_url, settings.alerts_sender)
     finally:
         store.close()
+
+
+def alerts_configured(smtp: str | None = None) -> bool:
+    """Whether this deployment sends alerts: a secret and an SMTP server are set (SAFER_ALERTS_SECRET, and
+    SAFER_SMTP or ``smtp``)."""
+    from safertogether.settings import Settings
+
+    settings = Settings()
+    return settings.alerts_secret is not None and bool(smtp or settings.smtp)
+
+
+def send_digests(db: str | None, smtp: str | None, policy: str | None, quiet: bool) -> dict[str, object]:
+    """Queue this month's digest for every confirmed subscriber (once per area and month) and send the outbox;
+    what `safer alerts send` and `safer import police-uk` (after an import) both run."""
+    from safertogether.alerts.service import deliver, plan_digests
+    from safertogether.disclosure.policy import load_policy
+
+    with _alerts(db) as (settings, store, config), warehouse_or_exit(db, read_only=True) as warehouse:
+        try:
+            chosen = load_policy(policy or settings.disclosure_policy)
+            planned = plan_digests(warehouse, store, config, chosen)
+            with _mailer(smtp, settings) as mailer, progress_bar(quiet) as bar:
+                task = bar.add_task("sending digests", total=len(store.to_send(config.max_attempts)))
+                sent, failed = deliver(store, config, mailer, progress=lambda n: bar.advance(task, n))
+        except SaferError as exc:
+            fail(exc)
+        counts = store.outbox_counts()
+    return {"planned": planned, "sent": sent, "failed": failed, "outbox": counts}
+
+
+def say_sent(report: dict[str, object]) -> None:
+    counts: dict[str, int] = report["outbox"]  # type: ignore[assignment]
+    console.print(f"{report['planned']:,} new digests queued, {report['sent']:,} sent, {report['failed']:,} waiting "
+                  f"to be retried (outbox: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items())) or 'empty'}).")
 
 
 def _mailer(smtp: str | None, settings: object):  # noqa: ANN202 - a Mailer, imported lazily
@@ -56,7 +93,7 @@ def subscribe_command(
     """Record a pending subscription and e-mail the confirmation link (nothing is sent until it is opened)."""
     from safertogether.alerts.service import subscribe
 
-    with _alerts() as (settings, store, config), warehouse_or_exit(db, read_only=True) as warehouse:
+    with _alerts(db) as (settings, store, config), warehouse_or_exit(db, read_only=True) as warehouse:
         try:
             with _mailer(smtp, settings) as mailer:
                 sid = subscribe(warehouse, store, config, mailer, email, area, tuple(category or ()))
@@ -66,11 +103,12 @@ def subscribe_command(
 
 
 @app.command("confirm")
-def confirm_command(token: Annotated[str, typer.Argument(help="The token from the confirmation link")]) -> None:
+def confirm_command(token: Annotated[str, typer.Argument(help="The token from the confirmation link")],
+                    db: DbOption = None) -> None:
     """Confirm a subscription (what opening the link does)."""
     from safertogether.alerts.service import confirm
 
-    with _alerts() as (_settings, store, config):
+    with _alerts(db) as (_settings, store, config):
         try:
             found = confirm(store, config, token)
         except SaferError as exc:
@@ -79,11 +117,12 @@ def confirm_command(token: Annotated[str, typer.Argument(help="The token from th
 
 
 @app.command("unsubscribe")
-def unsubscribe_command(token: Annotated[str, typer.Argument(help="The token from an unsubscribe link")]) -> None:
+def unsubscribe_command(token: Annotated[str, typer.Argument(help="The token from an unsubscribe link")],
+                        db: DbOption = None) -> None:
     """Stop a subscription (what opening the unsubscribe link does)."""
     from safertogether.alerts.service import unsubscribe
 
-    with _alerts() as (_settings, store, config):
+    with _alerts(db) as (_settings, store, config):
         try:
             unsubscribe(store, config, token)
         except SaferError as exc:
@@ -98,25 +137,14 @@ def send_command(
                                                 "[default: $SAFER_DISCLOSURE_POLICY]")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue this month's digest for every confirmed subscriber (once per area and month) and send the outbox."""
-    from safertogether.alerts.service import deliver, plan_digests
-    from safertogether.disclosure.policy import load_policy
+    """Queue this month's digest for every confirmed subscriber (once per area and month) and send the outbox.
 
-    with _alerts() as (settings, store, config), warehouse_or_exit(db, read_only=True) as warehouse:
-        try:
-            chosen = load_policy(policy or settings.disclosure_policy)
-            planned = plan_digests(warehouse, store, config, chosen)
-            with _mailer(smtp, settings) as mailer, progress_bar(as_json) as bar:
-                task = bar.add_task("sending digests", total=len(store.to_send(config.max_attempts)))
-                sent, failed = deliver(store, config, mailer, progress=lambda n: bar.advance(task, n))
-        except SaferError as exc:
-            fail(exc)
-        counts = store.outbox_counts()
-    report = {"planned": planned, "sent": sent, "failed": failed, "outbox": counts}
+    `safer import police-uk` runs this after each import when alerts are configured (SAFER_ALERTS_SECRET and
+    SAFER_SMTP set; --send-alerts/--no-send-alerts there choose)."""
+    report = send_digests(db, smtp, policy, as_json)
     if as_json:
         print(json.dumps(report))
         return
-    console.print(f"{planned:,} new digests queued, {sent:,} sent, {failed:,} waiting to be retried "
-                  f"(outbox: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items())) or 'empty'}).")
-    if failed:
+    say_sent(report)
+    if report["failed"]:
         raise typer.Exit(code=1)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -71,9 +71,9 @@ def _report_table(report: ImportReport) -> Table:
     return table
 
 
-def show_report(report: ImportReport, as_json: bool) -> None:
+def show_report(report: ImportReport, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     if as_json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps({**report.as_json(), **(extra or {})}, indent=2))
     else:
         console.print(_report_table(report))
 

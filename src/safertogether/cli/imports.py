@@ -30,12 +30,27 @@ def import_police_uk(
     force: Annotated[list[str] | None, typer.Option("--force", help="Only these forces (from folders/zips)")] = None,
     month_from: Annotated[str | None, typer.Option("--from", help="First month YYYY-MM (folders/zips)")] = None,
     month_to: Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM (folders/zips)")] = None,
+    send_alerts: Annotated[bool | None, typer.Option(
+        "--send-alerts/--no-send-alerts", help="After the import, send residents' digests (`safer alerts send`) "
+        "[default: yes when alerts are configured: SAFER_ALERTS_SECRET and SAFER_SMTP set]")] = None,
+    smtp: Annotated[str | None, typer.Option("--smtp", help="SMTP server HOST:PORT for the digests "
+                                                            "[default: $SAFER_SMTP]")] = None,
 ) -> None:
-    """Import street, outcomes and stop-and-search files; the kind is read from each header."""
+    """Import street, outcomes and stop-and-search files; the kind is read from each header.
+
+    After a successful import the month's alert digests are queued and sent when alerts are configured:
+    once per subscriber, area and month, so importing a month again sends nothing again."""
+    from safertogether.cli.alerts import alerts_configured, say_sent, send_digests
     from safertogether.ingest import find_police_uk_files
     from safertogether.ingest import import_police_uk as import_files
     from safertogether.measures.period import parse_month
 
+    if send_alerts is None:
+        send_alerts = alerts_configured()
+    elif send_alerts and not alerts_configured(smtp):
+        errors.print("[bold red]error:[/] --send-alerts needs alerts set up: SAFER_ALERTS_SECRET (32+ random "
+                     "characters) and an SMTP server (SAFER_SMTP or --smtp); nothing was imported")
+        raise typer.Exit(code=2)
     try:
         for text, name in ((month_from, "--from"), (month_to, "--to")):
             if text:
@@ -53,7 +68,10 @@ def import_police_uk(
             report = import_files(warehouse, sources, on_file=advance)
     except SaferError as exc:
         fail(exc)
-    show_report(report, as_json)
+    alerts = send_digests(db, smtp, None, as_json) if send_alerts else None
+    show_report(report, as_json, {"alerts": alerts} if alerts is not None else None)
+    if alerts is not None and not as_json:
+        say_sent(alerts)
 
 
 def reference_import(kind: str, path: Path, db: Path | None, as_json: bool, **options: Any) -> None:

@@ -78,18 +78,32 @@ def build(
     db: DbOption = None,
     as_json: JsonOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show, but store no edition")] = False,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", help="Also build the edition public answers read, from the counts released under this "
+                         "disclosure policy (a YAML file or a packaged name) [default: $SAFER_DISCLOSURE_POLICY; "
+                         "none when that is exact]")] = None,
 ) -> None:
-    """Build an edition of the index for every area and period of a level, and store it with its configuration."""
-    from safertogether.index.build import build_index
+    """Build an edition of the index for every area and period of a level, and store it with its configuration.
+
+    The edition built from the exact counts is what signed-in analysts and this command show; the public
+    pages, API and `safer publish` read the edition built under the server's disclosure policy (built too,
+    when that policy is not exact), never the exact one.
+    """
+    from safertogether.disclosure.policy import load_policy
+    from safertogether.index.build import build_editions
+    from safertogether.settings import Settings
 
     def run(warehouse: Warehouse) -> Any:
+        public = load_policy(policy or Settings().disclosure_policy)
         with errors.status("building the index") as status:
-            return build_index(warehouse, level, config, list(harm or []) or None, store=not dry_run,
-                               on_step=lambda what: status.update(f"index: {what}"))
+            exact, released = build_editions(warehouse, level, config, list(harm or []) or None, public,
+                                             store=not dry_run, on_step=lambda what: status.update(f"index: {what}"))
+        return exact, released
 
-    edition = with_warehouse(db, run, read_only=dry_run)
+    edition, released = with_warehouse(db, run, read_only=dry_run)
     if as_json:
-        print(json.dumps(edition.as_json(), indent=1, default=str))
+        print(json.dumps({**edition.as_json(), "public_edition_id": released.edition_id if released
+                          else edition.edition_id}, indent=1, default=str))
         return
     periods = edition.periods
     latest = [r for r in edition.records if r["period"] == periods[-1]]
@@ -99,6 +113,10 @@ def build(
     _print_scores(latest[:10] + (latest[-10:] if len(latest) > 20 else latest[10:]), periods[-1])
     for note in edition.notes:
         console.print(f"[yellow]note:[/] {note}")
+    if released is not None:
+        console.print(f"Public edition {released.edition_id}: the same computed from the counts released under "
+                      f"{released.policy.name if released.policy else 'exact'} (what the public pages, API and "
+                      "`safer publish` show).")
     console.print(f"Harm weights: {edition.harm.version}. Contains public sector information licensed under the "
                   "Open Government Licence v3.0.")
 
@@ -189,6 +207,25 @@ def drill(
 
 def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+@app.command()
+def editions(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every built edition: level, periods, configuration, and the disclosure policy whose counts it was made
+    from (``exact``: for analysts; any other: what public answers under that policy read)."""
+    from safertogether.index.cards import list_editions
+
+    found = with_warehouse(db, list_editions)
+    if as_json:
+        print(json.dumps(found, indent=1, default=str))
+        return
+    table = Table(title="Editions of the Community Safety Index")
+    for column in ("edition", "built", "level", "periods", "base", "disclosure policy", "configuration"):
+        table.add_column(column)
+    for e in found:
+        table.add_row(str(e["edition_id"]), e["built_at"][:16], e["level"], f"{e['periods'][0]}-{e['periods'][-1]}",
+                      e["base_period"], e["disclosure_policy"], e["config_sha256"][:12])
+    console.print(table)
 
 
 @app.command("config")

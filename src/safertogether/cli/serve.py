@@ -138,15 +138,17 @@ def demo(
 
 def _index_for_the_page(db: Path | None) -> None:
     """The Community Safety Index of the imported areas, unless an edition newer than the data exists."""
-    from safertogether.index.build import build_index, edition_is_current
+    from safertogether.disclosure.policy import load_policy
+    from safertogether.index.build import build_editions, edition_is_current
+    from safertogether.settings import Settings
 
     def run(warehouse: Warehouse) -> None:
         if edition_is_current(warehouse):
             console.print("Safety index: the stored edition is newer than the data, not rebuilt")
             return
         with errors.status("building the safety index"):
-            edition = build_index(warehouse)
-        console.print(f"Safety index: edition {edition.edition_id}, {len(edition.records):,} area-periods "
-                      "(see /safety-index)")
+            edition, public = build_editions(warehouse, public=load_policy(Settings().disclosure_policy))
+        console.print(f"Safety index: edition {edition.edition_id}, {len(edition.records):,} area-periods"
+                      + (f" (public edition {public.edition_id})" if public else "") + "; see /safety-index")
 
     with_warehouse(db, run, read_only=False)

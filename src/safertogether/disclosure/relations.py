@@ -50,3 +50,19 @@ def released_counts(warehouse: Warehouse, policy: Policy | None) -> Iterator[Non
             yield
         finally:
             _COUNTS.reset(token)
+
+
+@contextlib.contextmanager
+def released_cells(warehouse: Warehouse, policy: Policy | None, dataset: str) -> Iterator[str]:
+    """A relation of ``dataset``'s fine table (lsoa, force_id, month, key, count) as released under ``policy``
+    (hidden and negative noisy cells as 0, as in the cubes); the exact cells for no policy or an exact one."""
+    from safertogether.disclosure.releases import public_cells
+    from safertogether.measures.cube import CUBE_SQL
+
+    if policy is None or policy.exact:
+        yield f"({CUBE_SQL[dataset]})"
+        return
+    cells = public_cells(warehouse, policy, dataset).cells
+    cells = cells.set_column(4, "count", pc.max_element_wise(pc.fill_null(cells.column("count"), 0), 0))
+    with warehouse.registered(f"released_{dataset}_cells", cells) as name:
+        yield name

@@ -20,12 +20,13 @@ import pyarrow as pa
 from safertogether.disclosure.policy import Policy
 from safertogether.disclosure.protect import ProtectedCells, laplace_noise, protect_cells
 from safertogether.errors import MissingDataError, SaferError
-from safertogether.measures.cube import CUBE_SQL, STOP_BREAKDOWNS
+from safertogether.measures.cube import CUBE_SQL, STOP_CELLS_PER_STOP
 from safertogether.store.warehouse import Warehouse
 
 #: How many cells one event counts in: a stop is counted once under each breakdown (legislation, outcome,
-#: ethnicity), so one stop more or less moves three cells; a crime moves one.
-SENSITIVITY: Final[dict[str, int]] = {"crimes": 1, "outcomes": 1, "stops": len(STOP_BREAKDOWNS)}
+#: ethnicity) and once under whether it found what it was for, so one stop more or less moves four cells; a
+#: crime moves one.
+SENSITIVITY: Final[dict[str, int]] = {"crimes": 1, "outcomes": 1, "stops": STOP_CELLS_PER_STOP}
 
 
 class PrivacyBudgetError(SaferError, RuntimeError):

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from safertogether.disclosure.policy import Policy
 from safertogether.errors import MissingDataError
 from safertogether.index.config import IndexConfig, config_sha256, load_config
+from safertogether.index.disclosure import record_policy
 from safertogether.index.indicators import Indicator, objective_indicator, subjective_indicator
 from safertogether.index.panel import Panel, load_panel
 from safertogether.index.scoring import base_of, rank_ranges, ranks, scenarios, score
@@ -45,6 +47,7 @@ class Edition:
     components: pa.Table
     base: dict[str, dict[str, float]]
     notes: list[str] = field(default_factory=list)
+    policy: Policy | None = None  #: the disclosure policy whose released counts it was computed from (None: exact)
 
     @property
     def objective_only(self) -> bool:
@@ -57,23 +60,50 @@ class Edition:
                 "base_period": self.base_period, "periods": self.periods, "scenarios": self.scenarios,
                 "objective_only": self.objective_only, "harm_weights": self.harm.version,
                 "config_sha256": config_sha256(self.config_text), "notes": self.notes,
+                "disclosure_policy": self.policy.as_json() if self.policy else {"name": "exact", "rule": "exact"},
                 "attribution": ATTRIBUTION, "records": self.records}
 
 
 def build_index(warehouse: Warehouse, level: str = "lsoa", config_path: str | Path | None = None,
                 harm_paths: list[str | Path] | None = None, store: bool = True,
-                on_step: Step | None = None) -> Edition:
-    """Compute the index for every area of ``level`` and period, and (``store``) save it as a new edition."""
+                on_step: Step | None = None, policy: Policy | None = None) -> Edition:
+    """Compute the index for every area of ``level`` and period, and (``store``) save it as a new edition.
+
+    With a disclosure ``policy`` (not exact) the crimes are its released counts, and the edition is the one
+    public answers under that policy read (see :mod:`safertogether.index.disclosure`); a ``dp`` policy draws
+    its release of police.uk's cells first if the current data has none (spending its epsilon once).
+    """
     config, text = load_config(config_path)
     harm = load_harm_weights(harm_paths) if harm_paths else default_harm_weights()
     step = on_step or (lambda _what: None)
-    step("reading crimes, residents and surveys")
-    panel = load_panel(warehouse, level)
+    policy = None if policy is None or policy.exact else policy
+    if policy is not None and policy.rule == "dp" and store and level != "borough":
+        from safertogether.disclosure.releases import release
+
+        step(f"drawing the release under {policy.name} (once per data version)")
+        release(warehouse, policy, "crimes")
+    step("reading crimes, residents and surveys" + (f" (released under {policy.name})" if policy else ""))
+    panel = load_panel(warehouse, level, policy)
     edition = compute_index(panel, config, text, harm, step)
+    edition.policy = policy
     if store:
         step("storing the edition")
         edition.edition_id = store_edition(warehouse, edition)
     return edition
+
+
+def build_editions(warehouse: Warehouse, level: str = "lsoa", config_path: str | Path | None = None,
+                   harm_paths: list[str | Path] | None = None, public: Policy | None = None, store: bool = True,
+                   on_step: Step | None = None) -> tuple[Edition, Edition | None]:
+    """The exact edition (analysts', this library's) and, when the ``public`` policy is not exact, the
+    edition public answers read, computed from the counts that policy releases (None otherwise)."""
+    step = on_step or (lambda _what: None)
+    exact = build_index(warehouse, level, config_path, harm_paths, store=store, on_step=step)
+    if public is None or public.exact or not store:
+        return exact, None
+    released = build_index(warehouse, level, config_path, harm_paths, policy=public,
+                           on_step=lambda what: step(f"public ({public.name}): {what}"))
+    return exact, released
 
 
 def edition_is_current(warehouse: Warehouse, level: str = "lsoa") -> bool:
@@ -226,4 +256,5 @@ def store_edition(warehouse: Warehouse, edition: Edition) -> int:
         components = components.append_column("edition_id",
                                               pa.repeat(pa.scalar(edition_id, pa.int64()), components.num_rows))
         warehouse.insert_arrow("index_components", components)
+        record_policy(warehouse, edition_id, edition.policy)
     return edition_id

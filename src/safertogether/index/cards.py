@@ -16,31 +16,50 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
+from safertogether.areas.outlines import outlines
+from safertogether.disclosure.policy import Policy
 from safertogether.errors import MissingDataError, NotFoundError
 from safertogether.index.config import config_from_text
+from safertogether.index.disclosure import EXACT, editions_of, policy_key
 from safertogether.measures.harm import CITATION
 from safertogether.model.attribution import ATTRIBUTION
 from safertogether.store.warehouse import Warehouse
 
-_NO_INDEX = "no Community Safety Index has been built; run `safer index build`"
 #: An area's record as served (index_scores without the edition's bookkeeping; no ``EXCLUDE``: PostgreSQL lacks it).
 _SCORE_COLUMNS: Final = ("area, area_name, group_id, period, months, residents, score, band, band_label, objective, "
                          "subjective, subjective_period, rank, rank_low, rank_high, ranked, poor_denominator, crimes")
 
 
-def latest_edition(warehouse: Warehouse, level: str | None = None) -> dict[str, Any]:
-    """The newest edition (of ``level`` when given), without its configuration text."""
-    condition = "WHERE level = ?" if level else ""
+def latest_edition(warehouse: Warehouse, level: str | None = None, policy: Policy | None = None) -> dict[str, Any]:
+    """The newest edition (of ``level`` when given) computed under ``policy`` (None: exact), without its
+    configuration text. A public policy never falls back to the exact edition."""
+    condition, params = editions_of(warehouse, policy)
+    if level:
+        condition, params = f"{condition} AND level = ?", [*params, level]
     rows = warehouse.query(f"""SELECT edition_id, built_at, level, name, config_sha256, harm_version, base_period,
                                       periods, objective_only, scenarios, notes, base_json
-                               FROM index_editions {condition} ORDER BY edition_id DESC LIMIT 1""",
-                           [level] if level else None)
+                               FROM index_editions WHERE {condition} ORDER BY edition_id DESC LIMIT 1""", params)
     if not rows:
-        raise MissingDataError(_NO_INDEX + (f" --level {level}" if level else ""))
+        key = policy_key(policy)
+        options = (f" --level {level}" if level else "") + ("" if key == EXACT else f" --policy {key}")
+        under = "" if key == EXACT else f" under the disclosure policy {key}, which this server publishes figures under"
+        raise MissingDataError(f"no Community Safety Index has been built{under}; run `safer index build{options}`")
     edition = rows[0]
     edition["base"] = json.loads(edition.pop("base_json") or "{}")
     edition["built_at"] = str(edition["built_at"])
+    edition["disclosure_policy"] = policy_key(policy)
     return edition
+
+
+def list_editions(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every edition, newest first, with the disclosure policy its counts were released under."""
+    policies = "LEFT JOIN index_edition_policies p USING (edition_id)" \
+        if warehouse.table_exists("index_edition_policies") else ""
+    policy = "coalesce(p.policy, 'exact')" if policies else "'exact'"
+    rows = warehouse.query(f"""SELECT e.edition_id, e.built_at, e.level, e.name, e.base_period, e.periods,
+                                      e.config_sha256, e.harm_version, {policy} AS disclosure_policy
+                               FROM index_editions e {policies} ORDER BY e.edition_id DESC""")
+    return [{**r, "built_at": str(r["built_at"])} for r in rows]
 
 
 def edition_config(warehouse: Warehouse, edition_id: int) -> str:
@@ -51,9 +70,10 @@ def edition_config(warehouse: Warehouse, edition_id: int) -> str:
     return str(text)
 
 
-def index_scores(warehouse: Warehouse, level: str | None = None, period: str | None = None) -> dict[str, Any]:
-    """Every area's score in one period (the latest by default) of the newest edition."""
-    edition = latest_edition(warehouse, level)
+def index_scores(warehouse: Warehouse, level: str | None = None, period: str | None = None,
+                 policy: Policy | None = None) -> dict[str, Any]:
+    """Every area's score in one period (the latest by default) of the newest edition under ``policy``."""
+    edition = latest_edition(warehouse, level, policy)
     chosen = period or edition["periods"][-1]
     if chosen not in edition["periods"]:
         raise NotFoundError(f"the index has no period {chosen}; it has {', '.join(edition['periods'])}")
@@ -63,15 +83,18 @@ def index_scores(warehouse: Warehouse, level: str | None = None, period: str | N
     return {"edition": edition, "period": chosen, "areas": rows, "attribution": ATTRIBUTION}
 
 
-def index_card(warehouse: Warehouse, area: str, period: str | None = None, similar: int = 5) -> dict[str, Any]:
-    """The index card of one area (see the module docstring)."""
-    found = warehouse.query("""SELECT s.edition_id FROM index_scores s WHERE s.area = ?
-                               ORDER BY s.edition_id DESC LIMIT 1""", [area])
+def index_card(warehouse: Warehouse, area: str, period: str | None = None, similar: int = 5,
+               policy: Policy | None = None) -> dict[str, Any]:
+    """The index card of one area (see the module docstring) from the newest edition under ``policy``."""
+    condition, params = editions_of(warehouse, policy, "s")
+    found = warehouse.query(f"""SELECT s.edition_id FROM index_scores s WHERE s.area = ? AND {condition}
+                                ORDER BY s.edition_id DESC LIMIT 1""", [area, *params])
     if not found:
+        latest_edition(warehouse, None, policy)  # no edition at all under the policy: say what to build
         raise NotFoundError(f"{area} has no index score; check the code, or build the index at its level")
     edition_id = found[0]["edition_id"]
     edition = latest_edition(warehouse, warehouse.scalar(
-        "SELECT level FROM index_editions WHERE edition_id = ?", [edition_id]))
+        "SELECT level FROM index_editions WHERE edition_id = ?", [edition_id]), policy)
     trend = warehouse.query("""SELECT period, score, band, objective, subjective, rank, rank_low, rank_high, ranked
                                FROM index_scores WHERE edition_id = ? AND area = ? ORDER BY period""",
                             [edition_id, area])
@@ -159,16 +182,16 @@ def _card_notes(card: dict[str, Any], edition: dict[str, Any]) -> list[str]:
 BAND_COLOURS: Final = ("#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac")
 
 
-def band_map_geojson(warehouse: Warehouse, period: str | None = None) -> bytes:
-    """The newest LSOA edition's areas as GeoJSON features with score, band and band colour, for a map."""
-    found = index_scores(warehouse, "lsoa", period)
+def band_map_geojson(warehouse: Warehouse, period: str | None = None, policy: Policy | None = None,
+                     level: str | None = None) -> bytes:
+    """The newest edition's areas (of ``level``, default the newest edition's) as GeoJSON features with score,
+    band and band colour, for a map. LSOAs have their stored outlines; MSOAs, local authorities and London
+    boroughs are drawn as the union of their LSOAs (:func:`safertogether.areas.outlines.outlines`)."""
+    found = index_scores(warehouse, level, period, policy)
     edition = found["edition"]
     config = config_from_text(edition_config(warehouse, edition["edition_id"]))
     colour = {b.name: BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i, b in enumerate(config.bands)}
-    shapes = {r["code"]: r["map_geojson"] for r in warehouse.query(
-        "SELECT code, map_geojson FROM area_shapes WHERE level = 'lsoa' AND code IN "
-        "(SELECT area FROM index_scores WHERE edition_id = ? AND period = ?)",
-        [edition["edition_id"], found["period"]])}
+    shapes = outlines(warehouse, edition["level"], [r["area"] for r in found["areas"]])
     features = []
     for row in found["areas"]:
         properties = {k: row[k] for k in ("area", "area_name", "score", "band", "band_label", "objective",
@@ -177,7 +200,9 @@ def band_map_geojson(warehouse: Warehouse, period: str | None = None) -> bytes:
         features.append(b'{"type":"Feature","id":' + orjson.dumps(row["area"]) + b',"properties":'
                         + orjson.dumps(properties) + b',"geometry":' + (shapes.get(row["area"]) or "null").encode()
                         + b"}")
-    meta = orjson.dumps({"edition_id": edition["edition_id"], "period": found["period"],
+    meta = orjson.dumps({"edition_id": edition["edition_id"], "level": edition["level"], "period": found["period"],
+                         "disclosure_policy": edition["disclosure_policy"],
+                         "objective_only": edition["objective_only"],
                          "bands": [{"name": b.name, "label": b.label, "below": b.below, "colour": colour[b.name]}
                                    for b in config.bands], "attribution": ATTRIBUTION,
                          "harm_citation": CITATION})

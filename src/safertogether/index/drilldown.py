@@ -11,13 +11,18 @@ carries its code, so one click goes from a number to the areas and months behind
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from typing import Any, Final
 
 import numpy as np
 
+from safertogether.disclosure.policy import Policy
+from safertogether.disclosure.relations import released_cells
 from safertogether.errors import MissingDataError, NotFoundError
+from safertogether.index.disclosure import editions_of
+from safertogether.measures.cube import FIND_KEY
 from safertogether.measures.harm import HarmWeights, default_harm_weights, harm_of_counts
 from safertogether.measures.rates import funnel_verdict, garwood_interval
 from safertogether.model.attribution import ATTRIBUTION
@@ -36,20 +41,24 @@ CHARGED: Final = frozenset({
 NO_SUSPECT: Final = "Investigation complete; no suspect identified"
 
 _MEMBERS: Final = """
-    SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force,
+    SELECT a.code AS lsoa, l.msoa_code AS msoa, l.lad_code AS lad, coalesce(a.force_id, c.force_id) AS force_code,
            a.population FROM areas a LEFT JOIN lsoa_lookup l ON l.lsoa_code = a.code
     LEFT JOIN crime_lsoas c ON c.code = a.code WHERE a.level = 'lsoa'"""
 
 
-def drilldown(warehouse: Warehouse, code: str, months: int = 12) -> dict[str, Any]:
-    """The area and its children with their figures (see the module docstring)."""
+def drilldown(warehouse: Warehouse, code: str, months: int = 12, policy: Policy | None = None) -> dict[str, Any]:
+    """The area and its children with their figures (see the module docstring), every count a sum of cells
+    released under the disclosure ``policy`` (None: as counted) and the index from an edition under it."""
     level = _level_of(warehouse, code)
     last = warehouse.scalar("SELECT max(month) FROM force_months")
     if last is None:
         raise MissingDataError("no crimes in the warehouse; import them with `safer import police-uk FOLDER`")
     start = _months_back(last, months - 1)
     child = CHILD_LEVEL[level]
-    rows = _figures(warehouse, level, code, child, start, last)
+    with contextlib.ExitStack() as stack:
+        relations = {dataset: stack.enter_context(released_cells(warehouse, policy, dataset))
+                     for dataset in ("crimes", "outcomes", "stops")}
+        rows = _figures(warehouse, level, code, child, start, last, relations, policy)
     parent = rows.pop(code, None)
     if parent is None:
         raise NotFoundError(f"{code} has no crimes in {start:%Y-%m}..{last:%Y-%m}")
@@ -76,12 +85,16 @@ def _months_back(month: dt.date, n: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _figures(warehouse: Warehouse, level: str, code: str, child: str | None, start: dt.date,
-             end: dt.date) -> dict[str, dict[str, Any]]:
-    """Per area (the area itself and its children): crimes by category and month, outcomes, stops."""
-    key = f"CASE WHEN {level} = $code THEN $code END" if child is None else \
+def _figures(warehouse: Warehouse, level: str, code: str, child: str | None, start: dt.date, end: dt.date,
+             relations: dict[str, str], policy: Policy | None) -> dict[str, dict[str, Any]]:
+    """Per area (the area itself and its children): crimes by category and month, outcomes, stops, from the
+    fine tables' (released) cells: ``relations`` names each one's relation."""
+    # "force" is a keyword to PostgreSQL's parser: the force's column is force_code.
+    column_of = {"force": "force_code"}
+    mine = column_of.get(level, level)
+    key = f"CASE WHEN {mine} = $code THEN $code END" if child is None else \
         f"CASE WHEN {child} IS NOT NULL THEN {child} END"
-    members = f"SELECT lsoa, {key} AS child, population FROM ({_MEMBERS}) WHERE {level} = $code"
+    members = f"SELECT lsoa, {key} AS child, population FROM ({_MEMBERS}) WHERE {mine} = $code"
     params = {"code": code, "start": start, "end": end}
     areas: dict[str, dict[str, Any]] = {}
 
@@ -96,38 +109,41 @@ def _figures(warehouse: Warehouse, level: str, code: str, child: str | None, sta
         for row in warehouse.query(grouping, {"code": code}):
             area(row["code"])["residents"] = int(row["residents"] or 0)
         for row in warehouse.query(f"""
-                SELECT {column} AS code, m.crime_type, strftime(m.month, '%Y-%m') AS month, sum(m.crimes) AS n
-                FROM monthly_counts m JOIN ({members}) s ON s.lsoa = m.lsoa
+                SELECT {column} AS code, m.key AS crime_type, strftime(m.month, '%Y-%m') AS month, sum(m.count) AS n
+                FROM {relations["crimes"]} m JOIN ({members}) s ON s.lsoa = m.lsoa
                 WHERE m.month BETWEEN $start AND $end AND {column} IS NOT NULL GROUP BY ALL""", params):
             found = area(row["code"])
             found["categories"][row["crime_type"]] = found["categories"].get(row["crime_type"], 0) + int(row["n"])
             found["months"][row["month"]] = found["months"].get(row["month"], 0) + int(row["n"])
         for row in warehouse.query(f"""
-                SELECT {column} AS code, o.outcome, sum(o.crimes) AS n FROM monthly_outcomes o
+                SELECT {column} AS code, o.key AS outcome, sum(o.count) AS n FROM {relations["outcomes"]} o
                 JOIN ({members}) s ON s.lsoa = o.lsoa WHERE o.month BETWEEN $start AND $end
                 AND {column} IS NOT NULL GROUP BY ALL""", params):
             area(row["code"])["outcomes"][row["outcome"]] = int(row["n"])
+        # Each stop is a cell under every breakdown: the legislation cells count stops once, the find cells finds.
         for row in warehouse.query(f"""
-                SELECT {column} AS code, count(*) AS stops, count(*) FILTER (outcome_linked_to_object_of_search) AS
-                finds FROM stop_searches t JOIN ({members}) s ON s.lsoa = t.lsoa
+                SELECT {column} AS code, sum(t.count) FILTER (t.key LIKE 'legislation:%') AS stops,
+                       sum(t.count) FILTER (t.key = '{FIND_KEY}:yes') AS finds
+                FROM {relations["stops"]} t JOIN ({members}) s ON s.lsoa = t.lsoa
                 WHERE t.month BETWEEN $start AND $end AND {column} IS NOT NULL GROUP BY 1""", params):
-            area(row["code"]).update(stops=int(row["stops"]), finds=int(row["finds"]))
+            area(row["code"]).update(stops=int(row["stops"] or 0), finds=int(row["finds"] or 0))
         if child is None:
             break
-    _add_index_scores(warehouse, areas)
+    _add_index_scores(warehouse, areas, policy)
     return {k: _summarised(v) for k, v in areas.items()}
 
 
-def _add_index_scores(warehouse: Warehouse, areas: dict[str, dict[str, Any]]) -> None:
+def _add_index_scores(warehouse: Warehouse, areas: dict[str, dict[str, Any]], policy: Policy | None) -> None:
     codes = list(areas)
     if not codes:
         return
+    condition, params = editions_of(warehouse, policy)
     for row in warehouse.query(f"""
             SELECT area, score, band, period FROM (
                 SELECT area, score, band, period,
                        row_number() OVER (PARTITION BY area ORDER BY edition_id DESC, period DESC) AS newest
-                FROM index_scores WHERE area IN ({', '.join('?' * len(codes))})) latest
-            WHERE newest = 1""", codes):
+                FROM index_scores WHERE area IN ({', '.join('?' * len(codes))}) AND {condition}) latest
+            WHERE newest = 1""", [*codes, *params]):
         areas[row["area"]]["index"] = {"score": row["score"], "band": row["band"], "period": row["period"]}
 
 

@@ -22,7 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from safertogether.disclosure.policy import Policy
+from safertogether.disclosure.relations import counts_relation, released_counts
 from safertogether.errors import BadRequestError, MissingDataError
+from safertogether.index.disclosure import released_ward_crimes
 from safertogether.store.warehouse import Warehouse
 
 LEVELS: Final = ("lsoa", "msoa", "lad", "borough")
@@ -60,11 +63,19 @@ class Panel:
         return self.months / 12.0
 
 
-def load_panel(warehouse: Warehouse, level: str) -> Panel:
-    """The panel of a level from the warehouse (see the module docstring)."""
+def load_panel(warehouse: Warehouse, level: str, policy: Policy | None = None) -> Panel:
+    """The panel of a level from the warehouse (see the module docstring), with crimes as released under
+    the disclosure ``policy`` (None: as counted)."""
     if level not in LEVELS:
         raise BadRequestError(f"unknown level '{level}'; use one of {', '.join(LEVELS)}")
-    panel = _borough_panel(warehouse) if level == "borough" else _lsoa_panel(warehouse, level)
+    if level == "borough":
+        warehouse.require("ward_crimes", "MPS ward crimes", "import them with `safer index import-wards FILE...`")
+        with released_ward_crimes(warehouse, policy) as wards:
+            panel = _borough_panel(warehouse, wards)
+    else:
+        warehouse.require("monthly_counts", "police.uk crimes", "import them with `safer import police-uk FOLDER`")
+        with released_counts(warehouse, policy):
+            panel = _lsoa_panel(warehouse, level)
     _add_survey(warehouse, panel)
     return panel
 
@@ -105,7 +116,6 @@ _MEMBERS_SQL: Final = """
 
 
 def _lsoa_panel(warehouse: Warehouse, level: str) -> Panel:
-    warehouse.require("monthly_counts", "police.uk crimes", "import them with `safer import police-uk FOLDER`")
     warehouse.require("population", "residents per LSOA", "import them with `safer import population FILE`")
     column, name = f"{level}_code", f"{level}_name"
     members = f"({_MEMBERS_SQL}) members WHERE grp IN (SELECT DISTINCT force_id FROM force_months)"
@@ -121,7 +131,7 @@ def _lsoa_panel(warehouse: Warehouse, level: str) -> Panel:
     counts = warehouse.query_arrow(f"""
         SELECT {column} AS area, CAST(year(m.month) AS VARCHAR) AS period, m.crime_type AS category,
                sum(m.crimes) AS crimes
-        FROM monthly_counts m JOIN (SELECT lsoa_code, {column} FROM {members}) s ON s.lsoa_code = m.lsoa
+        FROM {counts_relation()} m JOIN (SELECT lsoa_code, {column} FROM {members}) s ON s.lsoa_code = m.lsoa
         GROUP BY 1, 2, 3""")
     return _assemble(level, areas, periods, months, counts, None)
 
@@ -140,8 +150,7 @@ def _assemble(level: str, areas: list[dict], periods: list[str], months: list[di
                  month_grid.reshape(len(areas), len(periods)), residents, grids)
 
 
-def _borough_panel(warehouse: Warehouse) -> Panel:
-    warehouse.require("ward_crimes", "MPS ward crimes", "import them with `safer index import-wards FILE...`")
+def _borough_panel(warehouse: Warehouse, wards: str) -> Panel:
     warehouse.require("area_population", "borough populations",
                       "import them with `safer index import-population FILE`")
     population = warehouse.query("""
@@ -149,15 +158,15 @@ def _borough_panel(warehouse: Warehouse) -> Panel:
                first(persons ORDER BY estimate NOT ILIKE '%MYE%', estimate) AS persons
         FROM area_population GROUP BY ALL""")
     code_of = {name_key(p["name"]): p["code"] for p in population}
-    named = warehouse.query("SELECT DISTINCT borough FROM ward_crimes ORDER BY 1")
+    named = warehouse.query(f"SELECT DISTINCT borough FROM {wards} ORDER BY 1")
     matched = {b["borough"]: code_of.get(name_key(b["borough"])) for b in named}
     unmatched = sorted(b for b, c in matched.items() if c is None)
-    rows = warehouse.query("""SELECT borough, CAST(year(month) AS VARCHAR) AS period, category, offence,
-                                     sum(crimes) AS crimes FROM ward_crimes GROUP BY ALL""")
+    rows = warehouse.query(f"""SELECT borough, CAST(year(month) AS VARCHAR) AS period, category, offence,
+                                      sum(crimes) AS crimes FROM {wards} GROUP BY ALL""")
     counts = pa.Table.from_pylist([{**r, "area": matched[r["borough"]], "crimes": float(r["crimes"])}
                                    for r in rows if matched.get(r["borough"])])
-    months = warehouse.query("""SELECT 'met' AS grp, CAST(year(month) AS VARCHAR) AS period,
-                                       count(DISTINCT month) AS months FROM ward_crimes GROUP BY 1, 2""")
+    months = warehouse.query(f"""SELECT 'met' AS grp, CAST(year(month) AS VARCHAR) AS period,
+                                        count(DISTINCT month) AS months FROM {wards} GROUP BY 1, 2""")
     periods = sorted({m["period"] for m in months})
     codes = sorted({c for c in matched.values() if c})
     names = {p["code"]: p["name"] for p in population}

@@ -166,9 +166,18 @@ _OUTCOMES_SQL = """SELECT lsoa, force_id, month, outcome AS key, crimes AS count
 #: Stop-and-search counts per breakdown: key "field:value", a missing value counted as "Not stated".
 STOP_BREAKDOWNS = ("legislation", "outcome", "self_defined_ethnicity")
 # One SELECT per breakdown, joined by UNION ALL: DuckDB's UNPIVOT says the same, but PostgreSQL has none.
-_STOPS_SQL = "\nUNION ALL\n".join(f"""
+#: Whether a search found what it was for (police.uk's outcome_linked_to_object_of_search): key "find:yes",
+#: "find:no" or "find:Not stated", so that find rates are sums of released cells too.
+FIND_KEY: Final = "find"
+_FIND_SQL = f"""
+    SELECT lsoa, force_id, month, '{FIND_KEY}:' || CASE WHEN outcome_linked_to_object_of_search THEN 'yes'
+        WHEN outcome_linked_to_object_of_search IS NULL THEN 'Not stated' ELSE 'no' END AS key, count(*) AS count
+    FROM stop_searches GROUP BY 1, 2, 3, 4"""
+_STOPS_SQL = "\nUNION ALL\n".join([*(f"""
     SELECT lsoa, force_id, month, '{field}:' || coalesce(nullif({field}, ''), 'Not stated') AS key, count(*) AS count
-    FROM stop_searches GROUP BY 1, 2, 3, 4""" for field in STOP_BREAKDOWNS) + "\nORDER BY lsoa NULLS LAST"
+    FROM stop_searches GROUP BY 1, 2, 3, 4""" for field in STOP_BREAKDOWNS), _FIND_SQL]) + "\nORDER BY lsoa NULLS LAST"
+#: Cells one stop is counted in: once under each breakdown and once under find.
+STOP_CELLS_PER_STOP: Final = len(STOP_BREAKDOWNS) + 1
 
 
 #: The fine tables the cubes hold (lsoa, force_id, month, key, count): what disclosure control protects.

@@ -30,9 +30,10 @@ class PublicDataset:
     name: str
     title: str
     columns: dict[str, str]  # column -> what it means, for the manifest
-    build: Callable[[Warehouse, Policy, str], pa.Table]
+    build: Callable[[Warehouse, Policy, str], pa.Table | None]  # None: nothing of this level to publish
     levels: Levels = LEVELS
     geojson: bool = True  # also written as GeoJSON (one feature per area; needs ``area`` codes with shapes)
+    period_column: str = "month"  # in GeoJSON, each value becomes a property per period: ``<column>_<period>``
 
 
 DATASETS: dict[str, PublicDataset] = {}

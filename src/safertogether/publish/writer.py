@@ -91,6 +91,8 @@ def publish(warehouse: Warehouse, out: Path, policy: Policy, levels: tuple[str, 
 def _write_dataset(warehouse: Warehouse, policy: Policy, dataset: PublicDataset, level: str,
                    folder: Path) -> list[dict[str, Any]]:
     table = dataset.build(warehouse, policy, level)
+    if table is None:
+        return []
     leaked = sorted(set(table.column_names) & person_columns())
     if leaked:
         raise PersonDataError(f"dataset {dataset.name} has column(s) {', '.join(leaked)} that may hold person "
@@ -98,7 +100,7 @@ def _write_dataset(warehouse: Warehouse, policy: Policy, dataset: PublicDataset,
     stem = f"{dataset.name}-{level}"
     written = [_entry(folder / f"{stem}.csv", dataset, level, "csv", table.num_rows, _write_csv(table))]
     if dataset.geojson:
-        features = _features(warehouse, table, level)
+        features = _features(warehouse, table, level, dataset.period_column)
         body = orjson.dumps({"type": "FeatureCollection", "name": stem, "attribution": ATTRIBUTION["text"],
                              "features": features})
         written.append(_entry(folder / f"{stem}.geojson", dataset, level, "geojson", len(features), body))
@@ -119,14 +121,15 @@ def _entry(path: Path, dataset: PublicDataset, level: str, fmt: str, rows: int, 
             "columns": dataset.columns, "_body": body}
 
 
-def _features(warehouse: Warehouse, table: pa.Table, level: str) -> list[dict[str, Any]]:
-    """One feature per area; a monthly table's value columns become ``<column>_<YYYY_MM>`` properties."""
+def _features(warehouse: Warehouse, table: pa.Table, level: str, period: str = "month") -> list[dict[str, Any]]:
+    """One feature per area; a table's value columns per period become ``<column>_<YYYY_MM>`` (or
+    ``<column>_<YYYY>``) properties."""
     shapes = area_geometries(warehouse, level)
     by_area: dict[str, dict[str, Any]] = {}
-    values = [c for c in table.column_names if c not in ("area", "area_name", "month")]
+    values = [c for c in table.column_names if c not in ("area", "area_name", period)]
     for row in table.to_pylist():
         props = by_area.setdefault(row["area"], {"area": row["area"], "area_name": row["area_name"]})
-        suffix = f"_{row['month'].replace('-', '_')}" if "month" in row else ""
+        suffix = f"_{str(row[period]).replace('-', '_')}" if period in row else ""
         props.update({f"{c}{suffix}": row[c] for c in values})
     return [{"type": "Feature", "id": code, "properties": props, "geometry": shapes.get(code)}
             for code, props in sorted(by_area.items())]

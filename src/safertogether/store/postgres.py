@@ -69,7 +69,7 @@ class PostgresEngine:
 
     def __init__(self, url: str) -> None:
         self._psycopg = _psycopg()
-        self._url = url
+        self._url = self.url = url
         self.where = without_password(url)
         self._local = threading.local()
         self._sessions: list[Any] = []

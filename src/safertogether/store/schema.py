@@ -199,9 +199,18 @@ _PUBLISH_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# The index under disclosure control (safertogether.index with .disclosure): the policy whose released counts
+# an edition was computed from (no row: an edition from before, computed from the exact counts).
+_INDEX_POLICY_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS index_edition_policies (
+        edition_id BIGINT PRIMARY KEY, policy VARCHAR NOT NULL, policy_json VARCHAR NOT NULL)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
-    return spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
+    return (spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
+            + _INDEX_POLICY_DDL)
 
 
 def spine_ddl() -> tuple[str, ...]:

@@ -49,6 +49,11 @@ class Warehouse:
         self._memo_lock = threading.Lock()
 
     @property
+    def location(self) -> Path | str | None:
+        """The file, or the server's URL (password included: for a second connection to the same database)."""
+        return self.path if self.path is not None else getattr(self.engine, "url", None)
+
+    @property
     def where(self) -> str:
         """Where the data lives, for messages: a file path or a server URL without its password."""
         return self.engine.where

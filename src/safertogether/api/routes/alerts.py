@@ -30,7 +30,9 @@ def alerts_config(settings: Settings) -> AlertsConfig:
 def _store(request: Request, settings: Settings, config: AlertsConfig) -> AlertStore:
     store: AlertStore | None = getattr(request.app.state, "alert_store", None)
     if store is None:
-        store = request.app.state.alert_store = AlertStore(settings.alerts_db, config.secret)
+        warehouse = request.app.state.warehouse
+        store = request.app.state.alert_store = AlertStore(settings.alerts_location(warehouse.location),
+                                                           config.secret)
     return store
 
 

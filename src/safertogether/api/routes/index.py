@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from safertogether.api.deps import WarehouseDep
+from safertogether.api.deps import DisclosureDep, WarehouseDep
 from safertogether.api.errors import ERROR_RESPONSES
 from safertogether.api.limits import rate_limit
 from safertogether.index import cards
@@ -24,28 +24,30 @@ AreaCode = Annotated[str, Path(description="LSOA, MSOA, local authority or borou
 
 
 @router.get("", summary="Every area's index score, band, halves and rank range in one period")
-def get_scores(warehouse: WarehouseDep, level: Level = None, period: Period = None) -> dict[str, Any]:
-    return cards.index_scores(warehouse, level, period)
+def get_scores(warehouse: WarehouseDep, policy: DisclosureDep, level: Level = None,
+               period: Period = None) -> dict[str, Any]:
+    return cards.index_scores(warehouse, level, period, policy)
 
 
 @router.get("/areas/{code}", summary="An area's index card: score, band, halves, themes, trend, drivers, "
                                      "similar areas")
-def get_card(warehouse: WarehouseDep, code: AreaCode, period: Period = None) -> dict[str, Any]:
-    return cards.index_card(warehouse, code, period)
+def get_card(warehouse: WarehouseDep, policy: DisclosureDep, code: AreaCode, period: Period = None) -> dict[str, Any]:
+    return cards.index_card(warehouse, code, period, policy=policy)
 
 
 @router.get("/drilldown/{code}", summary="Force -> local authority -> MSOA -> LSOA: an area and the areas below it, "
                                          "with rates, harm, trend, outcome and find rates, index and funnel verdicts")
-def get_drilldown(warehouse: WarehouseDep, code: AreaCode,
+def get_drilldown(warehouse: WarehouseDep, policy: DisclosureDep, code: AreaCode,
                   months: Annotated[int, Query(ge=1, le=120, description="The latest N months loaded")] = 12,
                   ) -> dict[str, Any]:
-    return drilldown(warehouse, code, months)
+    return drilldown(warehouse, code, months, policy)
 
 
-@router.get("/map.geojson", summary="LSOAs of the newest LSOA edition coloured by band (GeoJSON)",
+@router.get("/map.geojson", summary="The areas of the newest edition (of a level) coloured by band (GeoJSON): "
+                                   "LSOAs, or MSOAs, local authorities and London boroughs drawn from their LSOAs",
             response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-def get_map(warehouse: WarehouseDep, period: Period = None) -> Response:
-    return Response(cards.band_map_geojson(warehouse, period), media_type="application/geo+json")
+def get_map(warehouse: WarehouseDep, policy: DisclosureDep, level: Level = None, period: Period = None) -> Response:
+    return Response(cards.band_map_geojson(warehouse, period, policy, level), media_type="application/geo+json")
 
 
 @router.get("/editions/{edition_id}/config", response_class=PlainTextResponse,

@@ -1,4 +1,5 @@
-// The index view: LSOAs coloured by band (from /api/index/map.geojson) and, on a click, the area's index card
+// The index view: areas coloured by band (from /api/index/map.geojson; ?level=lsoa|msoa|lad|borough picks the
+// level, London boroughs drawn from their LSOAs) and, on a click, the area's index card
 // (/api/index/areas/{code}): score and band, the objective and subjective halves side by side, the themes, the
 // trend, what drives the score, the rank range, similar areas and the notes that qualify it.
 
@@ -45,17 +46,24 @@ function legend(bands) {
     + `${escape(b.name)}: ${escape(b.label)}</li>`).join('');
 }
 
+const LEVEL_NAMES = { lsoa: 'neighbourhoods', msoa: 'MSOAs', lad: 'local authorities', borough: 'London boroughs' };
+
 async function start() {
   const status = document.getElementById('index-status');
+  const level = new URLSearchParams(window.location.search).get('level');
   let data;
   try {
-    data = await getJson('/api/index/map.geojson');
+    data = await getJson(`/api/index/map.geojson${level in LEVEL_NAMES ? `?level=${level}` : ''}`);
   } catch (error) {
     status.textContent = `No index to show: ${error.message}`;
     return;
   }
   legend(data.metadata.bands);
-  status.textContent = `${data.features.length} neighbourhoods, ${data.metadata.period}`;
+  const shown = data.metadata.level;
+  status.textContent = `${data.features.length} ${LEVEL_NAMES[shown] ?? shown}, ${data.metadata.period}`
+    + (data.metadata.objective_only ? ' (objective only: no residents\' survey for these areas)' : '')
+    + (data.metadata.disclosure_policy !== 'exact' ? ` (figures under the ${data.metadata.disclosure_policy} disclosure policy)` : '');
+  document.body.dataset.level = shown;
   const map = new maplibregl.Map({
     container: 'index-map',
     style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef1f4' } }] },
