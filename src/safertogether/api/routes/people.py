@@ -108,14 +108,20 @@ def person_index(state: Any) -> Any:
     before serving to build it before the first search rather than during it."""
     from safertogether.link.lookup import PersonIndex
 
-    run = state.warehouse.scalar("SELECT max(run_id) FROM link_runs")
+    warehouse = state.warehouse
+    # Where this process is the only writer (a DuckDB file), a new run is one of its own commits.
+    run = _latest_run(warehouse) if warehouse.engine.shared_writers else warehouse.memo("latest_run", _latest_run)
     held = getattr(state, "person_index", None)
     if held is None or held[0] != run:
         with _index_lock:  # one build, however many searches arrive meanwhile
             held = getattr(state, "person_index", None)
             if held is None or held[0] != run:
-                held = state.person_index = (run, PersonIndex.build(state.warehouse))
+                held = state.person_index = (run, PersonIndex.build(warehouse))
     return held[1]
+
+
+def _latest_run(warehouse: Any) -> Any:
+    return warehouse.scalar("SELECT max(run_id) FROM link_runs")
 
 
 
