@@ -356,7 +356,11 @@ def _decision_work() -> Callable[[], Any]:
     request = AccessRequest(user, "safeguarding", TODAY)
     records, agreements = _records(20), _agreements()
     policy.decide(request, records, AGENCIES, agreements)
-    return lambda: policy.decide(request, records, AGENCIES, agreements)
+
+    def cold() -> Any:  # every item asked of Cedar, as for a new user, purpose, day or agreement
+        policy.forget_decisions()
+        return policy.decide(request, records, AGENCIES, agreements)
+    return cold
 
 
 def in_processes(kind: str, url: str, processes: int, threads: int, each: int) -> dict[str, Any]:

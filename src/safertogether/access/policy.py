@@ -138,6 +138,11 @@ class AccessPolicy:
         static = json.loads(cedarpy.policies_to_json_str(self.policies))["staticPolicies"]
         return {key: policy.get("annotations", {}).get("id", key) for key, policy in static.items()}
 
+    def forget_decisions(self) -> None:
+        """Drop every decision kept (they are kept per request's inputs; see :meth:`_grants`)."""
+        with self._decided_lock:
+            self._decided.clear()
+
     def decide(self, request: AccessRequest, records: Sequence[Mapping[str, Any]], agency_kinds: Mapping[str, str],
                agreements: Iterable[SharingAgreement]) -> Decisions:
         """What ``request.user`` may see of ``records`` (dicts with ``agency``, ``record_key`` and fields).
