@@ -8,10 +8,15 @@ For each engine (a DuckDB file; PostgreSQL, a throwaway cluster on loopback with
   redaction, and one audit append per lookup (committed before the answer returns), users of three agencies
   taking turns.
 
-Clients are threads of this process calling the library (the ``auth`` branch's API routes were not there to
-measure through). Wall latency per call is reported with the process's CPU time (user+sys) and the machine's
-load average, since the machine's two cores are shared. Afterwards the audit chain is verified and its count
-checked against the lookups made.
+Clients are threads of this process calling the library; then, through the API: the real app
+(``create_app`` with person data, as ``safer serve --person-data`` runs it, one uvicorn worker) on loopback,
+``GET /api/people/search`` signed in by API token as the users above, aiohttp clients in this process. The
+HTTP anchor is a bare-index route added to the same app. Each is measured closed-loop (every client sends
+its next call when the last returns: 50 calls always in flight) and paced (``--paced``: calls arrive at a
+fixed total rate, as call handlers' lookups do; latency counted from each call's scheduled start, so a
+queue shows). Wall latency per call is reported with the CPU time (user+sys) of the server and the client
+and the machine's load average, since the machine's two cores are shared. Afterwards the audit chain is
+verified and its count checked against the lookups made.
 
 Then, on PostgreSQL, with several worker processes at once: audit appends per second (each process a few
 threads, each append its own request) beside one process alone, and policy decisions per second (a
@@ -21,12 +26,13 @@ The set is made once under ``--dir`` (``safer synth partners``, ``safer import p
 as bench/person_lookup.py) and copied into PostgreSQL table by table (timed apart).
 
     .venv/bin/python bench/caller_lookup.py [--people 1700000] [--dir DIR] [--clients 50] [--queries 600]
-        [--engines duckdb,postgresql] [--workers 4] [--json]
+        [--engines duckdb,postgresql] [--workers 4] [--paced 20] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -41,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -88,6 +93,7 @@ USERS = (("police-1", "leicestershire-police", "crime-prevention"),
          ("council-1", "leicestershire-council", "safeguarding"))
 #: What is copied into PostgreSQL: what the index, the decisions and the audit read.
 COPIED = ("agencies", "person_records", "link_runs", "person_ids", "sharing_agreements")
+SEARCH = "/api/people/search"
 
 
 def requests() -> list[Any]:
@@ -193,60 +199,61 @@ def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- over HTTP
 
-class Details(BaseModel):
-    """What a call handler types (the app's request body)."""
-
-    name: str | None = None
-    dob: str | None = None
-    address: str | None = None
-    postcode: str | None = None
-
-
-def serve(location: str, port: int) -> None:
-    """A minimal FastAPI app over the library (the ``auth`` branch's routes were not available): POST /lookup
-    decides and audits as the user named in a header (bench only: no sign-in), POST /bare is the anchor."""
+def serve(location: str, port: int, tokens_file: str) -> None:
+    """The real app with person data over the warehouse, its users signed in by API token (written to
+    ``tokens_file``), the person index built before the port opens; plus ``/bench/bare``, the anchor."""
     import uvicorn
-    from fastapi import FastAPI, Header
 
-    from safertogether.access.lookup import caller_index, lookup_caller
+    from safertogether.access.users import add_user, issue_token
+    from safertogether.api import create_app
+    from safertogether.api.routes.people import person_index
+    from safertogether.errors import BadRequestError
+    from safertogether.settings import Settings
     from safertogether.store.warehouse import open_warehouse
 
     warehouse = open_warehouse(location)
-    index = caller_index(warehouse)  # before the port opens: the bench waits for it
-    asked = {r.user.user_id: r for r in requests()}
-    app = FastAPI()
+    tokens = {}
+    for request in requests():
+        with contextlib.suppress(BadRequestError):  # made by an earlier run
+            add_user(warehouse, request.user, "bench password of some length")
+        tokens[request.user.user_id] = issue_token(warehouse, request.user.user_id).token
+    app = create_app(warehouse, Settings(db=location, person_data=True))
+    index = person_index(app.state)  # before the port opens: the bench waits for it
 
-    @app.post("/lookup")
-    def lookup(details: Details, x_bench_user: str = Header()) -> dict[str, Any]:
-        return lookup_caller(warehouse, asked[x_bench_user], details.name, details.dob, details.address,
-                             details.postcode, index=index).as_json()
+    @app.get("/bench/bare")
+    def bare(name: str | None = None, dob: str | None = None, address: str | None = None,
+             postcode: str | None = None) -> list[dict[str, Any]]:
+        return [c.as_json() for c in index.lookup(name, dob, address, postcode)]
 
-    @app.post("/bare")
-    def bare(details: Details) -> list[dict[str, Any]]:
-        return [c.as_json() for c in index.lookup(details.name, details.dob, details.address, details.postcode)]
-
+    Path(tokens_file).write_text(json.dumps(tokens))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int) -> list[float]:
+async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int, tokens: dict[str, str],
+                 rate: float | None = None) -> list[float]:
+    """Each query sent once by one of ``clients``; closed-loop, or (``rate``) query i due at i / rate seconds."""
     import asyncio
 
     import aiohttp
 
     seconds: list[float] = []
-    users = [u for u, _, _ in USERS]
+    users = [(u, purpose) for u, _, purpose in USERS]
+    started = time.perf_counter()
 
     async def client(session: aiohttp.ClientSession, n: int) -> None:
         for i in range(n, len(queries), clients):
             q = queries[i]
-            body = {k: None if q[k] is None else str(q[k]) for k in ("name", "dob", "address", "postcode")}
-            started = time.perf_counter()
-            async with session.post(f"http://127.0.0.1:{port}{path}", json=body,
-                                    headers={"X-Bench-User": users[i % len(users)]}) as response:
+            user, purpose = users[i % len(users)]
+            params = {k: str(q[k]) for k in ("name", "dob", "address", "postcode") if q[k] is not None}
+            due = started + i / rate if rate else time.perf_counter()
+            if rate and due > time.perf_counter():
+                await asyncio.sleep(due - time.perf_counter())
+            async with session.get(f"http://127.0.0.1:{port}{path}", params={**params, "purpose": purpose},
+                                   headers={"Authorization": f"Bearer {tokens[user]}"}) as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"{path} answered {response.status}")
-            seconds.append(time.perf_counter() - started)
+            seconds.append(time.perf_counter() - due)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
         await asyncio.gather(*(client(session, n) for n in range(clients)))
@@ -254,7 +261,7 @@ async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: i
 
 
 def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """The same two phases through the minimal app on loopback: one uvicorn worker, aiohttp clients."""
+    """The same phases through the real app on loopback: one uvicorn worker, aiohttp clients."""
     import asyncio
     import socket
 
@@ -263,25 +270,32 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port)])
+    tokens_file = Path(tempfile.mkdtemp(prefix="safer-bench-")) / "tokens.json"
+    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port), str(tokens_file)])
     try:
         deadline = time.time() + 900
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                tokens = json.loads(tokens_file.read_text())
                 break
             except OSError:
                 if server.poll() is not None:
                     raise RuntimeError("the bench server ended before it listened") from None
                 time.sleep(1)
         process = psutil.Process(server.pid)
-        asyncio.run(_drive(port, "/lookup", queries[:10], 5))  # warm-up
-        results: dict[str, Any] = {"server_workers": 1, "client": "aiohttp, in the bench process"}
+        asyncio.run(_drive(port, SEARCH, queries[:10], 5, tokens))  # warm-up
+        results: dict[str, Any] = {"server_workers": 1, "client": "aiohttp, in the bench process",
+                                   "route": f"GET {SEARCH} by API token"}
+        phases = [("anchor_bare_index", "/bench/bare", None), ("lookup_with_access_and_audit", SEARCH, None)]
+        if args.paced:
+            phases += [(f"paced_{args.paced:g}_per_s_anchor_bare_index", "/bench/bare", args.paced),
+                       (f"paced_{args.paced:g}_per_s_lookup_with_access_and_audit", SEARCH, args.paced)]
         for _ in range(args.repeat):
-            for name, path in (("anchor_bare_index", "/bare"), ("lookup_with_access_and_audit", "/lookup")):
+            for name, path, rate in phases:
                 server_cpu, client_cpu = sum(process.cpu_times()[:2]), cpu_seconds()
                 started = time.perf_counter()
-                seconds = asyncio.run(_drive(port, path, queries, args.clients))
+                seconds = asyncio.run(_drive(port, path, queries, args.clients, tokens, rate))
                 wall = time.perf_counter() - started
                 values = np.array(seconds) * 1000
                 results.setdefault(name, []).append({
@@ -342,7 +356,11 @@ def _decision_work() -> Callable[[], Any]:
     request = AccessRequest(user, "safeguarding", TODAY)
     records, agreements = _records(20), _agreements()
     policy.decide(request, records, AGENCIES, agreements)
-    return lambda: policy.decide(request, records, AGENCIES, agreements)
+
+    def cold() -> Any:  # every item asked of Cedar, as for a new user, purpose, day or agreement
+        policy.forget_decisions()
+        return policy.decide(request, records, AGENCIES, agreements)
+    return cold
 
 
 def in_processes(kind: str, url: str, processes: int, threads: int, each: int) -> dict[str, Any]:
@@ -401,11 +419,13 @@ def main() -> None:
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure through a minimal FastAPI app on loopback")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
-    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--paced", type=float, default=20.0,
+                        help="also send the HTTP calls at this total rate per second (0: closed-loop only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.serve:
-        return serve(args.serve[0], int(args.serve[1]))
+        return serve(args.serve[0], int(args.serve[1]), args.serve[2])
     if args.worker:
         kind, url, n, threads, each, go = args.worker
         return worker(kind, url, int(n), int(threads), int(each), go)
@@ -462,8 +482,8 @@ def _print(figures: dict[str, Any]) -> None:
         print(f"{engine}: index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
               f"{r['build']['seconds']} s")
         for via, phases in (("library", r), ("http", r.get("http", {}))):
-            for name in ("anchor_bare_index", "lookup_with_access_and_audit"):
-                for run in phases.get(name, []):
+            for name in [k for k, v in phases.items() if isinstance(v, list)]:
+                for run in phases[name]:
                     print(f"  {via:<7} {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
                           f"p99 {run['p99_ms']} ms; "
                           f"{run['per_second']}/s; CPU ms a call {_cpu(run)}; load {run['load_1min']}")

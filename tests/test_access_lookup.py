@@ -211,3 +211,48 @@ def test_on_postgresql_the_lookup_answers_as_on_duckdb_and_sees_a_new_agreement_
         assert report.ok and report.entries == 3
     finally:
         server.close()
+
+
+def test_a_record_is_scored_on_what_the_user_may_see(warehouse, index):
+    """The caseworker may not see where the ambulance's patient lives: the address the caller gave does not
+    raise that record's score for them (it counts as not given), while it does for the ambulance call handler."""
+    record = _record(warehouse, """p.agency = 'east-midlands-ambulance' AND k.person_id IN (SELECT person_id FROM
+        person_ids GROUP BY 1 HAVING bool_or(agency = 'leicestershire-council'))""")
+    key, name = record["record_key"], f"{record['forename']} {record['surname']}"
+
+    def weight(answer, user_sees_address):
+        person = next(c for c in answer.candidates if any(v.record_key == key for v in c.records))
+        score = next(s for v, s in zip(person.records, person.scores, strict=True) if v.record_key == key)
+        view = next(v for v in person.records if v.record_key == key)
+        assert ("address" in view.fields) == user_sees_address
+        assert person.match_weight == max(person.scores)  # ranked by what is seen
+        return score
+
+    council = weight(_ask(warehouse, index, COUNCIL, record), False)
+    ambulance = weight(_ask(warehouse, index, AMBULANCE, record), True)
+    without_address = next(r.match_weight for c in index.lookup(name, record["date_of_birth"], limit=30)
+                           for r in c.records if r.record_key == key)
+    with_address = next(r.match_weight for c in index.lookup(name, record["date_of_birth"], record["address"],
+                                                             limit=30) for r in c.records if r.record_key == key)
+    assert with_address > without_address + 1  # the address agrees: it weighs for whoever may see it
+    assert council == pytest.approx(without_address)
+    assert ambulance == pytest.approx(with_address)
+
+
+def test_the_audit_entry_says_what_was_searched(warehouse, index):
+    """A data protection officer sees what a user typed, not only whom they were shown; refused searches too."""
+    record = _record(warehouse, "p.agency = 'leicestershire-police'")
+    name = f"{record['forename']}  {record['surname']}"
+    answer = lookup_caller(warehouse, AccessRequest(POLICE, "crime-prevention", TODAY), index=index, name=name,
+                           dob=record["date_of_birth"].strftime("%d/%m/%Y"), address=record["address"], limit=5)
+    entry = read_entries(warehouse, "WHERE seq = ?", [answer.audit_seq])[0]
+    assert entry.details == (f"name={name}", f"dob={record['date_of_birth']:%d/%m/%Y}",
+                             f"address={record['address']}", "limit=5")
+    before = len(read_entries(warehouse))
+    with pytest.raises(AccessDeniedError):
+        lookup_caller(warehouse, AccessRequest(POLICE, "", TODAY), index=index, name="Jane\x00 Doe",
+                      postcode="LE1 1AA' OR 1=1 --")
+    (refused,) = read_entries(warehouse)[before:]
+    assert refused.outcome == "denied"
+    assert refused.details == ("name=Jane\ufffd Doe", "postcode=LE1 1AA' OR 1=1 --", "limit=10")
+    assert verify(warehouse).ok

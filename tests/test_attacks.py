@@ -516,6 +516,7 @@ def _put(warehouse: Warehouse, seq: int, entry: Any) -> None:
         if entry is not None:
             values = {**dataclasses.asdict(entry), "seq": seq}
             values["subjects"], values["redacted"] = list(entry.subjects), list(entry.redacted)
+            values["details"] = list(entry.details) or None
             warehouse.execute(f"INSERT INTO audit_log ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                               list(values.values()))
 

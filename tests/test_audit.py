@@ -21,6 +21,7 @@ from safertogether.access.audit import (
     append,
     chain_entry,
     export,
+    read_entries,
     verify,
     verify_file,
     who_has_seen,
@@ -352,3 +353,34 @@ def test_the_chain_holds_on_each_engine(warehouse_location, key):
     finally:
         first.close()
         second.close()
+
+
+def test_what_was_searched_is_hashed_with_the_entry_on_each_engine(warehouse_location, tmp_path):
+    """An entry's details (what a search asked, as typed) are part of what its hash covers: a third party
+    recomputes them from an export, and clearing or changing them is an edit verification finds. Entries
+    without details hash as before they existed (no ``details`` key)."""
+    warehouse = open_warehouse(warehouse_location)
+    try:
+        append(warehouse, _event(1))
+        searched = AuditEvent("u1", "police", "lookup", "crime-prevention", "allowed", ["P0000001"],
+                              details=["name=Jane Smyth", "dob=07/03/1984", "address=1 High St, LE1 1AA", "limit=10"])
+        entry = append(warehouse, searched)
+        append(warehouse, _event(3))
+        assert read_entries(warehouse, "WHERE seq = ?", [entry.seq])[0].details == searched.details
+        assert "details" not in read_entries(warehouse, "WHERE seq = 1")[0].as_json()
+        assert verify(warehouse).ok
+        export(warehouse, tmp_path / "audit.jsonl")
+        lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+        assert _third_party_check(lines) == 3 and json.loads(lines[1])["details"][0] == "name=Jane Smyth"
+        for tampering in ("UPDATE audit_log SET details = NULL WHERE seq = 2",
+                          "UPDATE audit_log SET details = ['name=John Smith'] WHERE seq = 2",
+                          "UPDATE audit_log SET details = ['name=x'] WHERE seq = 1"):
+            before = warehouse.query("SELECT seq, details FROM audit_log WHERE seq <= 2 ORDER BY seq")
+            warehouse.execute(tampering)
+            report = verify(warehouse)
+            assert not report.ok and report.first_bad_seq == int(tampering[-1]), tampering
+            for row in before:
+                warehouse.execute("UPDATE audit_log SET details = ? WHERE seq = ?", [row["details"], row["seq"]])
+            assert verify(warehouse).ok
+    finally:
+        warehouse.close()

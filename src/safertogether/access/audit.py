@@ -10,10 +10,15 @@ The format, for a third party checking an export (``safer audit export``) with t
 
 * Each line of an export is a JSON object. An entry has exactly the keys ``action``, ``actor_agency``,
   ``actor_user``, ``agreement_id``, ``hash``, ``logged_at``, ``outcome``, ``prev_hash``, ``purpose``,
-  ``reason``, ``redacted``, ``seq`` and ``subjects``. ``seq`` is an integer counting from 1 without gaps;
-  ``logged_at`` the UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six decimals); ``subjects`` and
-  ``redacted`` lists of strings (order kept); ``outcome`` ``"allowed"`` or ``"denied"``; the rest strings
-  or null. A line ``{"checkpoint": {...}}`` is a signed checkpoint (see ``audit_signing``).
+  ``reason``, ``redacted``, ``seq`` and ``subjects``, and ``details`` when it has any. ``seq`` is an
+  integer counting from 1 without gaps; ``logged_at`` the UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+  (always six decimals); ``subjects``, ``redacted`` and ``details`` lists of strings (order kept);
+  ``outcome`` ``"allowed"`` or ``"denied"``; the rest strings or null. A line ``{"checkpoint": {...}}``
+  is a signed checkpoint (see ``audit_signing``).
+* ``details`` says what was asked, as typed (a search's ``name=...``, ``dob=...``, ``address=...``): a
+  data protection officer can see what was searched, not only what was shown. An entry without details
+  has no ``details`` key at all (entries written before it existed hash as they did), and one with
+  details is hashed with them, so removing them breaks the chain like any other edit.
 * ``hash`` is the lower-case hex SHA-256 of the canonical encoding of the entry without its ``hash`` key:
   UTF-8 JSON, keys sorted, no whitespace (separators ``,`` and ``:``), characters beyond ASCII written as
   themselves, and only ``"``, ``\\`` and control characters escaped (``\\b \\f \\n \\r \\t`` in those short
@@ -83,7 +88,8 @@ ACTIONS: Final = ("read-person", "read-place", "read-incident", "search", "looku
 CONTENT_KEYS: Final = ("action", "actor_agency", "actor_user", "agreement_id", "logged_at", "outcome",
                        "prev_hash", "purpose", "reason", "redacted", "seq", "subjects")
 _CONTENT_KEY_SET: Final = frozenset(CONTENT_KEYS)
-_SELECT_ENTRIES: Final = f"SELECT {', '.join(CONTENT_KEYS)}, hash FROM audit_log"
+_DETAILED_KEY_SET: Final = frozenset({*CONTENT_KEYS, "details"})
+_SELECT_ENTRIES: Final = f"SELECT {', '.join(CONTENT_KEYS)}, hash, details FROM audit_log"
 _ACTION = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -109,7 +115,8 @@ class AuditEvent:
     """What a caller records about one request; the log adds its number, time and hashes.
 
     ``subjects`` names whose data it concerns (person ids, ``agency:record_id`` keys, place ids),
-    ``redacted`` the fields withheld from the answer; a denial says why in ``reason``.
+    ``redacted`` the fields withheld from the answer; a denial says why in ``reason``; ``details``
+    what was asked, as typed (a search's terms, ``name=Jane Smith``).
     """
 
     actor_user: str | None
@@ -121,12 +128,14 @@ class AuditEvent:
     redacted: Sequence[str] = ()
     agreement_id: str | None = None
     reason: str | None = None
+    details: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.subjects, str) or isinstance(self.redacted, str):
-            raise BadRequestError("subjects and redacted are lists of strings, not one string")
+        if isinstance(self.subjects, str) or isinstance(self.redacted, str) or isinstance(self.details, str):
+            raise BadRequestError("subjects, redacted and details are lists of strings, not one string")
         object.__setattr__(self, "subjects", tuple(self.subjects))
         object.__setattr__(self, "redacted", tuple(self.redacted))
+        object.__setattr__(self, "details", tuple(self.details))
         if problems := _event_problems(self):
             raise BadRequestError(f"cannot record this audit event: {'; '.join(problems)}")
 
@@ -140,9 +149,9 @@ def _event_problems(event: AuditEvent) -> list[str]:
     if event.outcome == "denied" and not event.reason:
         problems.append("a denial needs its reason")
     texts = [event.actor_user, event.actor_agency, event.purpose, event.agreement_id, event.reason,
-             *event.subjects, *event.redacted]
-    if any(not isinstance(t, str) for t in (*event.subjects, *event.redacted)):
-        problems.append("subjects and redacted must be strings")
+             *event.subjects, *event.redacted, *event.details]
+    if any(not isinstance(t, str) for t in (*event.subjects, *event.redacted, *event.details)):
+        problems.append("subjects, redacted and details must be strings")
     elif any(t is not None and not _storable(t) for t in texts):
         # PostgreSQL text holds no NUL; a lone surrogate has no UTF-8 encoding to hash.
         problems.append("a text holds a NUL character or a lone surrogate")
@@ -174,32 +183,44 @@ class AuditEntry:
     reason: str | None
     prev_hash: str
     hash: str
+    details: tuple[str, ...] = ()
 
     def content(self) -> dict[str, Any]:
-        """What the hash covers: every field but the hash, keys in canonical (sorted) order."""
-        return {"action": self.action, "actor_agency": self.actor_agency, "actor_user": self.actor_user,
-                "agreement_id": self.agreement_id, "logged_at": time_text(self.logged_at),
-                "outcome": self.outcome, "prev_hash": self.prev_hash, "purpose": self.purpose,
-                "reason": self.reason, "redacted": list(self.redacted), "seq": self.seq,
-                "subjects": list(self.subjects)}
+        """What the hash covers: every field but the hash (``details`` only if any), keys in canonical order."""
+        return _content(self.action, self.actor_agency, self.actor_user, self.agreement_id,
+                        time_text(self.logged_at), self.outcome, self.prev_hash, self.purpose, self.reason,
+                        list(self.redacted), self.seq, list(self.subjects), list(self.details))
 
     def as_json(self) -> dict[str, Any]:
         return {**self.content(), "hash": self.hash}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AuditEntry:
-        return cls(**{**row, "subjects": tuple(row["subjects"]), "redacted": tuple(row["redacted"])})
+        return cls(**{**row, "subjects": tuple(row["subjects"]), "redacted": tuple(row["redacted"]),
+                      "details": tuple(row.get("details") or ())})
+
+
+def _content(action: str, agency: str | None, user: str | None, agreement: str | None, logged_at: str, outcome: str,
+             prev_hash: str, purpose: str | None, reason: str | None, redacted: Sequence[str], seq: int,
+             subjects: Sequence[str], details: Sequence[str] | None) -> dict[str, Any]:
+    """An entry's hashed content, keys in sorted order; ``details`` present only when there are some."""
+    content = {"action": action, "actor_agency": agency, "actor_user": user, "agreement_id": agreement}
+    if details:
+        content["details"] = details
+    content.update({"logged_at": logged_at, "outcome": outcome, "prev_hash": prev_hash, "purpose": purpose,
+                    "reason": reason, "redacted": redacted, "seq": seq, "subjects": subjects})
+    return content
 
 
 def chain_entry(event: AuditEvent, seq: int, prev_hash: str, logged_at: datetime) -> AuditEntry:
     """``event`` as entry ``seq`` of a chain whose previous entry's hash is ``prev_hash``."""
-    content = {"action": event.action, "actor_agency": event.actor_agency, "actor_user": event.actor_user,
-               "agreement_id": event.agreement_id, "logged_at": time_text(logged_at), "outcome": event.outcome,
-               "prev_hash": prev_hash, "purpose": event.purpose, "reason": event.reason,
-               "redacted": event.redacted, "seq": seq, "subjects": event.subjects}
+    content = _content(event.action, event.actor_agency, event.actor_user, event.agreement_id, time_text(logged_at),
+                       event.outcome, prev_hash, event.purpose, event.reason, event.redacted, seq, event.subjects,
+                       event.details)
     return AuditEntry(seq, logged_at, event.actor_user, event.actor_agency, event.action, event.purpose,
                       event.agreement_id, tuple(event.subjects), tuple(event.redacted), event.outcome,
-                      event.reason, prev_hash, hashlib.sha256(canonical_json(content)).hexdigest())
+                      event.reason, prev_hash, hashlib.sha256(canonical_json(content)).hexdigest(),
+                      tuple(event.details))
 
 
 # ---------------------------------------------------------------------------------------------- appending
@@ -356,9 +377,9 @@ def read_head(warehouse: Warehouse) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
-_ROW_SQL: Final = "(?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), CAST(? AS VARCHAR[]), ?, ?, ?, ?)"
+_ROW_SQL: Final = "(?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), CAST(? AS VARCHAR[]), ?, ?, ?, ?, CAST(? AS VARCHAR[]))"
 _COLUMNS: Final = ("seq", "logged_at", "actor_user", "actor_agency", "action", "purpose", "agreement_id",
-                   "subjects", "redacted", "outcome", "reason", "prev_hash", "hash")
+                   "subjects", "redacted", "outcome", "reason", "prev_hash", "hash", "details")
 #: From this many entries on, a batch goes in as an Arrow table: binding DuckDB parameters costs ~0.1 ms
 #: a row (more for lists), an Arrow insert a fixed ~1 ms.
 _ARROW_FROM: Final = 16
@@ -371,7 +392,8 @@ def _insert(warehouse: Warehouse, entries: list[AuditEntry]) -> None:
     ``SELECT ... FOR UPDATE`` of the head, which cannot lock the head of an empty log.
     """
     rows = [[e.seq, e.logged_at, e.actor_user, e.actor_agency, e.action, e.purpose, e.agreement_id,
-             list(e.subjects), list(e.redacted), e.outcome, e.reason, e.prev_hash, e.hash] for e in entries]
+             list(e.subjects), list(e.redacted), e.outcome, e.reason, e.prev_hash, e.hash,
+             list(e.details) or None] for e in entries]
     if len(rows) >= _ARROW_FROM:
         warehouse.insert_arrow("audit_log", entries_table(rows))
         return
@@ -383,12 +405,13 @@ _ARROW_SCHEMA: Final = pa.schema([
     ("seq", pa.int64()), ("logged_at", pa.timestamp("us")), ("actor_user", pa.string()),
     ("actor_agency", pa.string()), ("action", pa.string()), ("purpose", pa.string()), ("agreement_id", pa.string()),
     ("subjects", pa.list_(pa.string())), ("redacted", pa.list_(pa.string())), ("outcome", pa.string()),
-    ("reason", pa.string()), ("prev_hash", pa.string()), ("hash", pa.string())])
+    ("reason", pa.string()), ("prev_hash", pa.string()), ("hash", pa.string()), ("details", pa.list_(pa.string()))])
 
 
 def entries_table(rows: list[list[Any]]) -> pa.Table:
-    """Rows in ``audit_log``'s column order as an Arrow table (for batch inserts and benchmarks)."""
-    return pa.Table.from_pylist([dict(zip(_COLUMNS, row, strict=True)) for row in rows], schema=_ARROW_SCHEMA)
+    """Rows in ``audit_log``'s column order as an Arrow table (for batch inserts and benchmarks); a row
+    without its last column (``details``) has none."""
+    return pa.Table.from_pylist([dict(zip(_COLUMNS, row, strict=False)) for row in rows], schema=_ARROW_SCHEMA)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -526,11 +549,9 @@ def _stored_entries(warehouse: Warehouse) -> Iterator[tuple[dict[str, Any] | Non
         return
     for chunk in warehouse.stream_rows(f"{_SELECT_ENTRIES} ORDER BY seq", chunk_rows=50_000):
         for (action, agency, user, agreement, at, outcome, prev, purpose, reason, redacted, seq, subjects,
-             digest) in chunk:
-            yield ({"action": action, "actor_agency": agency, "actor_user": user, "agreement_id": agreement,
-                    "logged_at": at.isoformat(timespec="microseconds") + "Z", "outcome": outcome,
-                    "prev_hash": prev, "purpose": purpose, "reason": reason, "redacted": redacted, "seq": seq,
-                    "subjects": subjects}, digest)
+             digest, details) in chunk:
+            yield (_content(action, agency, user, agreement, at.isoformat(timespec="microseconds") + "Z", outcome,
+                            prev, purpose, reason, redacted, seq, subjects, details), digest)
 
 
 def _file_entries(lines: Iterable[bytes]) -> Iterator[tuple[dict[str, Any] | None, str]]:
@@ -578,8 +599,9 @@ class _ChainCheck:
         if content is None:
             return digest  # the reader's account of an unreadable line
         seq = content.get("seq")
-        if content.keys() != _CONTENT_KEY_SET:
-            return f"entry {seq!r} has the keys {sorted(content)} instead of {sorted(_CONTENT_KEY_SET)}"
+        if content.keys() != _CONTENT_KEY_SET and (content.keys() != _DETAILED_KEY_SET or not content["details"]):
+            return (f"entry {seq!r} has the keys {sorted(content)} instead of {sorted(_CONTENT_KEY_SET)} "
+                    "(and details, if any)")
         if seq != expected or type(seq) is not int:
             if isinstance(seq, int) and seq > expected:
                 return f"entry {expected} is missing (the entry after {self.head_seq} is {seq}): entries were removed"

@@ -8,33 +8,44 @@ of a denied category are redacted and named. One audit entry per lookup says who
 purpose, under which agreements, which people and records were shown and what was withheld; a refused
 lookup is recorded too, and nothing is returned before its entry is committed.
 
-What is never held between requests: an answer. The index holds records for everyone; decisions depend
-on the user, the purpose, the day and the agreements in force, and are made anew for each lookup.
+What is never held between requests: an answer. The index holds records for everyone; the decisions
+(per owner agency and category) are kept only under every input they depend on, the user among them
+(:meth:`AccessPolicy._grants`), and each record is redacted for this request.
 
 What the answer does not betray:
 
 * a record the user may not see: it is not listed, and neither its score nor its rank counts. A
   candidate is ranked by the best score among the records the user may see, and a candidate with none
   is left out, so "nobody found" and "found, but not yours to see" give the same answer;
+* a field the user may not see: a record with redacted fields is scored again as if the caller had not
+  given those details (the model's null level weighs nothing), so an exact date-of-birth match does not
+  raise the score of a record whose date of birth is withheld;
 * the explanation of a score (it names the record's values): that is the profile's business, where
   each field is decided.
 
-What it still does: a visible record's score was computed over all its fields, redacted ones included
-(an exact date-of-birth match raises the score of a record whose date of birth is withheld).
+What it still uses: which records are candidates at all is found on every field (the index's blocking
+keys), so a record may be listed, with a low score, because a withheld field matched. Leaving such a
+record out would need a threshold on the visible score that also drops true matches a caller misspelt.
+
+The audit entry holds the details as typed (``details``), so a data protection officer sees what was
+searched as well as who was shown.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
 from safertogether.access.agreements import stored_agreements
 from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, RecordView, check_request
 from safertogether.access.views import agency_kinds
 from safertogether.errors import AccessDeniedError, BadRequestError
-from safertogether.link.lookup import Candidate, LinkedRecord, LookupQuery, PersonIndex
+from safertogether.link.lookup import Candidate, LinkedRecord, LookupQuery, PersonIndex, match_probability
 from safertogether.model.access import SharingAgreement
 
 if TYPE_CHECKING:
@@ -45,6 +56,8 @@ LOOKUP_FIELDS: Final = ("forename", "surname", "date_of_birth", "address", "post
 #: Candidates asked of the index per candidate wanted: some may hold nothing this user may see.
 _OVERFETCH: Final = 3
 MAX_LIMIT: Final = 50
+#: The longest detail kept in the audit entry (the API allows 300 characters; the library, anything).
+MAX_DETAIL: Final = 300
 
 
 @dataclass(frozen=True)
@@ -111,17 +124,19 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
         BadRequestError: no details, a date of birth that is not a date, or a limit out of range (audited).
     """
     policy = policy or AccessPolicy.default()
+    details = typed_details(name=name, dob=dob, address=address, postcode=postcode, limit=limit)
     try:
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
         check_request(request)
         query = LookupQuery.parse(name, dob, address, postcode)
-        found = (index or caller_index(warehouse)).find(query, limit=limit * _OVERFETCH)
+        index = index or caller_index(warehouse)
+        found = index.find(query, limit=limit * _OVERFETCH, explain=False)
         decisions = policy.decide(request, _records(found), *sharing_terms(warehouse))
     except (AccessDeniedError, BadRequestError) as refused:
-        _audit(warehouse, request, "denied", [], reason=str(refused))
+        _audit(warehouse, request, "denied", [], reason=str(refused), details=details)
         raise
-    people = _visible(found, decisions)[:limit]
+    people = _visible(found, decisions, index, query)[:limit]
     shown = {v.record_key for person in people for v in person.records}
     redacted = [*decisions.withheld_records,
                 *(f"{v.record_key}.{f}" for v in decisions.views if v.record_key in shown for f in v.redacted)]
@@ -129,8 +144,23 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
     agreements = sorted({a for person in people for v in person.records for a in v.agreements})
     glass = any(v.break_glass for person in people for v in person.records)
     seq = _audit(warehouse, request, "allowed", subjects, redacted=redacted, agreement=", ".join(agreements) or None,
-                 reason=request.emergency_reason, break_glass=glass)
+                 reason=request.emergency_reason, break_glass=glass, details=details)
     return CallerLookup(tuple(people), glass, seq)
+
+
+def typed_details(**given: object) -> list[str]:
+    """What was typed, for the audit entry: ``name=Jane Smith`` for each detail given, in the order given.
+
+    Kept as typed (misspellings are what was searched), cut at :data:`MAX_DETAIL` characters; a NUL
+    or a lone surrogate, which the log cannot store, becomes the replacement character.
+    """
+    kept = []
+    for key, value in given.items():
+        if value is None or value == "":
+            continue
+        text = str(value)[:MAX_DETAIL].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+        kept.append(f"{key}={text}")
+    return kept
 
 
 _terms: dict[int, tuple[tuple[Any, ...], tuple[dict[str, str], list[SharingAgreement]]]] = {}
@@ -167,28 +197,51 @@ def _records(found: list[Candidate]) -> list[dict[str, Any]]:
             for candidate in found for r in candidate.records]
 
 
-def _visible(found: list[Candidate], decisions: Decisions) -> list[CandidatePerson]:
-    """Each candidate with only the records the user may see, ranked by the best of those; none: left out."""
+def _visible(found: list[Candidate], decisions: Decisions, index: PersonIndex,
+             query: LookupQuery) -> list[CandidatePerson]:
+    """Each candidate with only the records the user may see, each scored on its visible fields, ranked by
+    the best of those; a candidate with none is left out."""
     views = {v.record_key: v for v in decisions.views}
+    shown = [[(views[r.record_key], r, position) for r, position in zip(candidate.records, candidate.positions,
+                                                                         strict=True) if r.record_key in views]
+             for candidate in found]
+    weights = _visible_weights([entry for person in shown for entry in person], index, query)
     people = []
-    for candidate in found:
-        seen: list[tuple[RecordView, LinkedRecord]] = [(views[r.record_key], r) for r in candidate.records
-                                                       if r.record_key in views]
+    for candidate, seen in zip(found, shown, strict=True):
         if not seen:
             continue
-        best = max(seen, key=lambda pair: pair[1].match_weight)[1]
-        people.append(CandidatePerson(candidate.person_id, best.match_weight, best.match_probability,
-                                      tuple(v for v, _ in seen), tuple(r.match_weight for _, r in seen)))
+        scores = tuple(weights.get(view.record_key, record.match_weight) for view, record, _ in seen)
+        best = max(scores)
+        people.append(CandidatePerson(candidate.person_id, best, match_probability(best),
+                                      tuple(view for view, _, _ in seen), scores))
     people.sort(key=lambda p: -p.match_weight)  # stable: ties keep the index's order
     return people
 
 
+def _visible_weights(seen: list[tuple[RecordView, LinkedRecord, int]], index: PersonIndex,
+                     query: LookupQuery) -> dict[str, float]:
+    """The score of each record with redacted fields, as if the caller had not given what is withheld:
+    a detail left out falls in the comparison's null level and weighs nothing. One scoring per set of
+    withheld fields (a handful: they follow the owner agency's agreement)."""
+    groups: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+    for view, _, position in seen:
+        hidden = tuple(f for f in view.redacted if f in LOOKUP_FIELDS)
+        if hidden:
+            groups.setdefault(hidden, []).append((view.record_key, position))
+    weights: dict[str, float] = {}
+    for hidden, records in groups.items():
+        blind = index.prepare(dataclasses.replace(query, **dict.fromkeys(hidden)))
+        scores = index.score(blind, np.array([p for _, p in records], np.int32)).match_weight
+        weights.update((key, float(w)) for (key, _), w in zip(records, scores, strict=True))
+    return weights
+
+
 def _audit(warehouse: Warehouse, request: AccessRequest, outcome: str, subjects: list[str], *,
            redacted: list[str] | None = None, agreement: str | None = None, reason: str | None = None,
-           break_glass: bool = False) -> int:
+           break_glass: bool = False, details: list[str] | None = None) -> int:
     from safertogether.access.audit import AuditEvent, append
 
     event = AuditEvent(request.user.user_id, request.user.agency, "break-glass" if break_glass else "lookup",
                        request.purpose or None, outcome, subjects, redacted or (), agreement,  # type: ignore[arg-type]
-                       reason)
+                       reason, details or ())
     return append(warehouse, event).seq

@@ -38,7 +38,7 @@ def subject_access_export(warehouse: Warehouse, user: User, person_id: str) -> d
         AccessDeniedError: the user is not a data protection officer (audited).
         NotFoundError: no such person (audited).
     """
-    from safertogether.access.views import _audit
+    from safertogether.access.views.common import audit_event as _audit
     from safertogether.link.history import current_person_id
 
     request = AccessRequest(user, "statutory-duty")

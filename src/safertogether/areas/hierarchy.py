@@ -154,14 +154,15 @@ def refresh_crime_areas(warehouse: Warehouse) -> None:
     Only LSOAs named in the crimes before or after the import, and not listed by the lookup, can change,
     so only their rows are rebuilt: none, or a few hundred per force, instead of every LSOA of the country.
     """
-    warehouse.execute("CREATE OR REPLACE TEMP TABLE touched_lsoas AS SELECT code FROM crime_lsoas")
-    refresh_crime_lsoas(warehouse)
-    warehouse.execute("INSERT INTO touched_lsoas SELECT code FROM crime_lsoas")
-    # An LSOA the lookup lists takes nothing from the crimes: with the lookup imported, usually none is left.
-    warehouse.execute("DELETE FROM touched_lsoas WHERE code IN (SELECT lsoa_code FROM lsoa_lookup)")
-    if warehouse.has_rows("touched_lsoas"):
-        _rebuild_touched_lsoas(warehouse)
-    warehouse.execute("DROP TABLE touched_lsoas")
+    with warehouse.pinned():  # the working table belongs to one session
+        warehouse.execute("CREATE OR REPLACE TEMP TABLE touched_lsoas AS SELECT code FROM crime_lsoas")
+        refresh_crime_lsoas(warehouse)
+        warehouse.execute("INSERT INTO touched_lsoas SELECT code FROM crime_lsoas")
+        # An LSOA the lookup lists takes nothing from the crimes: with the lookup imported, usually none is left.
+        warehouse.execute("DELETE FROM touched_lsoas WHERE code IN (SELECT lsoa_code FROM lsoa_lookup)")
+        if warehouse.has_rows("touched_lsoas"):
+            _rebuild_touched_lsoas(warehouse)
+        warehouse.execute("DROP TABLE touched_lsoas")
     refresh_force_areas(warehouse)
 
 

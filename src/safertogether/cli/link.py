@@ -96,7 +96,8 @@ def _print_candidate(rank: int, candidate: Any) -> None:
         table.add_row(r.agency, r.record_id, f"{r.forename or ''} {r.surname or ''}".strip(), r.date_of_birth or "",
                       ", ".join(p for p in (r.address, r.postcode) if p), f"{r.match_weight:.1f}")
     console.print(table)
-    why = "; ".join(f"{c.comparison} {c.level} ({c.match_weight:+.1f})" for c in candidate.explanation.comparisons)
+    why = "; ".join(f"{c.comparison} {c.level} ({c.match_weight:+.1f})" for c in
+                   (candidate.explanation.comparisons if candidate.explanation else ()))
     console.print(f"  why: {why}", highlight=False, soft_wrap=True)
 
 

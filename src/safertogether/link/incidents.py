@@ -85,25 +85,26 @@ def link_incidents(warehouse: Warehouse, settings: IncidentLinkSettings | None =
     started = time.perf_counter()
     warehouse.require("incident_records", "incident records",
                       "import partners' incident extracts with `safer import partner MAPPING.yaml`")
-    try:
-        # Working tables of this cursor only; everything stays in DuckDB but the ids the clustering needs
-        # (Arrow arrays built in Python would import pandas: seconds of start-up for the command).
-        warehouse.execute(f"CREATE OR REPLACE TEMP TABLE incident_link_records AS {incident_records_sql()}")
-        warehouse.execute(f"""CREATE OR REPLACE TEMP TABLE incident_link_pairs AS
-            SELECT row_number() OVER (ORDER BY score DESC, id_l, id_r) - 1 AS row, *
-            FROM ({candidate_pairs_sql(settings, 'incident_link_records')})""")
-        columns = warehouse.row("SELECT list(row ORDER BY row), list(id_l ORDER BY row), list(agency_l ORDER BY row), "
-                                "list(id_r ORDER BY row), list(agency_r ORDER BY row) "
-                                "FROM incident_link_pairs WHERE score >= ?", [settings.threshold])
-        ids, roots, best = _cluster(list(zip(*(column or [] for column in columns or ()), strict=True)))
-        with warehouse.transaction():
-            warehouse.execute("DELETE FROM joint_incidents")
-            warehouse.execute(_INSERT_SQL, [ids, roots, best])
-        records = warehouse.scalar("SELECT count(*) FROM incident_link_records")
-        candidates = warehouse.scalar("SELECT count(*) FROM incident_link_pairs")
-    finally:
-        warehouse.execute("DROP TABLE IF EXISTS incident_link_pairs")
-        warehouse.execute("DROP TABLE IF EXISTS incident_link_records")
+    with warehouse.pinned():  # the working tables belong to one session
+        try:
+            # Working tables of this cursor only; everything stays in DuckDB but the ids the clustering needs
+            # (Arrow arrays built in Python would import pandas: seconds of start-up for the command).
+            warehouse.execute(f"CREATE OR REPLACE TEMP TABLE incident_link_records AS {incident_records_sql()}")
+            warehouse.execute(f"""CREATE OR REPLACE TEMP TABLE incident_link_pairs AS
+                SELECT row_number() OVER (ORDER BY score DESC, id_l, id_r) - 1 AS row, *
+                FROM ({candidate_pairs_sql(settings, 'incident_link_records')})""")
+            columns = warehouse.row("SELECT list(row ORDER BY row), list(id_l ORDER BY row), "
+                                    "list(agency_l ORDER BY row), list(id_r ORDER BY row), list(agency_r ORDER BY row) "
+                                    "FROM incident_link_pairs WHERE score >= ?", [settings.threshold])
+            ids, roots, best = _cluster(list(zip(*(column or [] for column in columns or ()), strict=True)))
+            with warehouse.transaction():
+                warehouse.execute("DELETE FROM joint_incidents")
+                warehouse.execute(_INSERT_SQL, [ids, roots, best])
+            records = warehouse.scalar("SELECT count(*) FROM incident_link_records")
+            candidates = warehouse.scalar("SELECT count(*) FROM incident_link_pairs")
+        finally:
+            warehouse.execute("DROP TABLE IF EXISTS incident_link_pairs")
+            warehouse.execute("DROP TABLE IF EXISTS incident_link_records")
     links = len(ids) - len(set(roots))
     return IncidentLinkReport(records=int(records), candidate_pairs=int(candidates), links=links,
                               joint_incidents=int(records) - links, multi_agency_incidents=len(set(roots)),

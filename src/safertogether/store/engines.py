@@ -73,6 +73,9 @@ class Engine(Protocol):
         write meanwhile, and commits as one. Where one process writes (DuckDB) nothing is taken: write the
         block as one statement, which is its own transaction."""
 
+    def pinned(self) -> contextlib.AbstractContextManager[Any]:
+        """A block whose statements on this thread all run on one session (a transaction needs that)."""
+
     def close(self) -> None:
         """Close every session."""
 
@@ -176,6 +179,10 @@ class DuckDBEngine:
         # writing statement is its own transaction; threads of this process that write the same rows
         # conflict (DuckDB's optimistic concurrency) and try again.
         yield
+
+    def pinned(self) -> contextlib.AbstractContextManager[Any]:
+        # Each thread has a cursor of its own for its whole life: every block is pinned already.
+        return contextlib.nullcontext(self._cursor)
 
     def close(self) -> None:
         self._connection.close()

@@ -48,6 +48,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "linkage (link_runs, person_ids, person_links, person_id_events, link_decisions, places_linked, "
                  "record_places) and sharing_agreements; a partner extract's kind names its target table",
               lambda _w: schema.linkage_ddl() + _PARTNER_KINDS_WITH_TARGET),
+    Migration(4, "audit_log.details: what a search asked, as typed (hashed with the entry when present)",
+              lambda _w: (*schema.audit_ddl(), "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS details VARCHAR[]")),
 )
 assert [m.version for m in MIGRATIONS] == list(range(1, schema.SCHEMA_VERSION + 1)), "migrations out of step"
 

@@ -6,9 +6,13 @@ Python would cost ~1 µs a value). ADBC's PostgreSQL driver ingests and fetches 
 parameters only as Arrow arrays (no list parameters, which our imports use) and is younger; results
 are turned into Arrow here from psycopg's rows, typed by the columns' PostgreSQL types.
 
-Each thread has a session of its own (autocommit; :meth:`Warehouse.transaction` says BEGIN and COMMIT),
-as each DuckDB thread has a cursor. Statements are translated once each (see
-:mod:`safertogether.store.postgres_sql`) and kept.
+Sessions come from a pool (``psycopg_pool``, at most :data:`POOL_SIZE`, or ``SAFER_PG_POOL``): a
+statement borrows one and gives it back, so a server's forty request threads share a few sessions (each
+a process on the server) instead of holding one each for as long as the thread lives. A block that needs
+one session throughout (:meth:`pinned`: a transaction, a temporary table, the audit chain's lock) holds
+its session to the end of the block; a thread waits when all are lent. Sessions are autocommit;
+:meth:`Warehouse.transaction` says BEGIN and COMMIT on its pinned session. Statements are translated
+once each (see :mod:`safertogether.store.postgres_sql`) and kept.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -39,6 +44,9 @@ _ARROW_TYPES = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 
                 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"), 17: pa.binary(),
                 1009: pa.list_(pa.string()), 1015: pa.list_(pa.string()), 1016: pa.list_(pa.int64())}
 _NUMERIC = 1700
+#: Sessions a warehouse object keeps open at most (``SAFER_PG_POOL`` overrides): a server's request threads
+#: wait for one beyond this; streams (:meth:`PostgresEngine.stream_rows`) open their own besides.
+POOL_SIZE = 8
 
 
 def _psycopg() -> Any:
@@ -61,13 +69,13 @@ def without_password(url: str) -> str:
 
 
 class PostgresEngine:
-    """A PostgreSQL database: a session per thread, statements translated from DuckDB's dialect."""
+    """A PostgreSQL database: pooled sessions, statements translated from DuckDB's dialect."""
 
     name = "postgresql"
     staging_dir = None
     shared_writers = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         self._psycopg = _psycopg()
         self._url = self.url = url
         self.where = without_password(url)
@@ -75,26 +83,40 @@ class PostgresEngine:
         self._sessions: list[Any] = []
         self._lock = threading.Lock()
         self._translated = functools.lru_cache(maxsize=4096)(self._translate)
-        self._session()  # refuse an unreachable server now, not at the first query
+        self._forget(self._connect())  # refuse an unreachable server now, with its reason
+        self._pool = _pool(url, pool_size or int(os.environ.get("SAFER_PG_POOL") or POOL_SIZE))
 
     def _connect(self) -> Any:
+        """A session of its own, outside the pool (for streams, which hold theirs while the reader reads)."""
         try:
             session = self._psycopg.connect(self._url, autocommit=True)
         except self._psycopg.OperationalError as exc:
             raise WarehouseUnavailableError(
                 f"cannot reach the PostgreSQL warehouse at {self.where}: {str(exc).strip()}; "
                 "check the server is running and the URL (postgresql://user@host:port/database)") from exc
-        session.execute("SET TimeZone = 'UTC'")
+        _utc(session)
         with self._lock:
             self._sessions.append(session)
         return session
 
-    def _session(self) -> Any:
-        """This thread's session; a transaction belongs to the thread that began it."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = self._connect()
-        return session
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Any]:
+        """One session for the whole block, this thread's until it ends (nested blocks share it)."""
+        held = getattr(self._local, "session", None)
+        if held is not None:
+            yield held
+            return
+        with self._pool.connection() as session:
+            self._local.session = session
+            try:
+                yield session
+            finally:
+                self._local.session = None
+
+    def _session(self) -> contextlib.AbstractContextManager[Any]:
+        """The session this thread pinned, or one borrowed from the pool for a statement."""
+        held = getattr(self._local, "session", None)
+        return contextlib.nullcontext(held) if held is not None else self._pool.connection()
 
     def _translate(self, sql: str) -> tuple[str, ...]:
         return tuple(to_postgres(sql, self._table_layout))
@@ -110,16 +132,16 @@ class PostgresEngine:
                 raise
 
     def execute(self, sql: str, params: Params = None) -> None:
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             self._run(cursor, sql, params)
 
     def fetch(self, sql: str, params: Params = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             self._run(cursor, sql, params)
             return [d.name for d in cursor.description or []], cursor.fetchall()
 
     def fetch_arrow(self, sql: str, params: Params = None) -> pa.Table:
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             self._run(cursor, sql, params)
             return _as_arrow(cursor.description or [], cursor.fetchall())
 
@@ -151,50 +173,53 @@ class PostgresEngine:
 
     @contextlib.contextmanager
     def registered(self, name: str, rows: pa.Table) -> Iterator[str]:
-        # A temporary table of this session, filled by COPY; dropped after the block.
-        self._create_temporary(name, rows.schema)
-        try:
-            self._copy_in(name, rows)
-            yield name
-        finally:
-            with contextlib.suppress(self._psycopg.Error):
-                self._session().execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        # A temporary table of this (pinned) session, filled by COPY; dropped after the block.
+        with self.pinned() as session:
+            self._create_temporary(session, name, rows.schema)
+            try:
+                self._copy_in(session, name, rows)
+                yield name
+            finally:
+                with contextlib.suppress(self._psycopg.Error):
+                    session.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
 
     @contextlib.contextmanager
     def parquet_relation(self, paths: Sequence[str]) -> Iterator[str]:
         name = "_staged_rows"
         schema = pq.read_schema(paths[0])
-        self._create_temporary(name, schema)
-        try:
-            for path in paths:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=200_000):
-                    self._copy_in(name, pa.Table.from_batches([batch]).cast(schema))
-            yield name
-        finally:
-            with contextlib.suppress(self._psycopg.Error):
-                self._session().execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        with self.pinned() as session:
+            self._create_temporary(session, name, schema)
+            try:
+                for path in paths:
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=200_000):
+                        self._copy_in(session, name, pa.Table.from_batches([batch]).cast(schema))
+                yield name
+            finally:
+                with contextlib.suppress(self._psycopg.Error):
+                    session.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
 
-    def _create_temporary(self, name: str, schema: pa.Schema) -> None:
-        session = self._session()
+    @staticmethod
+    def _create_temporary(session: Any, name: str, schema: pa.Schema) -> None:
         session.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         columns = ", ".join(f'"{_stored(field.name)}" {_pg_type(field.type)}' for field in schema)
         session.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
 
-    def _copy_in(self, name: str, rows: pa.Table) -> None:
+    @staticmethod
+    def _copy_in(session: Any, name: str, rows: pa.Table) -> None:
         if not rows.num_rows:
             return
         buffer = io.BytesIO()
         pacsv.write_csv(_csv_ready(rows), buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         columns = ", ".join(f'"{_stored(c)}"' for c in rows.column_names)
         statement = f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)"
-        with self._session().cursor() as cursor, cursor.copy(statement) as copy:
+        with session.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write(buffer.getbuffer())
 
     def insert_select(self, table: str, select: str, params: Params = None) -> None:
         # The select's columns named, each cast to its column's type (DuckDB's BY NAME casts as it inserts).
         (query,) = self._translated(select)
         bound = named_params(params)
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             cursor.execute(f"SELECT * FROM ({query}) AS _by_name LIMIT 0", bound)
             given = [d.name for d in cursor.description]
             types = self._column_types(table)
@@ -212,7 +237,7 @@ class PostgresEngine:
                      list(row.values()))
 
     def table_exists(self, table: str) -> bool:
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
             return bool(cursor.fetchone()[0])
 
@@ -220,14 +245,13 @@ class PostgresEngine:
     def serialised(self, name: str) -> Iterator[None]:
         # A transaction-scoped advisory lock, taken first: released by COMMIT or ROLLBACK, also when the
         # session dies, so a killed worker never leaves the chain locked.
-        session = self._session()
-        with session.transaction():
+        with self.pinned() as session, session.transaction():
             session.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
             yield
 
     def _table_layout(self, table: str) -> tuple[list[str], list[str]]:
         """A table's columns in order and its primary key columns, from the catalog."""
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             cursor.execute("""SELECT a.attname, coalesce(a.attnum = ANY(i.indkey), false)
                               FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
                               WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
@@ -236,16 +260,32 @@ class PostgresEngine:
         return [r[0] for r in rows], [r[0] for r in rows if r[1]]
 
     def _column_types(self, table: str) -> dict[str, str]:
-        with self._session().cursor() as cursor:
+        with self._session() as session, session.cursor() as cursor:
             cursor.execute("""SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
                               WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped""", [table])
             return dict(cursor.fetchall())
 
     def close(self) -> None:
+        self._pool.close()
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+
+
+def _utc(session: Any) -> None:
+    session.execute("SET TimeZone = 'UTC'")
+
+
+def _pool(url: str, size: int) -> Any:
+    """Sessions lent to threads for a statement or a pinned block; opened as needed, up to ``size``."""
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:
+        raise WarehouseUnavailableError(
+            "a PostgreSQL warehouse needs psycopg-pool: pip install 'safertogether[postgres]'") from exc
+    return ConnectionPool(url, min_size=1, max_size=max(size, 1), kwargs={"autocommit": True}, configure=_utc,
+                          open=True, name="safertogether")
 
 
 def _stored(column: str) -> str:

@@ -10,7 +10,8 @@ from typing import Final
 #:    record_places) and sharing_agreements.
 #: (audit_log and audit_checkpoints are new tables too, created on opening for writing: no bump; so are users,
 #: api_tokens and user_sessions.)
-SCHEMA_VERSION: Final = 3
+#: 4: audit_log.details (what a search asked, as typed).
+SCHEMA_VERSION: Final = 4
 
 _PROVENANCE = "file_id BIGINT NOT NULL, row_number BIGINT NOT NULL, import_id BIGINT NOT NULL"
 
@@ -124,7 +125,7 @@ _AUDIT_DDL: Final[tuple[str, ...]] = (
         seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, actor_user VARCHAR, actor_agency VARCHAR,
         action VARCHAR NOT NULL, purpose VARCHAR, agreement_id VARCHAR, subjects VARCHAR[] NOT NULL,
         redacted VARCHAR[] NOT NULL, outcome VARCHAR NOT NULL, reason VARCHAR,
-        prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)""",
+        prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL, details VARCHAR[])""",
     # Signed statements "the chain passed through this hash at this sequence number" (Ed25519).
     """CREATE TABLE IF NOT EXISTS audit_checkpoints (
         seq BIGINT NOT NULL, hash VARCHAR NOT NULL, signed_at TIMESTAMP NOT NULL, key_id VARCHAR NOT NULL,
@@ -211,6 +212,11 @@ def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
     return (spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
             + _INDEX_POLICY_DDL)
+
+
+def audit_ddl() -> tuple[str, ...]:
+    """The audit tables (created on every opening for writing; migration 4 adds ``details`` to an older log)."""
+    return _AUDIT_DDL
 
 
 def spine_ddl() -> tuple[str, ...]:

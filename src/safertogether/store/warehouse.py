@@ -119,16 +119,22 @@ class Warehouse:
         """Whether the warehouse holds a table of that name."""
         return self.engine.table_exists(table)
 
+    def pinned(self) -> contextlib.AbstractContextManager[Any]:
+        """A block whose statements (on this thread) all run on one session: for temporary tables, which
+        belong to the session that made them (on PostgreSQL a statement otherwise borrows any pooled one)."""
+        return self.engine.pinned()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
         """All writes inside commit together, or none do (also when the process is killed)."""
-        self.execute("BEGIN TRANSACTION")
-        try:
-            yield self
-        except BaseException:
-            self.execute("ROLLBACK")
-            raise
-        self.execute("COMMIT")
+        with self.engine.pinned():
+            self.execute("BEGIN TRANSACTION")
+            try:
+                yield self
+            except BaseException:
+                self.execute("ROLLBACK")
+                raise
+            self.execute("COMMIT")
         self._version += 1
 
     def serialised(self, name: str) -> contextlib.AbstractContextManager[None]:

@@ -10,6 +10,7 @@ An unknown id and one the user may not see get the same 404.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
 
@@ -37,6 +38,7 @@ router = APIRouter(prefix="/api/people", tags=["people"], responses={
     404: {"description": "No such person, place or incident that you may see (the two are not told apart)"}})
 PRIVATE: Final = {"Cache-Control": "no-store, private", "Pragma": "no-cache", "Vary": "Cookie, Authorization"}
 T = TypeVar("T")
+_index_lock = threading.Lock()
 _PERSON_ID = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="A person id, e.g. P0000123")
 
 
@@ -109,19 +111,29 @@ def search(request: Request, access: Purpose, warehouse: WarehouseDep,
     from safertogether.access.lookup import lookup_caller
 
     found = _counted(access.user, lambda: lookup_caller(warehouse, access, name, dob, address, postcode,
-                                                        limit=limit, index=_index(request, warehouse)))
+                                                        limit=limit, index=person_index(request.app.state)))
     return private(found.as_json())
 
 
-def _index(request: Request, warehouse: WarehouseDep) -> Any:
-    """The process's person index, rebuilt when a newer linkage run is stored."""
+def person_index(state: Any) -> Any:
+    """The server's person index (``state`` is the app's), rebuilt when a newer linkage run is stored; call it
+    before serving to build it before the first search rather than during it."""
     from safertogether.link.lookup import PersonIndex
 
-    run = warehouse.scalar("SELECT max(run_id) FROM link_runs")
-    held = getattr(request.app.state, "person_index", None)
+    warehouse = state.warehouse
+    # Where this process is the only writer (a DuckDB file), a new run is one of its own commits.
+    run = _latest_run(warehouse) if warehouse.engine.shared_writers else warehouse.memo("latest_run", _latest_run)
+    held = getattr(state, "person_index", None)
     if held is None or held[0] != run:
-        held = request.app.state.person_index = (run, PersonIndex.build(warehouse))
+        with _index_lock:  # one build, however many searches arrive meanwhile
+            held = getattr(state, "person_index", None)
+            if held is None or held[0] != run:
+                held = state.person_index = (run, PersonIndex.build(warehouse))
     return held[1]
+
+
+def _latest_run(warehouse: Any) -> Any:
+    return warehouse.scalar("SELECT max(run_id) FROM link_runs")
 
 
 
