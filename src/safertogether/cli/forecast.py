@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from safertogether.cli.common import JsonOption, console, errors, fail, progress_bar
+from safertogether.cli.common import DbOption, JsonOption, console, errors, fail, progress_bar, warehouse_or_exit
 from safertogether.errors import BadRequestError, SaferError
 
 app = typer.Typer(help="Hotspot forecasts with honest backtests, fairness checks and explanations (places only).",
@@ -34,6 +36,8 @@ MaskOption = Annotated[Path | None, typer.Option("--mask", help="Study area poly
                                                  "any CRS); default: cells near past events")]
 NearOption = Annotated[float, typer.Option("--near", help="Without --mask: keep cells within this many metres of an "
                                            "event")]
+StoreOption = Annotated[bool, typer.Option("--store", help="Also keep it in the warehouse (--db), where the signed-in "
+                                           "API serves the latest to analysts and patrol planners")]
 
 
 def _inputs(events: list[Path], kind: str, crs: str | None, x: str | None, y: str | None, date: str | None,
@@ -43,6 +47,16 @@ def _inputs(events: list[Path], kind: str, crs: str | None, x: str | None, y: st
     if kind not in ("police-uk", "points"):
         raise BadRequestError(f"--kind must be police-uk or points, not {kind!r}")
     return Inputs(events, kind, crs, x, y, date, category_column, category or [], include or [])  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def stored_in(db: str | None, store: bool) -> Iterator[Any]:
+    """The warehouse to keep an output in (with --store), else None."""
+    if not store:
+        yield None
+        return
+    with warehouse_or_exit(db) as warehouse:
+        yield warehouse
 
 
 def _check_horizon(horizon: str) -> None:
@@ -185,18 +199,21 @@ def predict_command(
     model: Annotated[str, typer.Option("--model", help="The model to forecast with")] = "etas",
     coverage: Annotated[float, typer.Option("--coverage", help="Share of the study area to flag")] = 0.02,
     harm_weights: Annotated[Path | None, typer.Option("--harm-weights", help="Harm weights per category CSV")] = None,
+    store: StoreOption = False,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Forecast the period after the data ends; write every cell's expected count and, for flagged cells, why."""
     from safertogether.forecast.predict import predict_next
 
-    try:
-        _check_horizon(horizon)
-        inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
-        summary = predict_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
-                               coverage=coverage, out=out, harm_weights=harm_weights)
-    except SaferError as exc:
-        fail(exc)
+    with stored_in(db, store) as warehouse:
+        try:
+            _check_horizon(horizon)
+            inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
+            summary = predict_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
+                                   coverage=coverage, out=out, harm_weights=harm_weights, warehouse=warehouse)
+        except SaferError as exc:
+            fail(exc)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
         return
