@@ -36,6 +36,9 @@ MaskOption = Annotated[Path | None, typer.Option("--mask", help="Study area poly
                                                  "any CRS); default: cells near past events")]
 NearOption = Annotated[float, typer.Option("--near", help="Without --mask: keep cells within this many metres of an "
                                            "event")]
+ImdOption = Annotated[Path | None, typer.Option("--imd", help="IMD workbook: the fairness check, attention by "
+                                               "deprivation decile against harm")]
+BoundariesOption = Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")]
 StoreOption = Annotated[bool, typer.Option("--store", help="Also keep it in the warehouse (--db), where the signed-in "
                                            "API serves the latest to analysts and patrol planners")]
 
@@ -88,8 +91,8 @@ def backtest_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random tie-breaking and the bootstrap")] = 17,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report (curves, maps) here")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here")] = None,
-    imd: Annotated[Path | None, typer.Option("--imd", help="IMD workbook: adds the fairness check by decile")] = None,
-    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")] = None,
+    imd: ImdOption = None,
+    boundaries: BoundariesOption = None,
     harm_weights: Annotated[Path | None, typer.Option("--harm-weights", help="Harm weights per category CSV "
                                                       "(crime_type, cchi_days) for the fairness check")] = None,
     as_json: JsonOption = False,
@@ -167,10 +170,25 @@ def _show(report: dict[str, Any]) -> None:
                       _with_ci(r["pai"], r["pai_ci"], 2), _with_ci(r["pei_star"], r["pei_star_ci"]),
                       "" if diff is None else _with_ci(diff, r["hit_rate_vs_best_baseline_ci"]))
     console.print(table)
-    console.print(f"best baseline: {report['best_baseline']}")
+    console.print(f"chosen on the tuning windows {report['settings']['tuning_windows'][0]} to "
+                  f"{report['settings']['tuning_windows'][-1]} (before the test span): best baseline "
+                  f"{report['best_baseline']}, model to trust {report['chosen_model']}")
+    _show_headline(report.get("headline"))
     for name, fair in (report.get("fairness") or {}).items():
         for warning in fair.get("warnings", []) if isinstance(fair, dict) else []:
             errors.print(f"[yellow]fairness ({name}):[/] {warning}", highlight=False)
+
+
+def _show_headline(headline: dict[str, Any] | None) -> None:
+    """The chosen model against the best baseline at each coverage: paired difference, and whether the
+    intervals overlap."""
+    if not headline or headline["best_baseline"] not in headline["against"]:
+        return
+    for row in headline["against"][headline["best_baseline"]]:
+        verdict = ("better, intervals apart" if row["paired_better"] and not row["intervals_overlap"] else
+                   "better window by window, intervals overlap" if row["paired_better"] else "not shown better")
+        console.print(f"  {row['coverage']:>9}: {headline['model']} minus {headline['best_baseline']} "
+                      f"{_with_ci(row['difference'], row['difference_ci'])} ({verdict})")
 
 
 def _with_ci(value: float | None, ci: list[float | None], digits: int = 3) -> str:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from safertogether.cli.common import DbOption, JsonOption, console, errors, fail
 from safertogether.cli.forecast import (
+    BoundariesOption,
     CategoryColumnOption,
     CategoryOption,
     CellOption,
@@ -21,6 +22,7 @@ from safertogether.cli.forecast import (
     DateOption,
     EventsOption,
     HorizonOption,
+    ImdOption,
     IncludeOption,
     KindOption,
     MaskOption,
@@ -62,9 +64,8 @@ def patrols_command(
     visit_minutes: Annotated[float, typer.Option("--visit-minutes", help="Minutes per visit (Koper: 10-15)")] = 12.0,
     revisit_minutes: Annotated[float, typer.Option("--revisit-minutes", help="Minutes between visits")] = 120.0,
     box: Annotated[float, typer.Option("--box", help="Side of a patrol box in metres (walkable)")] = 300.0,
-    imd: Annotated[Path | None, typer.Option("--imd", help="IMD workbook: patrol time by deprivation decile "
-                                             "against harm")] = None,
-    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")] = None,
+    imd: ImdOption = None,
+    boundaries: BoundariesOption = None,
     store: StoreOption = False,
     db: DbOption = None,
     as_json: JsonOption = False,
