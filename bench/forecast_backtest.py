@@ -200,6 +200,7 @@ def _print(title: str, report: dict[str, Any]) -> None:
     for name, model in report["models"].items():
         print(f"{name:<12} params {model['params']} log-score {model['log_score']} {model['log_score_ci']} "
               f"exp/obs {model['expected_over_observed']} s/forecast {model['seconds_per_forecast']} "
+              f"cpu s/forecast {model.get('cpu_seconds_per_forecast')} "
               f"max {model['seconds_per_forecast_max']}")
         print(f"{'':<12} calibration (cells, expected, observed) "
               f"{[(c['cells'], round(c['expected'], 4), round(c['observed'], 4)) for c in model['calibration']]}")

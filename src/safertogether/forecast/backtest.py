@@ -78,7 +78,8 @@ class _Runner:
     def __init__(self, series: Series, covariates: np.ndarray | None) -> None:
         self.series, self.covariates = series, covariates
         self.cache: dict[tuple[str, str, int], np.ndarray] = {}
-        self.seconds: dict[tuple[str, str], list[float]] = {}
+        self.seconds: dict[tuple[str, str], list[float]] = {}  #: wall time per forecast
+        self.cpu: dict[tuple[str, str], list[float]] = {}  #: CPU time (user + system) per forecast
         self._histories: dict[int, History] = {}
 
     def history(self, origin: int) -> History:
@@ -92,6 +93,7 @@ class _Runner:
             started = time.process_time(), time.perf_counter()
             self.cache[index] = np.asarray(model.forecast(self.history(origin)), np.float64)
             self.seconds.setdefault((model.name, key), []).append(time.perf_counter() - started[1])
+            self.cpu.setdefault((model.name, key), []).append(time.process_time() - started[0])
         return self.cache[index]
 
 
@@ -296,6 +298,7 @@ def _report(series: Series, settings: BacktestSettings, plan: Plan, models: dict
             "curve": [_round(v) for v in np.nanmean(table["curve"], axis=0)],
             "seconds_per_forecast": _round(float(np.mean(times))) if times else None,
             "seconds_per_forecast_max": _round(float(np.max(times))) if times else None,
+            "cpu_seconds_per_forecast": _round(float(np.mean(cpu))) if (cpu := runner.cpu.get((name, key))) else None,
         }
     return {
         "horizon": series.horizon,
