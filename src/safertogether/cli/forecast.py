@@ -185,8 +185,10 @@ def _show_headline(headline: dict[str, Any] | None) -> None:
     if not headline or headline["best_baseline"] not in headline["against"]:
         return
     for row in headline["against"][headline["best_baseline"]]:
+        worse = row["difference_ci"][1] is not None and row["difference_ci"][1] < 0
         verdict = ("better, intervals apart" if row["paired_better"] and not row["intervals_overlap"] else
-                   "better window by window, intervals overlap" if row["paired_better"] else "not shown better")
+                   "better window by window, intervals overlap" if row["paired_better"] else
+                   "worse window by window" if worse else "no difference shown")
         console.print(f"  {row['coverage']:>9}: {headline['model']} minus {headline['best_baseline']} "
                       f"{_with_ci(row['difference'], row['difference_ci'])} ({verdict})")
 
