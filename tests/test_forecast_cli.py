@@ -43,7 +43,9 @@ def test_police_uk_backtest_reports_every_model_and_coverage_with_intervals(city
     assert len(report["data"]["test_windows"]) == 12  # the last year by default
     assert report["settings"]["tuning_windows"][-1] < report["data"]["test_windows"][0]
     rows = report["results"]
-    assert {r["model"] for r in rows} == {"previous", "longrun", "kde", "etas", "ensemble"}
+    assert {r["model"] for r in rows} == {"previous", "longrun", "kde", "etas", "ensemble", "longrun_all"}
+    assert report["chosen_model"] in ("etas", "ensemble") and report["best_baseline"] in ("previous", "longrun", "kde")
+    assert set(report["headline"]["against"]) >= {"longrun_all", "previous", "kde"}
     assert {r["label"] for r in rows} == {"0.5%", "1.0%", "2.0%", "5.0%", "10.0%", "20 boxes"}
     for row in rows:
         for measure in ("hit_rate", "pai", "pei_star"):
@@ -134,7 +136,7 @@ def test_patrol_plan_and_the_dosage_delivered(city_folder: Path, data_dir: Path,
                                  "07:00=8", "--shift", "15:00=16", "--cell", "100", "--harm-weights",
                                  str(data_dir / "harm" / "cchi_weights_by_category.csv"), "--json"])
     assert result.exit_code == 0, result.output
-    shifts = json.loads(result.stdout)
+    shifts = json.loads(result.stdout)["shifts"]
     assert [s["boxes"] for s in shifts] == [5, 10]  # 8 h: 480 min / (4 visits x (12 + 10) min) = 5.5
     assert 0 < shifts[0]["expected_share_of_harm"] < shifts[1]["expected_share_of_harm"] <= 1
     plan = json.loads((out / "patrols-0700.geojson").read_text())

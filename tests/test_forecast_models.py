@@ -121,3 +121,31 @@ def test_backtest_on_a_known_process_reaches_most_of_the_perfect_model(process, 
     assert etas["hit_rate_ci"][0] <= etas["hit_rate"] <= etas["hit_rate_ci"][1]
     assert perfect >= rows[("longrun", "5.0%")]["hit_rate"] - 0.02
     assert {"model", "coverage", "hit_rate", "pai", "pei_star", "pai_ci", "pei_star_ci"} <= set(etas)
+
+
+def test_recalibration_recovers_a_known_distortion() -> None:
+    from safertogether.forecast.models.learned import recalibration
+
+    rng = np.random.default_rng(5)
+    truth = rng.gamma(0.5, 0.2, 20_000)
+    distorted = 30 * truth**1.6  # too high and too spread, in the same order
+    a, b = recalibration(distorted, rng.poisson(truth).astype(float))
+    assert b == pytest.approx(1 / 1.6, abs=0.08)
+    fixed = np.exp(a) * distorted**b
+    assert fixed.sum() / truth.sum() == pytest.approx(1, abs=0.05)
+    assert np.array_equal(np.argsort(fixed), np.argsort(distorted))  # the ranking (every hit rate) is kept
+
+
+def test_boosted_trees_expected_counts_match_what_happened(simulated) -> None:  # type: ignore[no-untyped-def]
+    events, _mu, grid = simulated
+    series = make_series(events, grid, "week", anchor=dt.date(2021, 1, 4))
+    counts = series.counts()
+    expected, actual = [], []
+    for origin in range(series.periods - 8, series.periods - 2):
+        expected.append(MODELS["gbm"]().forecast(History(series, origin)))
+        actual.append(counts[origin])
+    expected, actual = np.concatenate(expected), np.concatenate(actual)
+    assert 0.8 < expected.sum() / actual.sum() < 1.25
+    bins = calibration(expected, actual)
+    top = bins[-1]  # the cells forecast highest: within a factor of two of what they had
+    assert 0.5 < top["observed"] / top["expected"] < 2

@@ -264,8 +264,12 @@ def test_drilling_down_from_the_force_to_its_neighbourhoods(leics: Warehouse) ->
     assert city["versus_parent"] == "higher" and city["rate_low"] < city["rate"] < city["rate_high"]
     assert 0 < city["charged_share"] < city["no_suspect_share"] < 1  # most crimes close with no suspect
     assert city["harm_low"] < city["harm_days"] < city["harm_high"] and len(city["months"]) == 12
+    assert force["area"]["name"] == "Leicestershire Police" and force["parent"] is None
+    assert city["name"] == "Leicester UA"
     lsoas = client.get(f"/api/index/drilldown/{force['children'][0]['code']}").json()
-    assert lsoas["child_level"] == "msoa"
+    assert lsoas["child_level"] == "msoa" and lsoas["parent"] == {"code": "leicestershire",
+                                                                   "name": "Leicestershire Police"}
+    assert all(c["name"].startswith(lsoas["area"]["name"].removesuffix(" UA")) for c in lsoas["children"])
     lsoa = client.get(f"/api/index/drilldown/{CITY_CENTRE}").json()
     assert lsoa["children"] == [] and lsoa["area"]["index"]["band"] == "much less safe"
     assert client.get("/api/index/drilldown/nowhere").status_code == 404

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from safertogether.api.auth import writable_or_refuse
 from safertogether.api.deps import DisclosureHeaders
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import alerts, areas, index, meta, ogc, people, police_uk
+from safertogether.api.routes import alerts, areas, forecasts, index, meta, ogc, people, police_uk
 from safertogether.api.warm import Warming
 from safertogether.disclosure.policy import load_policy
 from safertogether.settings import Settings
@@ -52,6 +52,7 @@ def _mount_people(app: FastAPI) -> None:
     server has no such routes; asking there says how to start one that has."""
     if not app.state.warehouse.read_only:
         app.include_router(people.router)
+        app.include_router(forecasts.router)  # where patrols will go: signed in only, never public
         return
 
     @app.api_route("/api/people/{rest:path}", methods=["GET", "POST"], include_in_schema=False)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from safertogether.cli.common import JsonOption, console, errors, fail, progress_bar
+from safertogether.cli.common import DbOption, JsonOption, console, errors, fail, progress_bar, warehouse_or_exit
 from safertogether.errors import BadRequestError, SaferError
 
 app = typer.Typer(help="Hotspot forecasts with honest backtests, fairness checks and explanations (places only).",
@@ -34,6 +36,11 @@ MaskOption = Annotated[Path | None, typer.Option("--mask", help="Study area poly
                                                  "any CRS); default: cells near past events")]
 NearOption = Annotated[float, typer.Option("--near", help="Without --mask: keep cells within this many metres of an "
                                            "event")]
+ImdOption = Annotated[Path | None, typer.Option("--imd", help="IMD workbook: the fairness check, attention by "
+                                               "deprivation decile against harm")]
+BoundariesOption = Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")]
+StoreOption = Annotated[bool, typer.Option("--store", help="Also keep it in the warehouse (--db), where the signed-in "
+                                           "API serves the latest to analysts and patrol planners")]
 
 
 def _inputs(events: list[Path], kind: str, crs: str | None, x: str | None, y: str | None, date: str | None,
@@ -43,6 +50,16 @@ def _inputs(events: list[Path], kind: str, crs: str | None, x: str | None, y: st
     if kind not in ("police-uk", "points"):
         raise BadRequestError(f"--kind must be police-uk or points, not {kind!r}")
     return Inputs(events, kind, crs, x, y, date, category_column, category or [], include or [])  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def stored_in(db: str | None, store: bool) -> Iterator[Any]:
+    """The warehouse to keep an output in (with --store), else None."""
+    if not store:
+        yield None
+        return
+    with warehouse_or_exit(db) as warehouse:
+        yield warehouse
 
 
 def _check_horizon(horizon: str) -> None:
@@ -74,8 +91,8 @@ def backtest_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random tie-breaking and the bootstrap")] = 17,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report (curves, maps) here")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here")] = None,
-    imd: Annotated[Path | None, typer.Option("--imd", help="IMD workbook: adds the fairness check by decile")] = None,
-    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")] = None,
+    imd: ImdOption = None,
+    boundaries: BoundariesOption = None,
     harm_weights: Annotated[Path | None, typer.Option("--harm-weights", help="Harm weights per category CSV "
                                                       "(crime_type, cchi_days) for the fairness check")] = None,
     as_json: JsonOption = False,
@@ -153,10 +170,27 @@ def _show(report: dict[str, Any]) -> None:
                       _with_ci(r["pai"], r["pai_ci"], 2), _with_ci(r["pei_star"], r["pei_star_ci"]),
                       "" if diff is None else _with_ci(diff, r["hit_rate_vs_best_baseline_ci"]))
     console.print(table)
-    console.print(f"best baseline: {report['best_baseline']}")
+    console.print(f"chosen on the tuning windows {report['settings']['tuning_windows'][0]} to "
+                  f"{report['settings']['tuning_windows'][-1]} (before the test span): best baseline "
+                  f"{report['best_baseline']}, model to trust {report['chosen_model']}")
+    _show_headline(report.get("headline"))
     for name, fair in (report.get("fairness") or {}).items():
         for warning in fair.get("warnings", []) if isinstance(fair, dict) else []:
             errors.print(f"[yellow]fairness ({name}):[/] {warning}", highlight=False)
+
+
+def _show_headline(headline: dict[str, Any] | None) -> None:
+    """The chosen model against the best baseline at each coverage: paired difference, and whether the
+    intervals overlap."""
+    if not headline or headline["best_baseline"] not in headline["against"]:
+        return
+    for row in headline["against"][headline["best_baseline"]]:
+        worse = row["difference_ci"][1] is not None and row["difference_ci"][1] < 0
+        verdict = ("better, intervals apart" if row["paired_better"] and not row["intervals_overlap"] else
+                   "better window by window, intervals overlap" if row["paired_better"] else
+                   "worse window by window" if worse else "no difference shown")
+        console.print(f"  {row['coverage']:>9}: {headline['model']} minus {headline['best_baseline']} "
+                      f"{_with_ci(row['difference'], row['difference_ci'])} ({verdict})")
 
 
 def _with_ci(value: float | None, ci: list[float | None], digits: int = 3) -> str:
@@ -185,18 +219,21 @@ def predict_command(
     model: Annotated[str, typer.Option("--model", help="The model to forecast with")] = "etas",
     coverage: Annotated[float, typer.Option("--coverage", help="Share of the study area to flag")] = 0.02,
     harm_weights: Annotated[Path | None, typer.Option("--harm-weights", help="Harm weights per category CSV")] = None,
+    store: StoreOption = False,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Forecast the period after the data ends; write every cell's expected count and, for flagged cells, why."""
     from safertogether.forecast.predict import predict_next
 
-    try:
-        _check_horizon(horizon)
-        inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
-        summary = predict_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
-                               coverage=coverage, out=out, harm_weights=harm_weights)
-    except SaferError as exc:
-        fail(exc)
+    with stored_in(db, store) as warehouse:
+        try:
+            _check_horizon(horizon)
+            inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
+            summary = predict_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
+                                   coverage=coverage, out=out, harm_weights=harm_weights, warehouse=warehouse)
+        except SaferError as exc:
+            fail(exc)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
         return

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from safertogether.cli.common import JsonOption, console, errors, fail
+from safertogether.cli.common import DbOption, JsonOption, console, errors, fail
 from safertogether.cli.forecast import (
+    BoundariesOption,
     CategoryColumnOption,
     CategoryOption,
     CellOption,
@@ -21,14 +22,18 @@ from safertogether.cli.forecast import (
     DateOption,
     EventsOption,
     HorizonOption,
+    ImdOption,
     IncludeOption,
     KindOption,
     MaskOption,
     NearOption,
+    StoreOption,
     XOption,
     YOption,
     _check_horizon,
+    _fairness_inputs,
     _inputs,
+    stored_in,
 )
 from safertogether.cli.plan import app  # the commands below join the `plan` group
 from safertogether.errors import BadRequestError, SaferError
@@ -59,42 +64,58 @@ def patrols_command(
     visit_minutes: Annotated[float, typer.Option("--visit-minutes", help="Minutes per visit (Koper: 10-15)")] = 12.0,
     revisit_minutes: Annotated[float, typer.Option("--revisit-minutes", help="Minutes between visits")] = 120.0,
     box: Annotated[float, typer.Option("--box", help="Side of a patrol box in metres (walkable)")] = 300.0,
+    imd: ImdOption = None,
+    boundaries: BoundariesOption = None,
+    store: StoreOption = False,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A patrol plan per shift: boxes by expected harm, visits every two hours, share of harm covered."""
-    from safertogether.forecast.patrols import PatrolSettings, plan_shift, printable_map
+    """A patrol plan per shift: boxes by expected harm, visits every two hours, share of harm covered, and
+    (with --imd) the share of patrol time by deprivation decile against the share of harm."""
+    from safertogether.forecast.patrols import PatrolSettings, write_plans
     from safertogether.forecast.predict import forecast_next
 
-    try:
-        _check_horizon(horizon)
-        shifts = [_shift(s) for s in shift]
-        inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
-        made = forecast_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
-                             harm_weights=harm_weights)
-        out.mkdir(parents=True, exist_ok=True)
-        plans = []
-        for start, hours in shifts:
-            settings = PatrolSettings(hours=hours, shift_start=start, shift_hours=shift_hours,
-                                      visit_minutes=visit_minutes, revisit_minutes=revisit_minutes, box_m=box)
-            plan = plan_shift(made.series.grid, made.harm, settings, label=start)
-            path = out / f"patrols-{start.replace(':', '')}.geojson"
-            path.write_text(json.dumps(plan), encoding="utf-8")
-            plans.append((path, plan))
-        (out / "patrols.html").write_text(printable_map([p for _path, p in plans], made.series.period_label(
-            made.series.periods - 1)), encoding="utf-8")
-    except SaferError as exc:
-        fail(exc)
-    summary = [{"file": str(path), **plan["properties"]} for path, plan in plans]
+    with stored_in(db, store) as warehouse:
+        try:
+            _check_horizon(horizon)
+            shifts = [PatrolSettings(hours=hours, shift_start=start, shift_hours=shift_hours,
+                                     visit_minutes=visit_minutes, revisit_minutes=revisit_minutes, box_m=box)
+                      for start, hours in map(_shift, shift)]
+            for settings in shifts:
+                settings.check()
+            inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
+            made = forecast_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
+                                 harm_weights=harm_weights)
+            deciles, weights = _fairness_inputs(made.prepared, imd, boundaries, harm_weights)
+            summary = write_plans(made, shifts, out, deciles=deciles, harm_weights=weights, warehouse=warehouse)
+        except SaferError as exc:
+            fail(exc)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    table = Table(title=f"Patrol plans for {made.series.period_label(made.series.periods - 1)} ({model})")
+    _show_plans(summary, out)
+
+
+def _show_plans(summary: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"Patrol plans for {summary['period']} ({summary['model']})")
     for column in ("shift", "hours", "boxes", "visits each", "share of expected harm", "share of area", "file"):
         table.add_column(column)
-    for row in summary:
+    for row in summary["shifts"]:
         table.add_row(row["start"], f"{row['hours']:g}", str(row["boxes"]), str(row["visits_per_box"]),
                       f"{row['expected_share_of_harm']:.1%}", f"{row['share_of_area']:.2%}", row["file"])
     console.print(table)
+    fairness = summary["fairness"]
+    if fairness:
+        fair = Table(title=f"Patrol time by IMD decile (1 = most deprived; 0 = unknown) against {fairness['harm']} "
+                           f"recorded {fairness['harm_from']} to {fairness['harm_to']}")
+        for column in ("decile", "cells", "share of patrol time", "share of boxed area", "share of harm"):
+            fair.add_column(column, justify="right")
+        for row in fairness["deciles"]:
+            fair.add_row(str(row["decile"]), f"{row['cells']:,}", f"{row.get('patrol_share', 0):.1%}",
+                         f"{row['flagged_share']:.1%}", f"{row['harm_share']:.1%}")
+        console.print(fair)
+        for warning in fairness["warnings"]:
+            errors.print(f"[yellow]fairness:[/] {warning}", highlight=False)
     errors.print(f"printable map: {out / 'patrols.html'}", highlight=False)
 
 

@@ -64,6 +64,14 @@ PUBLIC_ROUTES: Final[dict[tuple[str, str], Kind]] = {
 }
 
 
+#: Routes only a signed-in server has (its warehouse open for writing), with what they show. The person-data
+#: routes (/api/people) answer through access/views.py's decisions; these answer by role.
+SIGNED_IN_ROUTES: Final[dict[tuple[str, str], str]] = {
+    # hotspot forecasts and patrol plans: no person, but where patrols will go (analysts and planners only)
+    ("GET", "/api/forecasts/{kind}/latest"): "forecast",
+}
+
+
 def route_kind(method: str, path: str) -> Kind | None:
     """The declared kind of a route (None: undeclared)."""
     if path.startswith(RECORD_PREFIXES):

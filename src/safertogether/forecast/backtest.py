@@ -2,10 +2,12 @@
 
 The test span defaults to the last year of the data. Hyper-parameters (look-back windows, bandwidths)
 are chosen on the tuning windows, the periods just before the test span, and never on the test span;
-the ensemble's weights likewise. Every forecast sees only events strictly before its period
+the ensemble's weights likewise, and so are the best baseline and the model to trust
+(:mod:`~safertogether.forecast.selection`). Every forecast sees only events strictly before its period
 (:class:`~safertogether.forecast.models.base.History`). Each model's mean over windows of each
 measure comes with a bootstrap interval over windows, and every model is compared with the best
-baseline window by window (a paired bootstrap of the difference).
+baseline window by window (a paired bootstrap of the difference). open_cp's all-history counts
+(``longrun_all``) are scored beside the tuned long-run mean, as the issue's anchor.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from safertogether.errors import BadRequestError, MissingDataError
-from safertogether.forecast import metrics
-from safertogether.forecast.models import BASELINES, MODELS, Ensemble, History, Model
+from safertogether.forecast import metrics, selection
+from safertogether.forecast.models import BASELINES, MODELS, AllHistory, Ensemble, History, Model
 from safertogether.forecast.series import Series
 
 Progress = Callable[[int, int, str], None]
 
 _YEAR = {"month": 12, "week": 52, "day": 365}
-_TUNE = {"month": 4, "week": 8, "day": 14}
+_TUNE = {"month": 6, "week": 26, "day": 28}
 _MIN_TRAIN = {"month": 6, "week": 26, "day": 90}
 
 
@@ -76,7 +78,8 @@ class _Runner:
     def __init__(self, series: Series, covariates: np.ndarray | None) -> None:
         self.series, self.covariates = series, covariates
         self.cache: dict[tuple[str, str, int], np.ndarray] = {}
-        self.seconds: dict[tuple[str, str], list[float]] = {}
+        self.seconds: dict[tuple[str, str], list[float]] = {}  #: wall time per forecast
+        self.cpu: dict[tuple[str, str], list[float]] = {}  #: CPU time (user + system) per forecast
         self._histories: dict[int, History] = {}
 
     def history(self, origin: int) -> History:
@@ -90,6 +93,7 @@ class _Runner:
             started = time.process_time(), time.perf_counter()
             self.cache[index] = np.asarray(model.forecast(self.history(origin)), np.float64)
             self.seconds.setdefault((model.name, key), []).append(time.perf_counter() - started[1])
+            self.cpu.setdefault((model.name, key), []).append(time.process_time() - started[0])
         return self.cache[index]
 
 
@@ -113,11 +117,16 @@ def backtest(series: Series, settings: BacktestSettings | None = None, *, covari
     runner = _Runner(series, covariates)
     counts = series.counts()
     step = _Steps(progress, _work(settings, plan, series.horizon))
-    chosen = {name: _tune(name, series.horizon, plan.tune, runner, counts, settings, step)
-              for name in settings.models if name != "ensemble"}
+    tuned = {name: _tune(name, series.horizon, plan.tune, runner, counts, settings, step)
+             for name in settings.models if name != "ensemble"}
+    chosen = {name: params for name, (params, _score) in tuned.items()}
+    tuning = {name: score for name, (_params, score) in tuned.items()}
     models: dict[str, tuple[Model, str]] = {n: (MODELS[n](**p), _key(p)) for n, p in chosen.items()}
     if "ensemble" in settings.models:
+        tuning["ensemble"] = _ensemble_tuning_score(models, plan.tune, runner, counts, settings)
         models["ensemble"] = (_fit_ensemble(models, plan.tune, runner, counts), "")
+    if "longrun" in settings.models:
+        models[AllHistory.name] = (AllHistory(), _key({"window": None}))
     for model in extra:
         models[model.name] = (model, "")
     scores: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in models}
@@ -131,7 +140,7 @@ def backtest(series: Series, settings: BacktestSettings | None = None, *, covari
             rng = np.random.default_rng([settings.seed, origin])  # the same tie order for every model
             scores[name].append(metrics.window_scores(expected, actual, rng, settings.coverages, settings.boxes))
             pooled[name].append(expected)
-    report = _report(series, settings, plan, models, chosen, scores, pooled, counts, runner)
+    report = _report(series, settings, plan, models, chosen, scores, pooled, counts, runner, tuning)
     report["maps"] = _maps(series, plan, pooled, counts)
     if deciles is not None:
         report["fairness"] = _fairness(series, settings, plan, pooled, deciles, harm_weights)
@@ -188,12 +197,13 @@ class _Steps:
 
 def _work(settings: BacktestSettings, plan: Plan, horizon: str) -> int:
     tuning = sum(len(MODELS[m].candidates(horizon)) for m in settings.models if m != "ensemble")  # type: ignore[attr-defined]
-    return tuning * len(plan.tune) + len(settings.models) * len(plan.test)
+    return tuning * len(plan.tune) + (len(settings.models) + ("longrun" in settings.models)) * len(plan.test)
 
 
 def _tune(name: str, horizon: str, origins: list[int], runner: _Runner, counts: np.ndarray,
-          settings: BacktestSettings, step: _Steps) -> dict[str, Any]:
-    """The candidate parameters with the best mean hit rate (over coverages) on the tuning windows."""
+          settings: BacktestSettings, step: _Steps) -> tuple[dict[str, Any], float]:
+    """The candidate parameters with the best mean hit rate (over coverages) on the tuning windows,
+    and that score."""
     candidates = MODELS[name].candidates(horizon)  # type: ignore[attr-defined]
     best, best_score = candidates[0], -np.inf
     for params in candidates:
@@ -201,14 +211,27 @@ def _tune(name: str, horizon: str, origins: list[int], runner: _Runner, counts: 
         hits = []
         for origin in origins:
             step(f"tuning {name} {_key(params)}")
-            expected = runner.forecast(model, _key(params), origin)
-            rng = np.random.default_rng([settings.seed, origin])
-            scores = metrics.window_scores(expected, counts[origin], rng, settings.coverages)
-            hits.append(np.nanmean(scores["hit_rate"]))
+            hits.append(_tuning_hit_rate(runner.forecast(model, _key(params), origin), origin, counts, settings))
         score = float(np.nanmean(hits)) if hits else -np.inf
         if score > best_score + 1e-12:
             best, best_score = params, score
-    return best
+    return best, best_score
+
+
+def _tuning_hit_rate(expected: np.ndarray, origin: int, counts: np.ndarray, settings: BacktestSettings) -> float:
+    rng = np.random.default_rng([settings.seed, origin])
+    return float(np.nanmean(metrics.window_scores(expected, counts[origin], rng, settings.coverages)["hit_rate"]))
+
+
+def _ensemble_tuning_score(models: dict[str, tuple[Model, str]], origins: list[int], runner: _Runner,
+                           counts: np.ndarray, settings: BacktestSettings) -> float:
+    """The ensemble's tuning score, cross-fitted: weights from one half of the windows, scored on the other."""
+    from safertogether.forecast.models.ensemble import fit_weights
+
+    members = [n for n in models if n != "previous"] or list(models)
+    forecasts = [np.vstack([runner.forecast(models[n][0], models[n][1], o) for n in members]) for o in origins]
+    return selection.cross_fitted_score(forecasts, [counts[o] for o in origins], fit_weights,
+                                        lambda expected, w: _tuning_hit_rate(expected, origins[w], counts, settings))
 
 
 def _fit_ensemble(models: dict[str, tuple[Model, str]], origins: list[int], runner: _Runner,
@@ -235,12 +258,14 @@ def _ensemble_forecast(ensemble: Ensemble, models: dict[str, tuple[Model, str]],
 
 def _report(series: Series, settings: BacktestSettings, plan: Plan, models: dict[str, tuple[Model, str]],
             chosen: dict[str, dict[str, Any]], scores: dict[str, list[dict[str, np.ndarray]]],
-            pooled: dict[str, list[np.ndarray]], counts: np.ndarray, runner: _Runner) -> dict[str, Any]:
+            pooled: dict[str, list[np.ndarray]], counts: np.ndarray, runner: _Runner,
+            tuning: dict[str, float]) -> dict[str, Any]:
     rng = np.random.default_rng(settings.seed)
     levels = [*settings.coverages, settings.boxes / series.grid.n]
     labels = [f"{c:.1%}" for c in settings.coverages] + [f"{settings.boxes} boxes"]
     per_window = {name: {m: np.vstack([w[m] for w in ws]) for m in ws[0]} for name, ws in scores.items()}
-    baseline = _best_baseline(per_window, settings)
+    baseline = selection.pick(tuning, BASELINES)
+    ours = selection.pick(tuning, [n for n in settings.models if n not in BASELINES])
     rows, summary = [], {}
     for name, table in per_window.items():
         for j, level in enumerate(levels):
@@ -273,6 +298,7 @@ def _report(series: Series, settings: BacktestSettings, plan: Plan, models: dict
             "curve": [_round(v) for v in np.nanmean(table["curve"], axis=0)],
             "seconds_per_forecast": _round(float(np.mean(times))) if times else None,
             "seconds_per_forecast_max": _round(float(np.max(times))) if times else None,
+            "cpu_seconds_per_forecast": _round(float(np.mean(cpu))) if (cpu := runner.cpu.get((name, key))) else None,
         }
     return {
         "horizon": series.horizon,
@@ -285,19 +311,14 @@ def _report(series: Series, settings: BacktestSettings, plan: Plan, models: dict
                  "periods": series.periods, "first_period": series.period_label(0),
                  "test_windows": [series.period_label(o) for o in plan.test]},
         "best_baseline": baseline,
+        "chosen_model": ours,
+        "selection": {"on": "tuning windows (before the test span)", "measure": "mean hit rate over the coverages",
+                      "tuning_scores": {n: _round(v) for n, v in tuning.items()}},
+        "headline": selection.headline(ours, baseline, per_window, labels, rng, settings.draws),
         "curve_coverage": [round(float(c), 4) for c in metrics.CURVE],
         "models": summary,
         "results": rows,
     }
-
-
-def _best_baseline(per_window: dict[str, dict[str, np.ndarray]], settings: BacktestSettings) -> str | None:
-    """The baseline with the best mean hit rate over the coverage levels (on the test windows)."""
-    present = [b for b in BASELINES if b in per_window]
-    if not present:
-        return None
-    levels = len(settings.coverages)
-    return max(present, key=lambda b: float(np.nanmean(per_window[b]["hit_rate"][:, :levels])))
 
 
 def _ci(values: np.ndarray, rng: np.random.Generator, settings: BacktestSettings) -> list[float | None]:

@@ -8,9 +8,15 @@ recording it learnt from, concentrates attention there beyond what harm justifie
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from safertogether.forecast.series import Series
+
+#: Periods of recorded harm a patrol plan is judged against: the year before the planned period.
+_YEAR: Final = {"month": 12, "week": 52, "day": 365}
 
 
 def fairness_by_decile(flagged: np.ndarray, harm: np.ndarray, decile: np.ndarray, patrol: np.ndarray | None = None,
@@ -43,3 +49,25 @@ def fairness_by_decile(flagged: np.ndarray, harm: np.ndarray, decile: np.ndarray
                 warnings.append(f"IMD decile {d}: {share:.0%} of the {label} but {row['harm_share']:.0%} of the harm; "
                                 "attention there goes beyond what harm justifies")
     return {"deciles": rows, "warnings": warnings}
+
+
+def patrol_fairness(series: Series, plans: list[dict[str, Any]], deciles: np.ndarray,
+                    harm_weights: dict[str, float] | None) -> dict[str, Any]:
+    """A patrol plan's share of patrol time (and of boxed area) by IMD decile against the share of the harm
+    recorded in the year before the planned period, with the warnings of :func:`fairness_by_decile`.
+
+    ``series`` holds the history only (not the planned period); ``plans`` are :func:`plan_shift`'s.
+    """
+    from safertogether.forecast.context import harm_of
+    from safertogether.forecast.patrols import minutes_per_cell
+
+    first = int(series.edges[max(0, series.periods - _YEAR[series.horizon])])
+    recent = series.step >= first
+    harm = np.bincount(series.cell[recent], weights=harm_of(series.category[recent], harm_weights),
+                       minlength=series.grid.n)
+    minutes = minutes_per_cell(series.grid, plans)
+    result = fairness_by_decile(minutes > 0, harm, deciles, patrol=minutes)
+    return {"harm": "Cambridge Crime Harm Index days" if harm_weights else "event counts",
+            "harm_from": series.period_label(series.periods - min(series.periods, _YEAR[series.horizon])),
+            "harm_to": series.period_label(series.periods - 1), "patrol_minutes": round(float(minutes.sum()), 1),
+            **result}

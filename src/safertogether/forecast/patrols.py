@@ -10,8 +10,10 @@ chosen greedily by expected harm (expected events x Cambridge Crime Harm Index w
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -19,6 +21,10 @@ from scipy import ndimage
 
 from safertogether.errors import BadRequestError
 from safertogether.forecast.grid import Grid
+
+if TYPE_CHECKING:
+    from safertogether.forecast.predict import Forecast
+    from safertogether.store.warehouse import Warehouse
 
 
 @dataclass
@@ -107,6 +113,7 @@ def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: st
     centres = np.array([[cx[b].mean(), cy[b].mean()] for b in boxes]) if boxes else np.zeros((0, 2))
     order = _tour(centres)
     start = dt.datetime.combine(dt.date(2000, 1, 1), dt.datetime.strptime(settings.shift_start, "%H:%M").time())
+    ids = grid.ids()
     features = []
     for rank, b in enumerate(order):
         cells = boxes[b]
@@ -117,8 +124,8 @@ def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: st
                   for v in range(settings.visits)]
         box_harm = float(np.sum(harm[cells]))
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(lon_lat),
-                         "properties": {"box": rank + 1, "cells": [grid.ids()[c] for c in cells] if len(cells) < 50 else
-                                        len(cells), "expected_harm": round(box_harm, 3),
+                         "properties": {"box": rank + 1, "cells": [ids[c] for c in cells],
+                                        "expected_harm": round(box_harm, 3),
                                         "share_of_harm": round(box_harm / total, 4) if total else 0.0,
                                         "visits": visits, "visit_minutes": settings.visit_minutes,
                                         "planned_minutes": settings.visit_minutes * settings.visits}})
@@ -131,6 +138,47 @@ def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: st
                            "share_of_area": round(area / max(grid.n * grid.cell_area_km2, 1e-12), 5),
                            "note": "expected harm = forecast events x Cambridge Crime Harm Index days; a police.uk "
                                    "category hides a wide range of harm"}}
+
+
+def write_plans(made: Forecast, shifts: list[PatrolSettings], out: Path, *, deciles: np.ndarray | None = None,
+                harm_weights: dict[str, float] | None = None, warehouse: Warehouse | None = None) -> dict[str, Any]:
+    """A plan per shift from a forecast, written to ``out`` (a GeoJSON each and a printable map), with the
+    patrol time by deprivation decile against harm when ``deciles`` are given; kept in ``warehouse`` if given.
+
+    Returns the summary: the period, model, each shift's figures and the fairness check (or None).
+    """
+    from safertogether.forecast.fairness import patrol_fairness
+
+    out.mkdir(parents=True, exist_ok=True)
+    period = made.series.period_label(made.series.periods - 1)
+    plans, shown = [], []
+    for settings in shifts:
+        plan = plan_shift(made.series.grid, made.harm, settings, label=settings.shift_start)
+        path = out / f"patrols-{settings.shift_start.replace(':', '')}.geojson"
+        path.write_text(json.dumps(plan), encoding="utf-8")
+        plans.append(plan)
+        shown.append({"file": str(path), **plan["properties"]})
+    (out / "patrols.html").write_text(printable_map(plans, period), encoding="utf-8")
+    fairness = (patrol_fairness(made.prepared.series, plans, deciles, harm_weights)
+                if deciles is not None else None)
+    summary = {"period": period, "model": made.model, "shifts": shown, "fairness": fairness}
+    if warehouse is not None:
+        from safertogether.forecast.stored import patrols_geojson, store_output
+
+        summary["stored_as"] = store_output(warehouse, "patrols", patrols_geojson(plans, summary), period=period,
+                                            model=made.model)
+    return summary
+
+
+def minutes_per_cell(grid: Grid, plans: list[dict[str, Any]]) -> np.ndarray:
+    """Planned patrol minutes in each cell over the plans (a box's minutes shared equally by its cells)."""
+    index = {cell_id: i for i, cell_id in enumerate(grid.ids())}
+    minutes = np.zeros(grid.n)
+    for plan in plans:
+        for feature in plan["features"]:
+            cells = [index[c] for c in feature["properties"]["cells"]]
+            minutes[cells] += feature["properties"]["planned_minutes"] / max(len(cells), 1)
+    return minutes
 
 
 def _wgs84(grid: Grid, geometry: shapely.Geometry) -> shapely.Geometry:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -23,6 +23,9 @@ from safertogether.forecast.models.etas import GridEtas
 from safertogether.forecast.prepare import Inputs, Prepared, harm_per_cell, prepare
 from safertogether.forecast.series import Horizon, Series
 from safertogether.model.attribution import ATTRIBUTION
+
+if TYPE_CHECKING:
+    from safertogether.store.warehouse import Warehouse
 
 
 def with_next_period(series: Series) -> Series:
@@ -47,6 +50,7 @@ class Forecast:
     expected: np.ndarray
     harm: np.ndarray  #: expected harm (expected events x the cell's harm per event) or the expected events
     etas: GridEtas
+    model: str = "etas"
 
 
 def forecast_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path | None = None,
@@ -66,12 +70,14 @@ def forecast_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str 
     weights = read_harm_weights(harm_weights) if harm_weights else None
     harm_sum, events = harm_per_cell(prepared, weights)
     harm = expected_harm(expected, harm_sum, events) if weights else expected
-    return Forecast(prepared, series, history, expected, harm, etas)
+    return Forecast(prepared, series, history, expected, harm, etas, model)
 
 
 def predict_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path | None, near_m: float,
-                 model: str, coverage: float, out: Path, harm_weights: Path | None = None) -> dict[str, Any]:
-    """Write a GeoJSON of the flagged cells (expected count, harm, why) and return a summary."""
+                 model: str, coverage: float, out: Path, harm_weights: Path | None = None,
+                 warehouse: Warehouse | None = None) -> dict[str, Any]:
+    """Write a GeoJSON of the flagged cells (expected count, harm, why) and return a summary; with a
+    ``warehouse``, keep it there too for the signed-in API (:mod:`safertogether.forecast.stored`)."""
     from safertogether.forecast.explain import explain_cells
     from safertogether.forecast.metrics import cells_for, ranking
 
@@ -98,8 +104,13 @@ def predict_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str |
     summary = {"period": period, "model": model, "cells": grid.n, "flagged": len(flagged),
                "expected_share": round(float(made.expected[flagged].sum() / max(made.expected.sum(), 1e-12)), 4),
                "near_repeat": fit.in_words(what, grid.size_m), "notes": made.prepared.notes}
-    out.write_text(json.dumps({"type": "FeatureCollection", "features": features,
-                               "properties": {**summary, "attribution": ATTRIBUTION["text"]}}), encoding="utf-8")
+    collection = {"type": "FeatureCollection", "features": features,
+                  "properties": {**summary, "attribution": ATTRIBUTION["text"]}}
+    out.write_text(json.dumps(collection), encoding="utf-8")
+    if warehouse is not None:
+        from safertogether.forecast.stored import store_output
+
+        summary["stored_as"] = store_output(warehouse, "hotspots", collection, period=period, model=model)
     return summary
 
 

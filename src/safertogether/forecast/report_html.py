@@ -86,7 +86,8 @@ footer{{margin-top:2em;font-size:12px;color:#555}}</style></head><body>
 {html.escape(data['study_area'])}), {report['horizon']}ly horizon; tested on {len(data['test_windows'])} rolling origins
 {settings['test_from']} to {settings['test_to']}; parameters chosen on {', '.join(settings['tuning_windows'])}.
 Intervals are 95% bootstrap intervals over windows.
-Best baseline: <b>{html.escape(str(report['best_baseline']))}</b>.</p>
+Chosen on the tuning windows (never the test span): best baseline <b>{html.escape(str(report['best_baseline']))}</b>,
+model to trust <b>{html.escape(str(report.get('chosen_model')))}</b>.</p>
 <h2>Coverage curves (mean over test windows)</h2>{_curves_svg(report)}
 <h2>Hit rate, PAI and PEI*</h2><table><tr><th>model</th><th>coverage</th><th>hit rate</th><th>PAI</th><th>PEI*</th>
 <th>hit rate minus best baseline</th><th>share of perfect</th></tr>{rows}</table>

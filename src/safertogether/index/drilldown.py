@@ -26,6 +26,7 @@ from safertogether.measures.cube import FIND_KEY
 from safertogether.measures.harm import HarmWeights, default_harm_weights, harm_of_counts
 from safertogether.measures.rates import funnel_verdict, garwood_interval
 from safertogether.model.attribution import ATTRIBUTION
+from safertogether.model.forces import FORCE_NAMES
 from safertogether.store.warehouse import Warehouse
 
 CHILD_LEVEL: Final = {"force": "lad", "lad": "msoa", "msoa": "lsoa", "lsoa": None}
@@ -65,10 +66,24 @@ def drilldown(warehouse: Warehouse, code: str, months: int = 12, policy: Policy 
     children = list(rows.values())
     _judge(children, parent, months)
     children.sort(key=lambda r: -(r["rate"] or 0))
-    return {"area": parent, "level": level, "child_level": child, "from": f"{start:%Y-%m}", "to": f"{last:%Y-%m}",
+    up = None if level == "force" else warehouse.scalar(
+        "SELECT parent FROM areas WHERE code = ? AND level = ?", [code, level])
+    names = _names(warehouse, [code, *(c["code"] for c in children), *([up] if up else [])])
+    for row in (parent, *children):
+        row["name"] = names.get(row["code"])
+    return {"area": parent, "parent": {"code": up, "name": names.get(up)} if up else None, "level": level,
+            "child_level": child, "from": f"{start:%Y-%m}", "to": f"{last:%Y-%m}",
             "children": children, "attribution": ATTRIBUTION,
             "notes": ["Outcomes are police.uk's latest outcome of each crime (later outcomes may still come).",
                       "Harm ranges show what the police.uk categories hide (see the methodology)."]}
+
+
+def _names(warehouse: Warehouse, codes: list[str]) -> dict[str, str]:
+    """Areas' names by code (a force's from the forces list, which the areas table names by id)."""
+    rows = warehouse.query(f"SELECT code, any_value(name) AS name FROM areas WHERE code IN "
+                           f"({', '.join('?' * len(codes))}) GROUP BY code", codes)
+    found = {r["code"]: r["name"] for r in rows if r["name"]}
+    return {c: name for c in codes if (name := FORCE_NAMES.get(c) or found.get(c))}
 
 
 def _level_of(warehouse: Warehouse, code: str) -> str:

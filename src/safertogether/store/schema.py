@@ -208,10 +208,19 @@ _INDEX_POLICY_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# Forecasting (safertogether.forecast): the hotspot forecasts and patrol plans made, kept for the signed-in
+# API to serve (they show where patrols will go: never on a public server).
+_FORECAST_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS forecast_outputs (
+        output_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, period VARCHAR NOT NULL, model VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, geojson VARCHAR NOT NULL)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
     return (spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
-            + _INDEX_POLICY_DDL)
+            + _INDEX_POLICY_DDL + _FORECAST_DDL)
 
 
 def audit_ddl() -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from safertogether.forecast.models.base import History, Model
-from safertogether.forecast.models.baselines import LongRun, PreviousPeriod
+from safertogether.forecast.models.baselines import AllHistory, LongRun, PreviousPeriod
 from safertogether.forecast.models.ensemble import Ensemble
 from safertogether.forecast.models.etas import GridEtas
 from safertogether.forecast.models.kde import KernelDensity
@@ -17,5 +17,5 @@ MODELS: Final = {m.name: m for m in (PreviousPeriod, LongRun, KernelDensity, Pro
                                      BoostedTrees, Ensemble)}
 BASELINES: Final = ("previous", "longrun", "kde", "prospective")
 
-__all__ = ["BASELINES", "MODELS", "BoostedTrees", "Ensemble", "GridEtas", "History", "KernelDensity", "LongRun",
-           "Model", "PreviousPeriod", "ProspectiveHotspot"]
+__all__ = ["BASELINES", "MODELS", "AllHistory", "BoostedTrees", "Ensemble", "GridEtas", "History", "KernelDensity",
+           "LongRun", "Model", "PreviousPeriod", "ProspectiveHotspot"]

@@ -37,3 +37,15 @@ class LongRun:
     @staticmethod
     def candidates(horizon: str) -> list[Params]:
         return [{"window": w} for w in windows_for(horizon)]
+
+
+class AllHistory(LongRun):
+    """The mean count over all history, untuned: open_cp's "all-history counts", the issue's anchor.
+
+    Scored beside the tuned long-run mean (whose window is chosen on the tuning windows), never tuned.
+    """
+
+    name: ClassVar[str] = "longrun_all"
+
+    def __init__(self) -> None:
+        super().__init__(None)
