@@ -232,12 +232,12 @@ def _clusters(connection: Any, edges: pa.Table, decisions: pa.Table, threshold: 
     held); a pair judged different people is never an edge (they may still meet through others).
     """
     with registered(connection, "all_edges", edges), registered(connection, "decided", decisions):
-        joining = connection.execute("""
-            SELECT record_l, record_r FROM all_edges e WHERE match_probability >= ?
+        joining = connection.sql(f"""
+            SELECT record_l, record_r FROM all_edges e WHERE match_probability >= {float(threshold)}
               AND NOT EXISTS (SELECT 1 FROM decided d WHERE d.decision = 'different'
                               AND d.record_l = e.record_l AND d.record_r = e.record_r)
             UNION ALL
-            SELECT record_l, record_r FROM decided WHERE decision = 'same'""", [threshold]).fetch_arrow_table()
+            SELECT record_l, record_r FROM decided WHERE decision = 'same'""").to_arrow_table()
     nodes = connection.sql("SELECT unique_id FROM people").to_arrow_table().column(0)
     # A decision naming a record no longer held is not an edge: connected_components ignores it.
     found = connected_components(nodes, joining.column(0), joining.column(1))
