@@ -12,6 +12,7 @@ last run (:mod:`safertogether.link.stable_ids`), and the whole result is written
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -138,12 +139,16 @@ def _score_all(records: RecordSet, plan: TrainingPlan, review_floor: float,
     from safertogether.link.model import link_records
 
     floor_weight = math.log2(review_floor / (1 - review_floor))  # pairs below the floor are never materialised
-    run = link_records(records, plan, partner_person_settings, threshold_match_weight=floor_weight,
-                       progress=progress)
+    # Scored without each pair's compared values and partial weights (only the pair's weight is kept: 10 s of
+    # CPU at a million records); the stored model keeps them, as explaining a link reads them.
+    settings = functools.partial(partner_person_settings, retain_columns=False)
+    run = link_records(records, plan, settings, threshold_match_weight=floor_weight, progress=progress)
     pairs = records.connection.sql(
         f"SELECT {_PAIR_COLUMNS} FROM {run.predictions_table} WHERE match_probability >= {float(review_floor)}"
     ).to_arrow_table()
-    return json.dumps(run.linker.misc.save_model_to_json()), pairs
+    model = run.linker.misc.save_model_to_json()
+    model.update(retain_intermediate_calculation_columns=True, retain_matching_columns=True)
+    return json.dumps(model), pairs
 
 
 def _score_new(records: RecordSet, model: dict[str, Any], review_floor: float) -> pa.Table:
