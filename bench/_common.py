@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import socket
 import subprocess
@@ -18,6 +19,12 @@ REPO = Path(__file__).resolve().parent.parent
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far (user + sys, all threads): beside wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -59,13 +66,14 @@ def bare_load(files: list[str], target: str, memory_limit: str | None = None) ->
     connection.execute("SET preserve_insertion_order = false").fetchall()
     if memory_limit:
         connection.execute("SET memory_limit = ?", [memory_limit]).fetchall()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv({files!r})").fetchall()
     connection.execute("CHECKPOINT").fetchall()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
     connection.close()
-    return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(),
+            "load_average": os.getloadavg()[0]}
 
 
 def build_reference_warehouse(db: Path, data: Path) -> None:
@@ -107,3 +115,29 @@ def start_server(db: Path, port: int, workers: int = 1, *options: str) -> subpro
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("the server did not start within 60 s")
+
+
+class PhaseClock:
+    """Wall and CPU seconds (user + sys, every thread of this process) of each named phase, with the load
+    average (1 min) as it started: on a shared machine the CPU column is the comparable one.
+
+    ``clock.start("blocking")`` ends the phase before it; :meth:`stop` ends the last. Usable as a
+    ``progress`` callback of the library (called with each step's name as it starts).
+    """
+
+    def __init__(self) -> None:
+        self.phases: list[dict[str, float | str]] = []
+        self._open: tuple[str, float, float, float] | None = None
+
+    def start(self, name: str) -> None:
+        self.stop()
+        self._open = (name, time.perf_counter(), cpu_seconds(), os.getloadavg()[0])
+
+    __call__ = start
+
+    def stop(self) -> None:
+        if self._open is not None:
+            name, wall, cpu, load = self._open
+            self.phases.append({"phase": name, "wall_seconds": round(time.perf_counter() - wall, 2),
+                                "cpu_seconds": round(cpu_seconds() - cpu, 2), "load_average": round(load, 1)})
+            self._open = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bare_load, build_reference_warehouse, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, build_reference_warehouse, cpu_seconds, peak_rss_mb, run_child  # noqa: E402
 
 
 def child(db: Path, folder: Path) -> None:
@@ -28,12 +29,13 @@ def child(db: Path, folder: Path) -> None:
 
     warehouse = open_warehouse(db)
     files = find_police_uk_files([folder])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = import_police_uk(warehouse, files)
     warehouse.close()  # any checkpoint still owed is part of the import's cost
     seconds = time.perf_counter() - started
     print(json.dumps({"files": len(files), "rows": report.totals()["rows_read"], "seconds": seconds,
-                      "peak_rss_mb": peak_rss_mb()}))
+                      "cpu_seconds": cpu_seconds() - cpu, "peak_rss_mb": peak_rss_mb(),
+                      "load_average": os.getloadavg()[0]}))
 
 
 def bare_read(folder: Path, target: str) -> dict[str, float]:
@@ -64,12 +66,17 @@ def main() -> None:
     best = min(runs, key=lambda r: r["seconds"])
     print(f"files                 {best['files']}")
     print(f"rows                  {best['rows']:,}")
-    every = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    every = ", ".join(f"{r['seconds']:.2f}" for r in runs) + "; CPU " + ", ".join(
+        f"{r['cpu_seconds']:.2f}" for r in runs) + " s"
     print(f"import wall (best/{args.repeat})   {best['seconds']:.2f} s   (all: {every})")
     print(f"import rows/s         {best['rows'] / best['seconds']:,.0f}")
     print(f"import peak RSS       {max(r['peak_rss_mb'] for r in runs):,.0f} MB")
     print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s in memory, {stored['seconds']:.2f} s into a file "
           f"({bare['rows']:,} rows)")
+    loads = ", ".join(f"{r['load_average']:.1f}" for r in runs)
+    print(f"bare read CPU         {bare['cpu_seconds']:.2f} s in memory, {stored['cpu_seconds']:.2f} s into a file; "
+          f"load average {loads} after the imports "
+          f"({os.cpu_count()} cores)")
     print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x in memory (goal: within 2x), "
           f"{best['seconds'] / stored['seconds']:.1f}x into a file")
 

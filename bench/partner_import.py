@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bare_load, parse_or_run_child, peak_rss_mb, run_child  # noqa: E402
+from _common import bare_load, cpu_seconds, parse_or_run_child, peak_rss_mb, run_child  # noqa: E402
 
 MAPPING = {
     "name": "council-people", "file": "people.csv", "agency": "county-council", "agency_kind": "council",
@@ -67,10 +68,11 @@ def child(db: Path, mapping: Path) -> None:
     from safertogether.store.warehouse import open_warehouse
 
     warehouse = open_warehouse(db)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = import_partner(warehouse, [mapping])
     warehouse.close()
-    print(json.dumps({**report.totals(), "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}))
+    print(json.dumps({**report.totals(), "seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu,
+                      "peak_rss_mb": peak_rss_mb(), "load_average": os.getloadavg()[0]}))
 
 
 def bare_child(db: Path, extract: Path) -> None:
@@ -95,11 +97,16 @@ def main() -> None:
         size_mb = extract.stat().st_size / 1e6
         print(f"extract               {args.rows:,} rows, {size_mb:.0f} MB CSV, through a mapping file")
         print(f"import wall (best/{args.repeat})  {best['seconds']:.2f} s   (all: "
-              + ", ".join(f"{r['seconds']:.2f}" for r in runs) + ")")
+              + ", ".join(f"{r['seconds']:.2f}" for r in runs) + "; CPU "
+              + ", ".join(f"{r['cpu_seconds']:.2f}" for r in runs) + " s)")
         print(f"rows stored           {best['rows_stored']:,}, quarantined {best['rows_quarantined']:,}")
         print(f"import rows/s         {best['rows_read'] / best['seconds']:,.0f}")
         print(f"import peak RSS       {best['peak_rss_mb']:,.0f} MB")
-        print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s into a file (best of {args.repeat})")
+        print(f"bare DuckDB read_csv  {bare['seconds']:.2f} s into a file (best of {args.repeat}; all: "
+              + ", ".join(f"{r['seconds']:.2f}" for r in bares) + "; CPU "
+              + ", ".join(f"{r['cpu_seconds']:.2f}" for r in bares) + " s)")
+        print("load average          " + ", ".join(f"{r['load_average']:.1f}" for r in [*runs, *bares])
+              + f" after each run ({os.cpu_count()} cores)")
         print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x (goal: within 2x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)

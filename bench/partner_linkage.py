@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, peak_rss_mb, run_child  # noqa: E402
+from _common import REPO, PhaseClock, peak_rss_mb, run_child  # noqa: E402
 
 # People to generate for about this many person records (~0.6 records a person, measured).
 SIZES = {"5k": 8_400, "50k": 84_000, "1m": 1_700_000}
@@ -67,15 +67,20 @@ def child(db: Path, truth: Path) -> dict[str, Any]:
     from safertogether.link.person_model import BLOCKING_RULES, PARTNER_TRAINING, partner_person_settings
     from safertogether.store.warehouse import open_warehouse
 
+    clock = PhaseClock()
     started = time.perf_counter()
+    clock("reading and preparing records")
     warehouse = open_warehouse(db, read_only=True)
     records = load_person_records(warehouse)
     warehouse.close()
     loaded = time.perf_counter()
     # Scored pairs without their compared values (explanations are computed for the few pairs asked about).
     settings = functools.partial(partner_person_settings, retain_columns=False)
-    run = link_records(records, PARTNER_TRAINING, settings, threshold_match_weight=PREDICT_FROM_WEIGHT)
+    run = link_records(records, PARTNER_TRAINING, settings, threshold_match_weight=PREDICT_FROM_WEIGHT,
+                       progress=clock)
+    clock("clustering")
     run.clusters(0.5)
+    clock.stop()
     seconds, peak = time.perf_counter() - started, peak_rss_mb()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     exact_started = time.perf_counter()
@@ -93,7 +98,40 @@ def child(db: Path, truth: Path) -> dict[str, Any]:
             "seconds": round(seconds, 2), "seconds_reading_records": round(loaded - started, 2),
             # CPU time (both cores) up to the same point: a check on the wall time when the machine is shared.
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mb": round(peak), "exact_match": {**exact, "seconds": round(exact_seconds, 2)}}
+            "peak_rss_mb": round(peak), "phases": clock.phases,
+            "exact_match": {**exact, "seconds": round(exact_seconds, 2)}}
+
+
+def run_child_through_link_run(db: Path, truth: Path) -> dict[str, Any]:
+    """``safer link run`` (a full run) on a copy of the warehouse: every step a user waits for, the stable ids
+    and the writing included, timed per step; then the stored people measured against the truth."""
+    import shutil
+
+    from safertogether.link.evaluate_people import evaluate_people
+    from safertogether.link.people import link_people
+    from safertogether.store.warehouse import open_warehouse
+
+    copy = Path(tempfile.mkdtemp(prefix="safer-link-run-")) / db.name
+    try:
+        shutil.copy(db, copy)
+        clock = PhaseClock()
+        started = time.perf_counter()
+        warehouse = open_warehouse(copy)
+        report = link_people(warehouse, full=True, progress=clock)
+        clock("closing the warehouse")
+        warehouse.close()
+        clock.stop()
+        seconds, peak = time.perf_counter() - started, peak_rss_mb()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        warehouse = open_warehouse(copy, read_only=True)
+        measured = evaluate_people(warehouse, truth).as_json()
+        warehouse.close()
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    return {"records": report.records, "people": report.people, "scored_pairs": report.scored_pairs,
+            "threshold": report.threshold, **{k: measured[k] for k in ("precision", "recall", "f1", "bcubed_f1")},
+            "seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mb": round(peak), "phases": clock.phases}
 
 
 def main() -> None:
@@ -103,17 +141,26 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "safer-partner-linkage")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("SAFER_DATA", REPO.parent / "shared/data")))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--link-run", action="store_true",
+                        help="also time `safer link run` (full) on a copy of each warehouse: stable ids and writing")
     parser.add_argument("--child", nargs=2, metavar=("DB", "TRUTH"), help=argparse.SUPPRESS)
+    parser.add_argument("--link-run-child", nargs=2, metavar=("DB", "TRUTH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(Path(args.child[0]), Path(args.child[1]))))
+    if args.child or args.link_run_child:
+        work = child if args.child else run_child_through_link_run
+        print(json.dumps(work(*map(Path, args.child or args.link_run_child))))
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
         db, truth = prepared_set(args.cache, SIZES[size], args.seed, args.data.resolve())
-        results.append({"size": size, "people": SIZES[size], "seed": args.seed,
-                        **run_child([__file__, "--child", str(db), str(truth)])})
+        load = os.getloadavg()[0]
+        result = {"size": size, "people": SIZES[size], "seed": args.seed, "load_average_before": round(load, 1),
+                  **run_child([__file__, "--child", str(db), str(truth)])}
+        if args.link_run:
+            result["link_run"] = run_child([__file__, "--link-run-child", str(db), str(truth)])
+        result["load_average_after"] = round(os.getloadavg()[0], 1)
+        results.append(result)
     if args.json:
         print(json.dumps({"results": results, "issue_anchor": ISSUE_ANCHOR}, indent=2))
         return
@@ -145,8 +192,21 @@ def _print(r: dict[str, Any]) -> None:
           f"{exact['lost_by_linker']:,} the exact match finds")
     print("  pairwise F1 by match weight: " + ", ".join(
         f"{c['threshold_match_weight']:g}: {c['f1']:.4f}" for c in r["f1_across_thresholds"]))
+    print(f"  load average {r['load_average_before']} before, {r['load_average_after']} after (2 cores)")
+    _print_phases(r["phases"])
+    if "link_run" in r:
+        run = r["link_run"]
+        print(f"  `safer link run` (full, on a copy): {run['seconds']:.1f} s wall, {run['cpu_seconds']:.0f} s CPU, "
+              f"peak {run['peak_rss_mb']:,} MB; {run['people']:,} people at match probability {run['threshold']}; "
+              f"pairwise F1 {run['f1']:.4f}, B-cubed F1 {run['bcubed_f1']:.4f}")
+        _print_phases(run["phases"])
     print("  pairs per rule (new / all / true): " + "; ".join(
         f"{p['rule']} {p['new_pairs']:,}/{p['pairs']:,}/{p['true_pairs']:,}" for p in r["pairs_per_rule"]))
+
+
+def _print_phases(phases: list[dict[str, Any]]) -> None:
+    print("    " + "; ".join(f"{p['phase']} {p['wall_seconds']:.1f} s wall / {p['cpu_seconds']:.1f} s CPU "
+                             f"(load {p['load_average']})" for p in phases))
 
 
 if __name__ == "__main__":

@@ -245,3 +245,29 @@ def test_without_a_linkage_run_the_lookup_says_what_to_run(tmp_path):
     with pytest.raises(MissingDataError, match="safer link run"):
         PersonIndex.build(warehouse)
     warehouse.close()
+
+
+def test_the_lookup_keeps_every_key_of_the_rules_the_batch_model_no_longer_blocks_on():
+    """The batch model's blocking was narrowed at a million records; a caller's query must still reach the
+    records those wider rules found (each key is probed with the query's own values, so it costs little)."""
+    from safertogether.link.lookup import LOOKUP_KEYS
+    from safertogether.link.lookup_blocking import keys_from_rules
+    from safertogether.link.person_model import BLOCKING_RULES
+
+    earlier_rules = {  # the person model's blocking rules before linkspeed2
+        "birth_initial": "l.date_of_birth = r.date_of_birth AND l.forename_initial = r.forename_initial",
+        "birth_postcode": "l.date_of_birth = r.date_of_birth AND l.postcode = r.postcode",
+        "names_district": "l.forename = r.forename AND l.surname = r.surname "
+                          "AND l.postcode_district = r.postcode_district",
+        "names_no_birth_date": "l.forename = r.forename AND l.surname = r.surname AND l.date_of_birth IS NULL",
+        "names_birth_year": "l.forename = r.forename AND l.surname = r.surname AND l.dob_year = r.dob_year",
+        "names_swapped": "l.forename = r.surname AND l.surname = r.forename",
+        "day_month_swapped": "l.dob_year = r.dob_year AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month "
+                             "AND l.surname_initial = r.surname_initial",
+    }
+    held = [set(zip(k.record_columns, k.query_columns, strict=True))
+            for k in keys_from_rules({**BLOCKING_RULES, **LOOKUP_KEYS})]
+    for name, rule in earlier_rules.items():
+        [wanted, *_] = [set(zip(k.record_columns, k.query_columns, strict=True)) for k in keys_from_rules({name: rule})]
+        # A key on a subset of the rule's equalities finds every candidate the rule finds (and more).
+        assert any(key <= wanted for key in held), name

@@ -339,3 +339,18 @@ def test_a_bad_record_deep_in_a_large_extract_keeps_its_row_number(warehouse, tm
         "unparseable line: 10 fields where the header has 9")
     assert warehouse.query("SELECT row_number FROM person_records WHERE record_id IN ('V123455', 'V123457') "
                            "ORDER BY 1") == [{"row_number": 123_455}, {"row_number": 123_457}]
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_a_large_extract_reads_the_same_with_and_without_quoted_newlines(warehouse, tmp_path, quoted):
+    """A large file without a quote character is split at every newline (cheaper); one with a quoted
+    value spanning lines keeps that value whole, on every core, with the right row numbers."""
+    rows = [[f"V{n:06}", "OC1", "Ann", "Smith", "03/02/1985", "F", "1 High Street", "LE1 1AA", "VIC"]
+            for n in range(1, 130_001)]  # 9 MB
+    if quoted:
+        rows[100_000][6] = "Flat 2\n1 High Street"  # the csv writer quotes it
+    report = import_partner(warehouse, [write_extract(tmp_path, rows)])
+    assert report.totals() == {"rows_read": 130_000, "rows_stored": 130_000, "rows_quarantined": 0}
+    assert warehouse.row("SELECT address, row_number FROM person_records WHERE record_id = 'V100001'") == (
+        "Flat 2\n1 High Street" if quoted else "1 High Street", 100_001)
+    assert warehouse.row("SELECT row_number FROM person_records WHERE record_id = 'V130000'") == (130_000,)

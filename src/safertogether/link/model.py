@@ -12,7 +12,8 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 
 from safertogether.errors import BadRequestError
 from safertogether.link.blocked_pairs import blocked_pairs_sql
-from safertogether.link.records import LinkType, RecordSet
+from safertogether.link.components import connected_components
+from safertogether.link.records import LinkType, RecordSet, registered
 from safertogether.link.settings import TrainingPlan, person_settings
 
 # DuckDB in this process by default; Spark in local mode (link/spark.py) for national scale.
@@ -33,10 +34,24 @@ class LinkageRun:
         return self.predictions.physical_name
 
     def clusters(self, threshold_match_probability: float) -> str:
-        """Connected components of the pairs at or above the threshold: a table of unique_id, cluster_id."""
-        clusters = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
-            self.predictions, threshold_match_probability=threshold_match_probability)
-        return clusters.physical_name
+        """Connected components of the pairs at or above the threshold: a table of unique_id, cluster_id.
+
+        A deduplication is clustered in memory (:mod:`safertogether.link.components`, the same clusters
+        with the same names as Splink's); a linkage of two tables by Splink, which keeps their ids apart.
+        """
+        if self.records.link_type != "dedupe_only":
+            clusters = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
+                self.predictions, threshold_match_probability=threshold_match_probability)
+            return clusters.physical_name
+        connection = self.records.connection
+        edges = connection.sql(f"SELECT unique_id_l, unique_id_r FROM {self.predictions_table} "
+                               f"WHERE match_probability >= {float(threshold_match_probability)}").to_arrow_table()
+        nodes = connection.sql(f"SELECT unique_id FROM {self.records.tables[0]}").to_arrow_table()
+        found = connected_components(nodes.column(0), edges.column(0), edges.column(1))
+        name = f"clusters_at_{round(threshold_match_probability * 1e9)}"
+        with registered(connection, "found_clusters", found):
+            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM found_clusters")
+        return name
 
     def entity_ids(self, threshold_match_probability: float = 0.5) -> dict[str, str]:
         """Each record's entity id (its cluster's id) when pairs at or above the threshold are joined."""
@@ -47,7 +62,8 @@ class LinkageRun:
 
 def link_records(records: RecordSet, plan: TrainingPlan | None = None,
                  settings: Callable[[LinkType], SettingsCreator] = person_settings,
-                 threshold_match_weight: float | None = None, engine: Engine = "duckdb") -> LinkageRun:
+                 threshold_match_weight: float | None = None, engine: Engine = "duckdb",
+                 progress: Callable[[str], None] | None = None) -> LinkageRun:
     """Train the model on ``records`` (u by random sampling, m by EM) and score every blocked pair.
 
     Args:
@@ -58,11 +74,14 @@ def link_records(records: RecordSet, plan: TrainingPlan | None = None,
             at a million records most blocked pairs are plainly not matches, and not storing them saves
             time and memory.
         engine: ``duckdb`` (in this process) or ``spark`` (local mode; needs Java and the ``spark`` extra).
+        progress: called with the name of each step as it starts ("training", "blocking", "scoring").
 
     Returns:
         The run: the trained linker and the blocked pairs with their match weight and probability.
     """
     plan = plan or TrainingPlan()
+    say = progress or (lambda _step: None)
+    say("training")
     if engine == "spark":
         from safertogether.link.spark import SparkLinkageRun, spark_linker
 
@@ -74,7 +93,9 @@ def link_records(records: RecordSet, plan: TrainingPlan | None = None,
         raise BadRequestError(f"unknown linkage engine {engine!r}: give one of {', '.join(ENGINES)}")
     creator = settings(records.link_type)
     linker = _trained_linker(records, creator, plan)
+    say("blocking")
     _register_blocked_pairs(linker, records, creator)
+    say("scoring")
     predictions = linker.inference.predict(threshold_match_weight=threshold_match_weight, warning_mode="never")
     return LinkageRun(records, linker, predictions)
 

@@ -12,6 +12,7 @@ last run (:mod:`safertogether.link.stable_ids`), and the whole result is written
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pyarrow as pa
 
 from safertogether.errors import BadRequestError, MissingDataError, NotFoundError
+from safertogether.link.components import connected_components
 from safertogether.link.partners import load_person_records
 from safertogether.link.person_model import PARTNER_TRAINING, partner_person_settings
 from safertogether.link.records import RecordSet, registered
@@ -99,7 +101,7 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
     mode = "full" if full or last_model is None else "incremental"
     if mode == "full":
         say(f"training the model and scoring every blocked pair of {records.records:,} records")
-        model_json, pairs = _score_all(records, plan or PARTNER_TRAINING, review_floor)
+        model_json, pairs = _score_all(records, plan or PARTNER_TRAINING, review_floor, say)
     else:
         say(f"scoring {new_records:,} new records against {records.records - new_records:,}")
         model_json = last_model
@@ -107,6 +109,7 @@ def link_people(warehouse: Warehouse, *, full: bool = False, threshold: float = 
     say("clustering into people")
     edges = _edges(warehouse, connection, pairs, keep_stored=mode == "incremental")
     clusters = _clusters(connection, edges, _decisions(warehouse), threshold)
+    say("giving stable person ids")
     assignment = assign_person_ids(clusters, dict(zip(previous["record_key"].to_pylist(),
                                                       previous["person_id"].to_pylist(), strict=True)),
                                    _next_person_number(warehouse))
@@ -130,16 +133,22 @@ def _previous_ids(warehouse: Warehouse) -> pa.Table:
 _PAIR_COLUMNS: Final = "unique_id_l AS record_l, unique_id_r AS record_r, match_weight, match_probability"
 
 
-def _score_all(records: RecordSet, plan: TrainingPlan, review_floor: float) -> tuple[str, pa.Table]:
+def _score_all(records: RecordSet, plan: TrainingPlan, review_floor: float,
+               progress: Progress | None = None) -> tuple[str, pa.Table]:
     """Train the partner model and score every blocked pair; the model as JSON and the pairs kept."""
     from safertogether.link.model import link_records
 
     floor_weight = math.log2(review_floor / (1 - review_floor))  # pairs below the floor are never materialised
-    run = link_records(records, plan, partner_person_settings, threshold_match_weight=floor_weight)
+    # Scored without each pair's compared values and partial weights (only the pair's weight is kept: 10 s of
+    # CPU at a million records); the stored model keeps them, as explaining a link reads them.
+    settings = functools.partial(partner_person_settings, retain_columns=False)
+    run = link_records(records, plan, settings, threshold_match_weight=floor_weight, progress=progress)
     pairs = records.connection.sql(
         f"SELECT {_PAIR_COLUMNS} FROM {run.predictions_table} WHERE match_probability >= {float(review_floor)}"
     ).to_arrow_table()
-    return json.dumps(run.linker.misc.save_model_to_json()), pairs
+    model = run.linker.misc.save_model_to_json()
+    model.update(retain_intermediate_calculation_columns=True, retain_matching_columns=True)
+    return json.dumps(model), pairs
 
 
 def _score_new(records: RecordSet, model: dict[str, Any], review_floor: float) -> pa.Table:
@@ -227,25 +236,17 @@ def _clusters(connection: Any, edges: pa.Table, decisions: pa.Table, threshold: 
     A pair a reviewer judged the same person joins whatever its score (if both records are still
     held); a pair judged different people is never an edge (they may still meet through others).
     """
-    from splink import DuckDBAPI
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
-
     with registered(connection, "all_edges", edges), registered(connection, "decided", decisions):
-        connection.execute("""
-            CREATE OR REPLACE TABLE joining_edges AS
-            SELECT record_l, record_r FROM all_edges e WHERE match_probability >= ?
+        joining = connection.sql(f"""
+            SELECT record_l, record_r FROM all_edges e WHERE match_probability >= {float(threshold)}
               AND NOT EXISTS (SELECT 1 FROM decided d WHERE d.decision = 'different'
                               AND d.record_l = e.record_l AND d.record_r = e.record_r)
-            UNION
-            SELECT record_l, record_r FROM decided WHERE decision = 'same'
-              AND record_l IN (SELECT unique_id FROM people) AND record_r IN (SELECT unique_id FROM people)""",
-                           [threshold])
-    db_api = DuckDBAPI(connection=connection)
-    clusters = cluster_pairwise_predictions_at_threshold(
-        connection.table("people").select("unique_id"), connection.table("joining_edges"), db_api,
-        node_id_column_name="unique_id", edge_id_column_name_left="record_l", edge_id_column_name_right="record_r")
-    rows = connection.execute(f"SELECT unique_id, cluster_id FROM {clusters.physical_name}").fetchall()
-    return {str(record): str(cluster) for record, cluster in rows}
+            UNION ALL
+            SELECT record_l, record_r FROM decided WHERE decision = 'same'""").to_arrow_table()
+    nodes = connection.sql("SELECT unique_id FROM people").to_arrow_table().column(0)
+    # A decision naming a record no longer held is not an edge: connected_components ignores it.
+    found = connected_components(nodes, joining.column(0), joining.column(1))
+    return dict(zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True))
 
 
 def _next_person_number(warehouse: Warehouse) -> int:

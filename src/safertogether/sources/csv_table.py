@@ -79,7 +79,10 @@ def read_csv_text(decoded: DecodedText, columns: list[str], name: str, delimiter
     unparseable: list[tuple[int, str, str]] = []
     if len(decoded.utf8) >= _BLOCKS << 20:  # small files stay on one thread: they are read several at once
         with contextlib.suppress(pa.ArrowInvalid):  # a record that does not parse: read again, numbered
-            table = _parse(decoded.utf8, columns, threads=True, delimiter=delimiter)
+            # Without a quote character no value can hold a newline: pyarrow then splits the file at any
+            # newline, not only at those outside quotes (1.0 s of CPU rather than 1.7 s for a million rows).
+            table = _parse(decoded.utf8, columns, threads=True, delimiter=delimiter,
+                           newlines_in_values=b'"' in decoded.utf8)
     if table is None:
         table, unparseable = _parse_keeping_bad_records(decoded.utf8, columns, name, delimiter)
     table = table.append_column("row_number", pa.array(_valid_row_numbers(table.num_rows, unparseable)))
@@ -94,13 +97,13 @@ _BLOCKS = 8
 
 def _parse(
     utf8: bytes, columns: list[str], threads: bool, on_bad_record: Callable[[pacsv.InvalidRow], str] | None = None,
-    delimiter: str = ",",
+    delimiter: str = ",", newlines_in_values: bool = True,
 ) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(utf8),
         read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, use_threads=threads,
                                        block_size=max(1 << 20, len(utf8) // _BLOCKS)),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values,
                                            invalid_row_handler=on_bad_record),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
                                              strings_can_be_null=False),
