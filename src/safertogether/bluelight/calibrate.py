@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from safertogether.bluelight import fallback
 from safertogether.bluelight.geography import LsoaGeography, read_lsoa_geography
 from safertogether.bluelight.network import DrivingModel, read_network
-from safertogether.bluelight.pathfeatures import DensityGrid, density_grid
 from safertogether.bluelight.reference import ReferencePairs, ReferencePaths, read_reference
-from safertogether.bluelight.regional import lsoa_offsets, regional_features
 from safertogether.bluelight.terrain import build_surface
 from safertogether.errors import BadRequestError
 
@@ -69,59 +66,26 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
     if held.all():
         raise BadRequestError("every region is held out: leave at least one to fit on")
     step("building the land and density surface")
-    density = geography.table["density"].to_numpy()
-    surface = build_surface(geography.polygons, density)
-    grid = density_grid(geography.polygons, density)
+    surface = build_surface(geography.polygons, geography.table["density"].to_numpy())
     step("computing features for every pair")
-    features = fallback.FeatureSource(surface, geography.table, grid).features(pairs.origin, pairs.destination)
+    features = fallback.FeatureSource(surface, geography.table).features(pairs.origin, pairs.destination)
     km = pairs.km
-    # Nothing of a held-out region informs the fit: neither its LSOAs nor the sites inside it.
-    lsoa_region = pd.Series(pairs.region, index=pairs.lsoa).groupby(level=0).first()
-    site_region = _site_regions(geography.table, lsoa_region, pairs.destination)
-    clean = ~held & ~np.isin(site_region, list(holdout))
-    fit_on, scored = clean & (km < 2 * max_km), held & (km < max_km)
-    a, b, c = fallback.curve_baseline(km[clean & (km < max_km)], pairs.minutes[clean & (km < max_km)])
-    curve = a + b * km + c * np.sqrt(km)
-    step("learning the regional offset from each region's neighbours")
-    features = features.assign(**_regional(grid, geography.table, lsoa_region, pairs, curve, clean & (km < max_km),
-                                           held, sorted(set(lsoa_region) - set(holdout))), curve=curve)
+    fit_on, scored = ~held & (km < 2 * max_km), held & (km < max_km)
     step("fitting on the regions not held out")
     model = fallback.fit_fallback(features[fit_on], pairs.minutes[fit_on], seed=seed, max_rows=fit_rows)
     predicted = model.predict(features[scored])
-    anchor = curve[scored]
+    a, b, c = fallback.curve_baseline(km[fit_on & (km < max_km)], pairs.minutes[fit_on & (km < max_km)])
+    anchor = a + b * km[scored] + c * np.sqrt(km[scored])
     scored_pairs = pairs.subset(scored)
     return {
-        "model": "gradient boosting on straight-line, land-surface, path-density, water, end and neighbours' "
-                 "regional-offset features",
+        "model": "gradient boosting on straight-line, land-surface and density features",
         "holdout": list(holdout), "max_km": max_km, "fitted_pairs": int(fit_on.sum()),
-        "fitting_excludes": "every pair whose LSOA or site lies in a held-out region",
         **fallback.errors(predicted, scored_pairs.minutes),
         "regions": fallback.region_errors(predicted, scored_pairs),
         "anchor": {"model": "t = a + b*km + c*sqrt(km)", "coefficients": [round(float(v), 4) for v in (a, b, c)],
                    **fallback.errors(anchor, scored_pairs.minutes),
                    "regions": fallback.region_errors(anchor, scored_pairs)},
     }
-
-
-def _site_regions(lsoas: pd.DataFrame, lsoa_region: pd.Series, sites: np.ndarray) -> np.ndarray:
-    """The region of the LSOA whose centroid is nearest each site."""
-    from scipy.spatial import cKDTree
-
-    known = lsoas.loc[lsoas.index.isin(lsoa_region.index)]
-    _, nearest = cKDTree(known[["easting", "northing"]].to_numpy(float)).query(sites)
-    return lsoa_region.reindex(known.index).to_numpy()[nearest]
-
-
-def _regional(grid: DensityGrid, lsoas: pd.DataFrame, lsoa_region: pd.Series, pairs: ReferencePairs,
-              curve: np.ndarray, usable: np.ndarray, held: np.ndarray, fitting_regions: list[str]
-              ) -> dict[str, np.ndarray]:
-    """Neighbours' offsets: a fitting row's from the other fitting regions, a held-out row's from all of them."""
-    log_ratio = np.log(np.maximum(pairs.minutes[usable], 1.0) / np.maximum(curve[usable], 1.0))
-    offsets = lsoas[["easting", "northing"]].join(lsoa_region.rename("region"), how="inner")
-    offsets["offset"] = lsoa_offsets(pairs.lsoa[usable], log_ratio).reindex(offsets.index)
-    groups = np.where(held, "held out", pairs.region)
-    sources = {"held out": fitting_regions, **{r: [s for s in fitting_regions if s != r] for r in fitting_regions}}
-    return regional_features(grid, offsets, pairs.origin, pairs.destination, groups, sources)
 
 
 def calibrate_network(inputs: CalibrationInputs, network_file: str | Path, snap_m: float = 300.0,

@@ -16,16 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from safertogether.bluelight.pathfeatures import END_FEATURES, PATH_FEATURES, DensityGrid, end_features, path_features
 from safertogether.bluelight.reference import ReferencePairs
-from safertogether.bluelight.regional import REGIONAL_FEATURES
 from safertogether.bluelight.terrain import Surface
 
-SURFACE_FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
-                    "origin_local_density", "site_local_density")
-#: Everything the model sees: the straight line, the land surface, the line's density bands and water, both
-#: ends' surroundings, the neighbours' regional offset (bluelight.regional) and the national curve itself.
-FEATURES = (*SURFACE_FEATURES, *PATH_FEATURES, *END_FEATURES, *REGIONAL_FEATURES, "curve")
+FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
+            "origin_local_density", "site_local_density")
 
 
 @dataclass
@@ -34,20 +29,16 @@ class FeatureSource:
 
     surface: Surface
     lsoas: pd.DataFrame
-    grid: DensityGrid
 
     def __post_init__(self) -> None:
         self._site_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self._local = _local_density(self.lsoas)
 
-    def _tree(self) -> Any:
-        from scipy.spatial import cKDTree
-
-        return cKDTree(self.lsoas[["easting", "northing"]].to_numpy())
-
     def density_near(self, xy: np.ndarray, local: bool = False) -> np.ndarray:
         """Density of the LSOA whose centroid is nearest each point (or of its 5 km neighbourhood)."""
-        _, nearest = self._tree().query(xy)
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(self.lsoas[["easting", "northing"]].to_numpy()).query(xy)
         values = self._local if local else self.lsoas["density"].to_numpy()
         return np.asarray(values[nearest], dtype=float)
 
@@ -66,11 +57,7 @@ class FeatureSource:
         cut_off = ~np.isfinite(surface_km)  # an island: the surface has no way across
         surface_km[cut_off] = km[cut_off] * 3
         surface_min[cut_off] = km[cut_off] * 3
-        _, nearest = self._tree().query(origin)
-        hectares = self.lsoas["hectares"].to_numpy(float)[nearest]
         return pd.DataFrame({
-            **path_features(self.grid, origin, destination),
-            **end_features(self.grid, origin, destination, hectares),
             "km": km, "sqrt_km": np.sqrt(km), "surface_km": surface_km,
             "detour": surface_km / np.maximum(km, 1.0), "surface_min": surface_min,
             "origin_density": self.density_near(ends)[end_index],
