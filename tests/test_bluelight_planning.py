@@ -167,6 +167,9 @@ def test_plan_demand_reads_the_partners_incident_logs(partners_synth, tmp_path):
     assert found["services"]["police"]["mental_health"] > 0 and found["services"]["ambulance"]["incidents"] > 0
     assert found["repeat_locations"]["locations"] > 0
     assert 0 <= found["co_responding"]["fire_nearer_pct"] <= 100
+    by_priority = found["co_responding"]["by_priority"]
+    assert "C1" in by_priority  # category 1 (cardiac arrests) apart: where a nearer fire crew matters
+    assert sum(p["ambulance_incidents"] for p in by_priority.values()) == found["co_responding"]["ambulance_incidents"]
     open_warehouse(tmp_path / "empty.duckdb").close()
     empty = runner.invoke(app, ["plan", "demand", "--db", str(tmp_path / "empty.duckdb")])
     assert empty.exit_code == 2 and "no incident records" in empty.output

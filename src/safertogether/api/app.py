@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from safertogether.api.auth import writable_or_refuse
 from safertogether.api.deps import DisclosureHeaders
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import alerts, areas, forecasts, index, meta, ogc, people, police_uk
+from safertogether.api.routes import alerts, areas, forecasts, index, meta, ogc, people, plan, police_uk
 from safertogether.api.warm import Warming
 from safertogether.disclosure.policy import load_policy
 from safertogether.settings import Settings
@@ -42,6 +42,7 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
     app.include_router(ogc.router)
     _mount_people(app)
     app.include_router(index.router)
+    app.include_router(plan.router)
     _mount_web(app)
     return app
 

@@ -36,6 +36,10 @@ class PlanInputs:
     demand: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def station_files(self) -> bool:
+        return bool(self.fire_list or self.station_csvs or self.osm_stations)
+
 
 def load_stations(inputs: PlanInputs) -> Stations:
     """Every station list given; OpenStreetMap points only for services no list provides."""
@@ -61,10 +65,14 @@ def travel_times(inputs: PlanInputs) -> TravelTimes:
 
 
 def load_all(warehouse: Warehouse, inputs: PlanInputs) -> tuple[Places, Stations, tuple[Standard, ...], TravelTimes]:
+    """The places, stations (the files given, else the warehouse's stored estate), standards and times."""
+    from safertogether.bluelight.estate import stored_stations
+
     places = force_places(warehouse, inputs.force)
     if inputs.demand is not None:
         places = with_demand(places, inputs.demand)
-    return places, load_stations(inputs), load_standards(inputs.standards), travel_times(inputs)
+    stations = load_stations(inputs) if inputs.station_files else stored_stations(warehouse)
+    return places, stations, load_standards(inputs.standards), travel_times(inputs)
 
 
 def with_demand(places: Places, path: Path) -> Places:

@@ -82,6 +82,14 @@ def _co_responding(incidents: pd.DataFrame, stations: Stations, times: TravelTim
     by_fire = times.matrix(fire[["easting", "northing"]].to_numpy(float), xy).min(axis=0)
     by_ambulance = times.matrix(ambulance[["easting", "northing"]].to_numpy(float), xy).min(axis=0)
     gain = by_ambulance - by_fire
-    return {"ambulance_incidents": len(calls), "fire_nearer": int((gain > 0).sum()),
-            "fire_nearer_pct": round(100 * float((gain > 0).mean()), 2),
-            "median_minutes_saved_where_nearer": round(float(np.median(gain[gain > 0])), 2) if (gain > 0).any() else 0}
+    # Category 1 (cardiac arrests among them) is where a nearer fire crew matters: each priority apart.
+    priorities = calls["priority"].fillna("unknown").astype(str).to_numpy()
+    return {**_gain_summary(gain), "by_priority": {p: _gain_summary(gain[priorities == p])
+                                                   for p in sorted(set(priorities))}}
+
+
+def _gain_summary(gain: np.ndarray) -> dict[str, Any]:
+    nearer = gain > 0
+    return {"ambulance_incidents": len(gain), "fire_nearer": int(nearer.sum()),
+            "fire_nearer_pct": round(100 * float(nearer.mean()), 2) if len(gain) else 0.0,
+            "median_minutes_saved_where_nearer": round(float(np.median(gain[nearer])), 2) if nearer.any() else 0}

@@ -3,7 +3,7 @@
 Coverage, location models and the simulation all take a :class:`TravelTimes` and ask it for a
 station x place matrix of minutes; they never care which model answered. The curve's default
 coefficients are those ``safer plan calibrate`` fits on the national matrix (all regions, pairs under
-60 km); run it and pass ``--curve a,b,c`` to use your own.
+60 km); the commands have no option yet to give other coefficients (pass ``CurveTimes((a, b, c))`` in code).
 """
 
 from __future__ import annotations

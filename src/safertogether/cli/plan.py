@@ -127,6 +127,29 @@ def _standards_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+@app.command("load-stations")
+def load_stations_command(
+    fire_list: FireOption = None, stations: StationsOption = None, osm_stations: OsmOption = None,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Store the estate (replacing the stored one): the planning API, page and commands given no files use it."""
+    from safertogether.bluelight.estate import save_stations
+    from safertogether.bluelight.inputs import load_stations
+
+    inputs = _inputs("", fire_list, stations, osm_stations, None, None)
+    with _steps(as_json) as step, warehouse_or_exit(db) as warehouse:
+        step("reading the station lists")
+        found = load_stations(inputs)
+        step("storing the stations")
+        kept = save_stations(warehouse, found)
+    result = {"stations": kept, "quarantined": len(found.quarantine), "quarantine": found.quarantine}
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+        return
+    console.print(f"Stored {sum(kept.values()):,} stations ({', '.join(f'{k} {v:,}' for k, v in kept.items())}); "
+                  f"{len(found.quarantine)} rows quarantined.")
+
+
 @app.command("coverage")
 def coverage(
     force: ForceOption = "leicestershire",

@@ -7,6 +7,8 @@ Kinds:
     quality    data-quality figures per force and month (import reconciliation, not a cross-tabulation of
                crimes by place; exact under every policy — see the note in the README)
     alerts     residents' subscriptions: the answer never carries an address or a count
+    planning   blue-light coverage and scenarios per force area: residents per LSOA (Census), modelled travel
+               minutes from public station sites, shares of residents within a standard; no event counts
     index      the Community Safety Index and its drill-down: rates and scores per area and year, made from
                the exact counts (police.uk publishes them all); NOT yet passed through the policy's rule, which
                they must be before partners' counts feed the index (see the README)
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-Kind = Literal["counts", "records", "reference", "quality", "alerts", "index"]
+Kind = Literal["counts", "records", "reference", "quality", "alerts", "index", "planning"]
 
 #: Everything under these prefixes is police.uk's records API (withheld as a whole when records are).
 RECORD_PREFIXES: Final = ("/police-uk/api",)
@@ -51,6 +53,11 @@ PUBLIC_ROUTES: Final[dict[tuple[str, str], Kind]] = {
     ("GET", "/api/index/map.geojson"): "index",
     ("GET", "/api/index/editions/{edition_id}/config"): "reference",
     ("GET", "/api/index/methodology"): "reference",
+    ("GET", "/blue-light"): "reference",  # the commissioners' page: its figures come from /api/plan
+    ("GET", "/api/plan/{force}/coverage"): "planning",
+    ("GET", "/api/plan/{force}/coverage.geojson"): "planning",
+    ("GET", "/api/plan/{force}/stations"): "reference",
+    ("GET", "/api/plan/{force}/scenarios"): "planning",
     ("GET", "/ogc"): "reference",
     ("GET", "/ogc/"): "reference",
     ("GET", "/ogc/conformance"): "reference",

@@ -217,10 +217,19 @@ _FORECAST_DDL: Final[tuple[str, ...]] = (
 )
 
 
+# Blue-light planning (safertogether.bluelight): the stations a server plans with (`safer plan load-stations`),
+# so the planning API and page need no files. Station sites are public (Home Office list, forces' own lists).
+_BLUELIGHT_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS bluelight_stations (
+        station_id VARCHAR NOT NULL, name VARCHAR NOT NULL, service VARCHAR NOT NULL, easting DOUBLE NOT NULL,
+        northing DOUBLE NOT NULL, pinned BOOLEAN NOT NULL, source VARCHAR, loaded_at TIMESTAMP NOT NULL)""",
+)
+
+
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
     return (spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
-            + _INDEX_POLICY_DDL + _FORECAST_DDL)
+            + _INDEX_POLICY_DDL + _FORECAST_DDL + _BLUELIGHT_DDL)
 
 
 def audit_ddl() -> tuple[str, ...]:

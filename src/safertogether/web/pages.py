@@ -54,6 +54,11 @@ def install_pages(app: FastAPI, libraries_from: Path = frontend.WEB_DIR) -> None
     def safety_index() -> Response:
         return FileResponse(STATIC_DIR / "safety-index.html", media_type="text/html")
 
+    @app.get("/blue-light", include_in_schema=False)
+    def blue_light() -> Response:
+        """Coverage and shared-estate scenarios for commissioners (figures from /api/plan)."""
+        return FileResponse(STATIC_DIR / "blue-light.html", media_type="text/html")
+
     @app.get("/drilldown", include_in_schema=False)
     def drill_down() -> Response:
         return FileResponse(STATIC_DIR / "drilldown.html", media_type="text/html")
