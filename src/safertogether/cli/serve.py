@@ -119,8 +119,8 @@ def demo(
     db: DbOption = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Import only; do not start the server")] = False,
 ) -> None:
-    """Import the Leicestershire data with boundaries and population, build the safety index, then serve the
-    page and API."""
+    """Import the Leicestershire data with boundaries and population, build the safety index, store the fire
+    stations for blue-light planning, then serve the page and API."""
     steps = [
         ("boundaries", data / "boundaries" / "lsoa-2011-ew.geojson"),
         ("lookup", data / "boundaries" / "lsoa-2011-police-force-lookup.csv"),
@@ -131,6 +131,7 @@ def demo(
     import_places(db=db)
     import_police_uk([data / "police-uk" / "leicestershire"], db=db)
     _index_for_the_page(db)
+    _stations_for_the_page(db, data / "blue-light" / "fire" / "home-office-fire-stations-england.ods")
     if not no_serve:
         serve(db=db, port=port)
 
@@ -150,5 +151,26 @@ def _index_for_the_page(db: Path | None) -> None:
             edition, public = build_editions(warehouse, public=load_policy(Settings().disclosure_policy))
         console.print(f"Safety index: edition {edition.edition_id}, {len(edition.records):,} area-periods"
                       + (f" (public edition {public.edition_id})" if public else "") + "; see /safety-index")
+
+    with_warehouse(db, run, read_only=False)
+
+
+def _stations_for_the_page(db: Path | None, fire_list: Path) -> None:
+    """England's fire stations (the Home Office list) as the stored estate, unless one is stored already."""
+    from safertogether.bluelight.estate import save_stations
+    from safertogether.bluelight.inputs import PlanInputs, load_stations
+
+    def run(warehouse: Warehouse) -> None:
+        if warehouse.scalar("SELECT count(*) FROM bluelight_stations"):
+            console.print("Blue-light estate: stations already stored, not replaced")
+            return
+        if not fire_list.exists():
+            console.print(f"Blue-light estate: {fire_list} not found; /blue-light needs `safer plan load-stations`")
+            return
+        with errors.status("storing the fire stations"):
+            found = load_stations(PlanInputs(force="", fire_list=fire_list))
+            kept = save_stations(warehouse, found)
+        console.print(f"Blue-light estate: {sum(kept.values()):,} fire stations stored, {len(found.quarantine)} "
+                      "rows quarantined (see /blue-light)")
 
     with_warehouse(db, run, read_only=False)
