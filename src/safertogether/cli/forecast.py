@@ -197,7 +197,8 @@ def _with_ci(value: float | None, ci: list[float | None], digits: int = 3) -> st
     if value is None:
         return "—"
     low, high = ci
-    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})" if low is not None else f"{value:.{digits}f}"
+    # "to", not a dash: a difference's interval often has a negative end (-0.053 to -0.004)
+    return f"{value:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})" if low is not None else f"{value:.{digits}f}"
 
 
 @app.command("predict")

@@ -107,4 +107,4 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def _ci(pair: list[float | None] | None, digits: int = 3) -> str:
     if not pair or pair[0] is None:
         return ""
-    return f"<small>({pair[0]:.{digits}f}–{pair[1]:.{digits}f})</small>"
+    return f"<small>({pair[0]:.{digits}f} to {pair[1]:.{digits}f})</small>"
