@@ -124,19 +124,11 @@ def test_the_commands_use_the_stored_estate_when_given_no_files(plan_db):
 
 @pytest.mark.browser
 def test_the_page_shows_coverage_and_compares_scenarios_by_keyboard(plan_db):
-    from conftest import running_server
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
-
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
+    from test_browser import chromium_page
 
     warehouse = open_warehouse(plan_db, read_only=True)
     try:
-        with running_server(create_app(warehouse)) as url, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
+        with chromium_page(create_app(warehouse)) as (url, page, errors):
             page.goto(f"{url}/blue-light?force=city-of-london")
             page.wait_for_selector("body[data-state='loaded']", timeout=30_000)
             page.wait_for_function("window.planMap && window.planMap.loaded() && "
@@ -157,7 +149,6 @@ def test_the_page_shows_coverage_and_compares_scenarios_by_keyboard(plan_db):
             header = page.inner_text("#scenario-table thead")
             assert "today" in header and "share police+fire" in header and "choose 2" in header
             assert "Open Government Licence" in page.inner_text("footer")
-            browser.close()
     finally:
         warehouse.close()
     assert not errors, errors

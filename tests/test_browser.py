@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -37,6 +38,26 @@ def _require_chromium() -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@contextlib.contextmanager
+def chromium_page(app: object) -> Iterator[tuple[str, object, list[str]]]:
+    """``app`` served on loopback and a Chromium page: its base URL, the page, and the page's script errors
+    (a test asserts them empty after its checks)."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import running_server
+
+    _require_chromium()
+    with running_server(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield url, page, errors
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")

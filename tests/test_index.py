@@ -220,17 +220,9 @@ def test_offence_level_harm_narrows_the_range_in_london(london: Warehouse) -> No
 
 @pytest.mark.browser
 def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehouse) -> None:
-    from conftest import running_server
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+    from test_browser import chromium_page
 
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with running_server(create_app(leics)) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with chromium_page(create_app(leics)) as (url, page, errors):
         page.goto(f"{url}/safety-index")
         page.wait_for_function("window.indexMap && window.indexMap.loaded() && "
                                "window.indexMap.getLayer('index-fill')", timeout=30_000)
@@ -250,8 +242,7 @@ def test_the_index_page_colours_the_map_by_band_and_opens_a_card(leics: Warehous
         assert "(local authority)" in page.inner_text("#drill-table caption")
         page.click("#drill-table tbody tr:nth-child(2) button.months")  # a number to the months behind it
         assert page.locator("#drill-months li").count() == 12
-        browser.close()
-        assert not errors, errors
+    assert not errors, errors
 
 
 def test_drilling_down_from_the_force_to_its_neighbourhoods(leics: Warehouse) -> None:
@@ -361,17 +352,9 @@ def test_the_borough_index_under_a_policy_is_made_of_released_ward_cells(london_
 
 @pytest.mark.browser
 def test_the_index_page_shows_london_boroughs(london: Warehouse) -> None:
-    from conftest import running_server
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+    from test_browser import chromium_page
 
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with running_server(create_app(london)) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with chromium_page(create_app(london)) as (url, page, errors):
         page.goto(f"{url}/safety-index?level=borough")
         page.wait_for_function("window.indexMap && window.indexMap.loaded() && "
                                "window.indexMap.getLayer('index-fill')", timeout=30_000)
@@ -383,5 +366,4 @@ def test_the_index_page_shows_london_boroughs(london: Warehouse) -> None:
         page.wait_for_selector("#index-card h2", timeout=20_000)
         card = page.inner_text("#index-card")
         assert "Subjective (residents' survey)" in card and "no survey here" not in card
-        browser.close()
-        assert not errors, errors
+    assert not errors, errors

@@ -283,6 +283,17 @@ def session_for_cookie(warehouse: Warehouse, cookie: str, now: dt.datetime | Non
     return user, Session(session_id, cookie, row[0]["csrf_token"], row[0]["expires_at"])
 
 
+def user_for_credentials(warehouse: Warehouse, authorization: str, cookie: str) -> tuple[User, Session | None]:
+    """The user a request names: by its ``Authorization: Bearer`` API token or, without that header, by its
+    session cookie (then with the session, whose CSRF token a change must send)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthenticationError(NOT_SIGNED_IN)
+        return user_for_token(warehouse, token.strip()), None
+    return session_for_cookie(warehouse, cookie)
+
+
 def end_session(warehouse: Warehouse, session_id: str) -> None:
     with warehouse.transaction():
         warehouse.execute("UPDATE user_sessions SET ended_at = ? WHERE session_id = ? AND ended_at IS NULL",

@@ -30,7 +30,7 @@ from typing import Annotated, Final
 from fastapi import Depends, Query, Request
 
 from safertogether.access.policy import AccessRequest
-from safertogether.access.users import NOT_SIGNED_IN, same_secret, session_for_cookie, user_for_token
+from safertogether.access.users import same_secret, user_for_credentials
 from safertogether.api.deps import SESSION_COOKIE, WarehouseDep
 from safertogether.errors import (
     AccessDeniedError,
@@ -67,13 +67,8 @@ def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
 
 
 def _authenticated(request: Request, warehouse: WarehouseDep) -> User:
-    authorization = request.headers.get("authorization", "")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            raise AuthenticationError(NOT_SIGNED_IN)
-        return user_for_token(warehouse, token.strip())
-    user, request.state.session = session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))
+    user, request.state.session = user_for_credentials(warehouse, request.headers.get("authorization", ""),
+                                                       request.cookies.get(SESSION_COOKIE, ""))
     return user
 
 

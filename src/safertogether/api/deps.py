@@ -11,7 +11,6 @@ from typing import Annotated, Final
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from safertogether.access.users import NOT_SIGNED_IN
 from safertogether.disclosure.policy import Policy
 from safertogether.errors import AccessDeniedError, AuthenticationError
 from safertogether.model.access import User
@@ -62,19 +61,16 @@ SESSION_COOKIE: Final = "safer_session"
 
 
 def _signed_in_user(request: Request) -> User | None:
-    from safertogether.access.users import session_for_cookie, user_for_token
+    from safertogether.access.users import user_for_credentials
 
-    warehouse: Warehouse = request.app.state.warehouse
     authorization = request.headers.get("authorization", "")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            raise AuthenticationError(NOT_SIGNED_IN)
-        return user_for_token(warehouse, token.strip())  # refused (401) when not valid
     try:
-        return session_for_cookie(warehouse, request.cookies.get(SESSION_COOKIE, ""))[0]
+        return user_for_credentials(request.app.state.warehouse, authorization,
+                                    request.cookies.get(SESSION_COOKIE, ""))[0]
     except AuthenticationError:
-        return None
+        if authorization:
+            raise  # a bearer token that is not valid: 401
+        return None  # a stale session cookie: public figures
 
 
 class DisclosureHeaders:
