@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
-from scipy import stats
 
 from safertogether.areas.hierarchy import area
 from safertogether.disclosure.policy import Policy
@@ -84,6 +83,8 @@ def _join(items: list[str]) -> str:
 
 def direction(count: int, typical: float, alpha: float = SIGNIFICANCE) -> str:
     """``rose``/``fell`` when a two-sided Poisson test rejects "this month is typical", else ``""``."""
+    from scipy import stats  # ~0.7 s to import: not at start-up (the API serves without it)
+
     if typical <= 0:
         return "rose" if count >= 3 else ""  # from nothing: three or more is unlikely by chance alone
     if count > typical and stats.poisson.sf(count - 1, typical) < alpha / 2:

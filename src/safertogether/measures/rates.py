@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from scipy import stats
 
 PER: Final = 1000.0
 
@@ -28,6 +27,8 @@ FOOTFALL_CATEGORIES: Final = frozenset({"Shoplifting", "Theft from the person", 
 
 def garwood_interval(counts: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact Poisson limits of each count (Garwood 1936), as counts: ``(low, high)``; 0 has low 0."""
+    from scipy import stats  # ~0.7 s to import: not at start-up (the API serves without it)
+
     k = np.asarray(counts, dtype=float)
     alpha = 1.0 - level
     low = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
@@ -93,6 +94,8 @@ def funnel_verdict(counts: np.ndarray, expected: np.ndarray, level: float = 0.99
     the lower one exactly when P(X <= count) < a/2: tail probabilities, which SciPy computes at once, where
     quantiles are searched for (~10x slower for 35,000 areas).
     """
+    from scipy import stats  # ~0.7 s to import: not at start-up (the API serves without it)
+
     known = np.isfinite(expected) & (expected > 0)
     mean = np.where(known, expected, 1.0)
     tail = (1 - level) / 2
@@ -104,6 +107,8 @@ def funnel_verdict(counts: np.ndarray, expected: np.ndarray, level: float = 0.99
 
 def funnel_limits(expected: float, levels: tuple[float, ...] = (0.95, 0.998)) -> dict[str, tuple[int, int]]:
     """The exact Poisson funnel limits (counts) around an expected count, for drawing or explaining."""
+    from scipy import stats  # ~0.7 s to import: not at start-up (the API serves without it)
+
     return {f"{level:.1%}": (int(stats.poisson.ppf((1 - level) / 2, expected)),
                              int(stats.poisson.ppf(1 - (1 - level) / 2, expected))) for level in levels}
 
