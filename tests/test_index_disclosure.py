@@ -182,3 +182,36 @@ def test_the_drilldown_under_a_policy_on_either_engine(warehouse_location: str, 
     assert public["crimes"] % 5 == 0 and all(n % 5 == 0 for n in public["categories"].values())
     assert abs(public["crimes"] - exact["crimes"]) < 0.15 * exact["crimes"]
     assert public["charged_share"] is not None and exact["charged_share"] is not None
+
+
+def test_importing_a_new_month_refreshes_the_index_the_page_reads(city_index_db: Path, city_folder: Path,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A month imported today reaches the safety index (exact and the public edition) without anyone running
+    `safer index build`; `--no-index` leaves the editions as they were."""
+    db = tmp_path / "city.duckdb"
+    shutil.copy(city_index_db, db)
+    monkeypatch.setenv("SAFER_DISCLOSURE_POLICY", "round-to-5")
+    new_months = tmp_path / "2022"
+    new_months.mkdir()
+    for month in range(1, 7):  # six months make 2022 a period of the index (min_months)
+        last_year = (city_folder / f"2021-{month + 6:02d}-city-of-london-street.csv").read_text(encoding="utf-8-sig")
+        (new_months / f"2022-{month:02d}-city-of-london-street.csv").write_text(
+            last_year.replace(f",2021-{month + 6:02d},", f",2022-{month:02d},"), encoding="utf-8")
+    before = json.loads(runner.invoke(app, ["index", "editions", "--db", str(db), "--json"]).stdout)
+
+    imported = runner.invoke(app, ["import", "police-uk", str(new_months), "--db", str(db), "--json"])
+
+    assert imported.exit_code == 0, imported.output
+    [lsoa] = json.loads(imported.stdout)["index"]
+    assert lsoa["level"] == "lsoa" and lsoa["skipped"] is None
+    assert lsoa["public_edition_id"] == lsoa["edition_id"] + 1 > max(e["edition_id"] for e in before)
+    with contextlib.closing(open_warehouse(db, read_only=True)) as warehouse, \
+            _client(warehouse, "round-to-5") as client:
+        edition = client.get("/api/index").json()["edition"]
+        assert edition["edition_id"] == lsoa["public_edition_id"] and edition["periods"][-1] == "2022"
+    assert all(e["periods"][-1] == "2021" for e in before)
+    shutil.copy(city_index_db, db)
+    untouched = runner.invoke(app, ["import", "police-uk", str(new_months), "--db", str(db), "--no-index"])
+    assert untouched.exit_code == 0, untouched.output
+    assert json.loads(runner.invoke(app, ["index", "editions", "--db", str(db), "--json"]).stdout) == before

@@ -35,12 +35,17 @@ def import_police_uk(
         "[default: yes when alerts are configured: SAFER_ALERTS_SECRET and SAFER_SMTP set]")] = None,
     smtp: Annotated[str | None, typer.Option("--smtp", help="SMTP server HOST:PORT for the digests "
                                                             "[default: $SAFER_SMTP]")] = None,
+    refresh_index: Annotated[bool, typer.Option(
+        "--index/--no-index", help="After the import, rebuild the safety index editions older than the data "
+                                   "(only levels already built, with their own configuration)")] = True,
 ) -> None:
     """Import street, outcomes and stop-and-search files; the kind is read from each header.
 
-    After a successful import the month's alert digests are queued and sent when alerts are configured:
-    once per subscriber, area and month, so importing a month again sends nothing again."""
+    After a successful import, the safety index levels already built are rebuilt on the new data (exact and
+    under the server's disclosure policy), then the month's alert digests are queued and sent when alerts are
+    configured: once per subscriber, area and month, so importing a month again sends nothing again."""
     from safertogether.cli.alerts import alerts_configured, say_sent, send_digests
+    from safertogether.cli.index import refresh_after_import, say_refreshed
     from safertogether.ingest import find_police_uk_files
     from safertogether.ingest import import_police_uk as import_files
     from safertogether.measures.period import parse_month
@@ -68,8 +73,12 @@ def import_police_uk(
             report = import_files(warehouse, sources, on_file=advance)
     except SaferError as exc:
         fail(exc)
+    index = refresh_after_import(db) if refresh_index and report.import_id else None
     alerts = send_digests(db, smtp, None, as_json) if send_alerts else None
-    show_report(report, as_json, {"alerts": alerts} if alerts is not None else None)
+    extra = {k: v for k, v in (("index", index), ("alerts", alerts)) if v is not None}
+    show_report(report, as_json, extra or None)
+    if index and not as_json:
+        say_refreshed(index)
     if alerts is not None and not as_json:
         say_sent(alerts)
 

@@ -68,6 +68,32 @@ def import_population(paths: Files, db: DbOption = None, as_json: JsonOption = F
     _import(run, paths, db, as_json, "populations")
 
 
+def refresh_after_import(db: str | None) -> list[dict[str, Any]]:
+    """Rebuild the index editions older than the data just imported (levels already built only), exact and
+    under the server's disclosure policy; what `safer import police-uk` runs after an import."""
+    from safertogether.disclosure.policy import load_policy
+    from safertogether.index.build import refresh_editions
+    from safertogether.settings import Settings
+
+    def run(warehouse: Warehouse) -> list[dict[str, Any]]:
+        with errors.status("refreshing the safety index") as status:
+            done = refresh_editions(warehouse, load_policy(Settings().disclosure_policy),
+                                    on_step=lambda what: status.update(f"index: {what}"))
+        return [r.as_json() for r in done]
+
+    return with_warehouse(db, run, read_only=False)
+
+
+def say_refreshed(refreshed: list[dict[str, Any]]) -> None:
+    for level in refreshed:
+        if level["skipped"]:
+            console.print(f"[yellow]Safety index ({level['level']}) not refreshed:[/] {level['skipped']}")
+        else:
+            public = level["public_edition_id"]
+            console.print(f"Safety index ({level['level']}): edition {level['edition_id']} built on the new data"
+                          + (f", public edition {public}" if public else ""))
+
+
 @app.command()
 def build(
     config: Annotated[Path | None, typer.Option("--config", help="Index configuration (YAML) [default: the "

@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from safertogether.disclosure.policy import Policy
 from safertogether.errors import MissingDataError
-from safertogether.index.config import IndexConfig, config_sha256, load_config
-from safertogether.index.disclosure import record_policy
+from safertogether.index.config import IndexConfig, config_from_text, config_sha256, load_config
+from safertogether.index.disclosure import editions_of, record_policy
 from safertogether.index.indicators import Indicator, objective_indicator, subjective_indicator
 from safertogether.index.panel import Panel, load_panel
 from safertogether.index.scoring import base_of, rank_ranges, ranks, scenarios, score
@@ -66,14 +66,17 @@ class Edition:
 
 def build_index(warehouse: Warehouse, level: str = "lsoa", config_path: str | Path | None = None,
                 harm_paths: list[str | Path] | None = None, store: bool = True,
-                on_step: Step | None = None, policy: Policy | None = None) -> Edition:
+                on_step: Step | None = None, policy: Policy | None = None, config_text: str | None = None) -> Edition:
     """Compute the index for every area of ``level`` and period, and (``store``) save it as a new edition.
+
+    The configuration is the packaged one, the file ``config_path``, or ``config_text`` (an edition's own, when
+    it is rebuilt on newer data: see :func:`refresh_editions`).
 
     With a disclosure ``policy`` (not exact) the crimes are its released counts, and the edition is the one
     public answers under that policy read (see :mod:`safertogether.index.disclosure`); a ``dp`` policy draws
     its release of police.uk's cells first if the current data has none (spending its epsilon once).
     """
-    config, text = load_config(config_path)
+    config, text = (config_from_text(config_text), config_text) if config_text else load_config(config_path)
     harm = load_harm_weights(harm_paths) if harm_paths else default_harm_weights()
     step = on_step or (lambda _what: None)
     policy = None if policy is None or policy.exact else policy
@@ -94,16 +97,62 @@ def build_index(warehouse: Warehouse, level: str = "lsoa", config_path: str | Pa
 
 def build_editions(warehouse: Warehouse, level: str = "lsoa", config_path: str | Path | None = None,
                    harm_paths: list[str | Path] | None = None, public: Policy | None = None, store: bool = True,
-                   on_step: Step | None = None) -> tuple[Edition, Edition | None]:
+                   on_step: Step | None = None, config_text: str | None = None) -> tuple[Edition, Edition | None]:
     """The exact edition (analysts', this library's) and, when the ``public`` policy is not exact, the
     edition public answers read, computed from the counts that policy releases (None otherwise)."""
     step = on_step or (lambda _what: None)
-    exact = build_index(warehouse, level, config_path, harm_paths, store=store, on_step=step)
+    exact = build_index(warehouse, level, config_path, harm_paths, store=store, on_step=step, config_text=config_text)
     if public is None or public.exact or not store:
         return exact, None
-    released = build_index(warehouse, level, config_path, harm_paths, policy=public,
+    released = build_index(warehouse, level, config_path, harm_paths, policy=public, config_text=config_text,
                            on_step=lambda what: step(f"public ({public.name}): {what}"))
     return exact, released
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What :func:`refresh_editions` did for one level: new editions, or why it left the level alone."""
+
+    level: str
+    exact: Edition | None = None
+    public: Edition | None = None
+    skipped: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"level": self.level, "edition_id": self.exact.edition_id if self.exact else None,
+                "public_edition_id": self.public.edition_id if self.public else None, "skipped": self.skipped}
+
+
+def refresh_editions(warehouse: Warehouse, public: Policy | None = None,
+                     on_step: Step | None = None) -> list[Refreshed]:
+    """Rebuild every level's index whose latest edition is older than the newest file loaded.
+
+    Why: the page, the API and ``safer publish`` read the latest edition, so without this a month imported
+    today would not reach them until someone remembered ``safer index build``. Each level is rebuilt with the
+    configuration its latest exact edition was built with (the text stored beside it), exact and under the
+    ``public`` policy. A level built with a user's own harm weights is left alone (their files are not
+    stored) and says how to rebuild it. Levels never built are not started here.
+    """
+    step = on_step or (lambda _what: None)
+    condition, parameters = editions_of(warehouse, None)
+    latest: dict[str, tuple[str, str | None]] = {}
+    for row in warehouse.query(
+            f"SELECT level, config_yaml, harm_sha256 FROM index_editions WHERE {condition} ORDER BY edition_id",
+            parameters):
+        latest[row["level"]] = (row["config_yaml"], row["harm_sha256"])
+    done = []
+    default_harm = default_harm_weights().sha256
+    for level, (text, harm_sha) in sorted(latest.items()):
+        if edition_is_current(warehouse, level):
+            continue
+        if harm_sha is not None and harm_sha != default_harm:
+            done.append(Refreshed(level, skipped="built with your own harm weights: rebuild it with "
+                                                 f"`safer index build --level {level} --harm FILE...`"))
+            continue
+        exact, released = build_editions(warehouse, level, public=public, config_text=text,
+                                         on_step=lambda what, level=level: step(f"{level}: {what}"))
+        done.append(Refreshed(level, exact, released))
+    return done
 
 
 def edition_is_current(warehouse: Warehouse, level: str = "lsoa") -> bool:
