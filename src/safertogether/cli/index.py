@@ -179,13 +179,16 @@ def show(
 def card(
     area: Annotated[str, typer.Argument(help="The area's code (LSOA, MSOA, local authority or borough)")],
     period: Annotated[str | None, typer.Option("--period", help="A year [default: the latest]")] = None,
+    level: Annotated[str | None, typer.Option(
+        "--level", help="The edition's level, for a London borough's code (E09) that is both a local authority "
+                        "(lad) and a borough [default: the newest edition scoring the area]")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """An area's index card: score, band, both halves, themes, trend, what drives it and similar areas."""
     from safertogether.index.cards import index_card
 
-    found = with_warehouse(db, lambda w: index_card(w, area, period))
+    found = with_warehouse(db, lambda w: index_card(w, area, period, level=level))
     if as_json:
         print(json.dumps(found, indent=1, default=str))
         return

@@ -84,14 +84,21 @@ def index_scores(warehouse: Warehouse, level: str | None = None, period: str | N
 
 
 def index_card(warehouse: Warehouse, area: str, period: str | None = None, similar: int = 5,
-               policy: Policy | None = None) -> dict[str, Any]:
-    """The index card of one area (see the module docstring) from the newest edition under ``policy``."""
+               policy: Policy | None = None, level: str | None = None) -> dict[str, Any]:
+    """The index card of one area (see the module docstring) from the newest edition under ``policy``.
+
+    A London borough's code (E09) is both a local authority (``lad``, from police.uk) and a ``borough`` (the
+    MPS ward files): ``level`` says which edition to read; without it, the newest that scores the area.
+    """
     condition, params = editions_of(warehouse, policy, "s")
+    if level is not None:
+        condition, params = f"{condition} AND s.level = ?", [*params, level]
     found = warehouse.query(f"""SELECT s.edition_id FROM index_scores s WHERE s.area = ? AND {condition}
                                 ORDER BY s.edition_id DESC LIMIT 1""", [area, *params])
     if not found:
-        latest_edition(warehouse, None, policy)  # no edition at all under the policy: say what to build
-        raise NotFoundError(f"{area} has no index score; check the code, or build the index at its level")
+        latest_edition(warehouse, level, policy)  # no edition at all under the policy: say what to build
+        raise NotFoundError(f"{area} has no index score{f' at level {level}' if level else ''}; check the code, "
+                            "or build the index at its level")
     edition_id = found[0]["edition_id"]
     edition = latest_edition(warehouse, warehouse.scalar(
         "SELECT level FROM index_editions WHERE edition_id = ?", [edition_id]), policy)

@@ -31,8 +31,9 @@ def get_scores(warehouse: WarehouseDep, policy: DisclosureDep, level: Level = No
 
 @router.get("/areas/{code}", summary="An area's index card: score, band, halves, themes, trend, drivers, "
                                      "similar areas")
-def get_card(warehouse: WarehouseDep, policy: DisclosureDep, code: AreaCode, period: Period = None) -> dict[str, Any]:
-    return cards.index_card(warehouse, code, period, policy=policy)
+def get_card(warehouse: WarehouseDep, policy: DisclosureDep, code: AreaCode, period: Period = None,
+             level: Level = None) -> dict[str, Any]:
+    return cards.index_card(warehouse, code, period, policy=policy, level=level)
 
 
 @router.get("/drilldown/{code}", summary="Force -> local authority -> MSOA -> LSOA: an area and the areas below it, "

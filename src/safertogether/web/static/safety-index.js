@@ -83,7 +83,7 @@ async function start() {
       const code = event.features[0].properties.area;
       const card = document.getElementById('index-card');
       try {
-        card.innerHTML = cardHtml(await getJson(`/api/index/areas/${encodeURIComponent(code)}`));
+        card.innerHTML = cardHtml(await getJson(`/api/index/areas/${encodeURIComponent(code)}?level=${encodeURIComponent(shown)}`));
       } catch (error) {
         card.textContent = error.message;
       }
