@@ -114,21 +114,18 @@ def deliver(store: AlertStore, config: AlertsConfig, mailer: Mailer, rounds: int
             break
         if attempt:
             time.sleep(wait * 2 ** (attempt - 1))
-        results: list[tuple[str, str, str, str | None]] = []
-        for sid, area_code, month, subject, body in pending:
-            results.append((sid, area_code, month, _send_one(store, config, mailer, sid, area_code, month,
-                                                             subject, body)))
-            if len(results) >= batch:
-                sent += _mark(store, results, progress)
-                results = []
-        sent += _mark(store, results, progress)
+        for start in range(0, len(pending), batch):
+            chunk = pending[start:start + batch]
+            subscriptions = store.get_many([row[0] for row in chunk])  # one query per batch, not per message
+            sent += _mark(store, [(sid, area_code, month, _send_one(config, mailer, subscriptions.get(sid), sid,
+                                                                    area_code, month, subject, body))
+                                  for sid, area_code, month, subject, body in chunk], progress)
     failed = len(store.to_send(config.max_attempts))
     return sent, failed
 
 
-def _send_one(store: AlertStore, config: AlertsConfig, mailer: Mailer, sid: str, area_code: str, month: str,
+def _send_one(config: AlertsConfig, mailer: Mailer, sub: Subscription | None, sid: str, area_code: str, month: str,
               subject: str, body: str) -> str | None:
-    sub = store.get(sid)
     if sub is None or sub.status != "confirmed":
         return "not confirmed"
     unsubscribe_url = body.rsplit("To stop these e-mails: ", 1)[-1].strip()

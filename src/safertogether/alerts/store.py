@@ -199,6 +199,18 @@ class AlertStore:
         rows = self._read("SELECT * FROM subscriptions WHERE subscription_id = ?", (subscription_id,))
         return self._subscription(rows[0]) if rows else None
 
+    def get_many(self, subscription_ids: Sequence[str]) -> dict[str, Subscription]:
+        """The subscriptions of these ids that exist, in one query (a batch of the outbox: on PostgreSQL a look-up
+        per message was a round trip each, and halved the sending rate)."""
+        found: dict[str, Subscription] = {}
+        unique = list(dict.fromkeys(subscription_ids))
+        for start in range(0, len(unique), 500):  # well under SQLite's bound on parameters
+            chunk = unique[start:start + 500]
+            rows = self._read(f"SELECT * FROM subscriptions WHERE subscription_id IN ({', '.join('?' * len(chunk))})",
+                              chunk)
+            found.update((row[0], self._subscription(row)) for row in rows)
+        return found
+
     def confirmed(self) -> list[Subscription]:
         rows = self._read("SELECT * FROM subscriptions WHERE status = 'confirmed' ORDER BY subscription_id")
         return [self._subscription(r) for r in rows]
