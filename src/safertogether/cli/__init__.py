@@ -14,6 +14,7 @@ from safertogether.cli import (
     access,
     alerts,
     audit,
+    exchange,
     explore,
     forecast,
     imports,
@@ -36,6 +37,7 @@ for group, name in ((imports, "import"), (link, "link"), (access, "access"), (sy
 app.add_typer(index_group.app, name="index")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(publish.app, name="publish")
+app.add_typer(exchange.app, name="exchange")
 for command in (explore.quality, explore.areas, explore.export, explore.summary, serve.serve, serve.demo):
     app.command()(command)
 

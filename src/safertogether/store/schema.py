@@ -225,11 +225,23 @@ _BLUELIGHT_DDL: Final[tuple[str, ...]] = (
         northing DOUBLE NOT NULL, pinned BOOLEAN NOT NULL, source VARCHAR, loaded_at TIMESTAMP NOT NULL)""",
 )
 
+# The incident exchange (safertogether.bluelight.exchange_ledger): every message sent to or received from a
+# partner's dispatch system, and the lines of received files that were not messages, with their reasons.
+_EXCHANGE_DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS exchange_messages (
+        message_id VARCHAR PRIMARY KEY, direction VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        sent_at TIMESTAMP NOT NULL, sender VARCHAR NOT NULL, receiver VARCHAR NOT NULL, sender_ref VARCHAR NOT NULL,
+        receiver_ref VARCHAR, acknowledges VARCHAR, body VARCHAR NOT NULL, source VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS exchange_rejected (
+        source VARCHAR NOT NULL, line BIGINT NOT NULL, reason VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)""",
+)
+
 
 def ddl() -> tuple[str, ...]:
     """Every table and sequence of the current version (each created only if missing)."""
     return (spine_ddl() + ddl_v2() + linkage_ddl() + _AUDIT_DDL + _USERS_DDL + _INDEX_DDL + _PUBLISH_DDL
-            + _INDEX_POLICY_DDL + _FORECAST_DDL + _BLUELIGHT_DDL)
+            + _INDEX_POLICY_DDL + _FORECAST_DDL + _BLUELIGHT_DDL + _EXCHANGE_DDL)
 
 
 def audit_ddl() -> tuple[str, ...]:
