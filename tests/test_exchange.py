@@ -119,3 +119,72 @@ def test_a_partners_bad_lines_are_kept_apart_with_reasons_and_the_good_ones_kept
     state = json.loads(runner.invoke(app, ["exchange", "incidents", "--db", db, "--json"]).stdout)
     [fire] = [s for s in state if s["sender_ref"] == "LP-1"]
     assert (fire["updates"], fire["status"], fire["incident_type"]) == (1, "open", "fire")
+
+
+def test_dispatch_systems_exchange_through_the_api_as_their_own_agency_only(tmp_path: Path) -> None:
+    """Fire posts a new incident for the ambulance service; the ambulance's system reads it from where it
+    left off and acknowledges it; posting as another agency, the wrong role and no sign-in are refused and
+    audited; the routes are signed in only, never on a public server."""
+    from fastapi.testclient import TestClient
+
+    from safertogether.access.audit import read_entries, verify
+    from safertogether.access.users import add_user, issue_token
+    from safertogether.api.app import create_app
+    from safertogether.disclosure.outputs import SIGNED_IN_ROUTES
+    from safertogether.model.access import User
+
+    fire = User(user_id="fire-cad", name="Fire CAD", agency="fire", role="dispatch-system", clearance="OFFICIAL")
+    ambo = User(user_id="ambo-cad", name="Ambulance CAD", agency="ambulance", role="dispatch-system",
+                clearance="OFFICIAL")
+    analyst = User(user_id="ann", name="Ann", agency="fire", role="analyst", clearance="SECRET")
+    db = tmp_path / "hub.duckdb"
+    warehouse = open_warehouse(db)
+    for user in (fire, ambo, analyst):
+        add_user(warehouse, user, "a long enough pass phrase")
+    token = {u.user_id: {"Authorization": f"Bearer {issue_token(warehouse, u.user_id).token}"}
+             for u in (fire, ambo, analyst)}
+    create = {"message_id": "f-1", "action": "create", "sent_at": "2026-12-03T21:00:00Z", "sender": "fire",
+              "receiver": "ambulance", "sender_ref": "F/123", "incident_type": "rtc", "priority": "1",
+              "location": {"longitude": -1.13, "latitude": 52.63}}
+    with TestClient(create_app(warehouse), raise_server_exceptions=False) as client:
+        assert client.post("/api/exchange/messages", json=create).status_code == 401
+        assert client.post("/api/exchange/messages", json=create, headers=token["ann"]).status_code == 403
+        forged = client.post("/api/exchange/messages", json={**create, "message_id": "f-2", "sender": "police"},
+                             headers=token["fire-cad"])
+        assert forged.status_code == 403 and "as your own agency (fire)" in forged.json()["error"]["message"]
+        bad = client.post("/api/exchange/messages", content=b'{"action": "create"', headers=token["fire-cad"])
+        assert bad.status_code == 400 and "not a valid incident-exchange message" in bad.json()["error"]["message"]
+
+        posted = client.post("/api/exchange/messages", json=create, headers=token["fire-cad"])
+        assert posted.status_code == 201 and posted.headers["cache-control"] == "no-store, private"
+        assert client.post("/api/exchange/messages", json=create, headers=token["fire-cad"]).status_code == 200
+        reused = client.post("/api/exchange/messages", json={**create, "priority": "2"}, headers=token["fire-cad"])
+        assert reused.status_code == 400 and "different contents" in reused.json()["error"]["message"]
+
+        inbox = client.get("/api/exchange/messages", headers=token["ambo-cad"]).json()
+        assert [m["message"]["sender_ref"] for m in inbox["messages"]] == ["F/123"]
+        assert client.get("/api/exchange/messages", headers=token["fire-cad"]).json()["messages"] == []
+        ack = {"message_id": "a-1", "action": "acknowledge", "sent_at": "2026-12-03T21:00:05Z", "sender": "ambulance",
+               "receiver": "fire", "sender_ref": "A/9", "receiver_ref": "F/123", "acknowledges": "f-1"}
+        assert client.post("/api/exchange/messages", json=ack, headers=token["ambo-cad"]).status_code == 201
+        later = client.get("/api/exchange/messages", params={"after": inbox["next_after"]},
+                           headers=token["ambo-cad"]).json()
+        assert later["messages"] == []  # nothing new for the ambulance since it last read
+        assert [m["message"]["action"] for m in client.get(
+            "/api/exchange/messages", headers=token["fire-cad"]).json()["messages"]] == ["acknowledge"]
+        paths = client.get("/openapi.json").json()["paths"]
+        assert {("POST", "/api/exchange/messages"), ("GET", "/api/exchange/messages")} <= set(SIGNED_IN_ROUTES)
+        assert "/api/exchange/messages" in paths
+    from safertogether.bluelight.exchange_ledger import shared_incidents
+
+    [incident] = shared_incidents(warehouse)
+    assert (incident["sender_ref"], incident["receiver_ref"], incident["acknowledged"]) == ("F/123", "A/9", True)
+    entries = read_entries(warehouse)
+    assert {(e.actor_user, e.outcome) for e in entries if e.action == "exchange-post"} >= {
+        ("ann", "denied"), ("fire-cad", "denied"), ("fire-cad", "allowed"), ("ambo-cad", "allowed")}
+    assert verify(warehouse).ok
+    warehouse.close()
+    with contextlib.closing(open_warehouse(db, read_only=True)) as public, \
+            TestClient(create_app(public)) as client:
+        assert "/api/exchange/messages" not in client.get("/openapi.json").json()["paths"]
+        assert client.get("/api/exchange/messages").status_code == 404

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from safertogether.api.auth import writable_or_refuse
 from safertogether.api.deps import DisclosureHeaders
 from safertogether.api.errors import install_error_handlers
-from safertogether.api.routes import alerts, areas, forecasts, index, meta, ogc, people, plan, police_uk
+from safertogether.api.routes import alerts, areas, exchange, forecasts, index, meta, ogc, people, plan, police_uk
 from safertogether.api.warm import Warming
 from safertogether.disclosure.policy import load_policy
 from safertogether.settings import Settings
@@ -54,6 +54,7 @@ def _mount_people(app: FastAPI) -> None:
     if not app.state.warehouse.read_only:
         app.include_router(people.router)
         app.include_router(forecasts.router)  # where patrols will go: signed in only, never public
+        app.include_router(exchange.router)  # live incidents between dispatch systems: signed in only
         return
 
     @app.api_route("/api/people/{rest:path}", methods=["GET", "POST"], include_in_schema=False)

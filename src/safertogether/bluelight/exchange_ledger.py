@@ -25,9 +25,11 @@ from typing import Any, Final
 import pyarrow as pa
 
 from safertogether.bluelight.exchange import ExchangeMessage, acknowledge, create_message, read_message
-from safertogether.errors import InputFormatError, MissingDataError
+from safertogether.errors import BadRequestError, InputFormatError, MissingDataError
 from safertogether.store.warehouse import Warehouse
 
+#: Who may post and read messages through the API for their agency (a person, or a dispatch system's account).
+EXCHANGE_ROLES: Final = ("call-handler", "dispatcher", "supervisor", "dispatch-system")
 #: A line longer than this is refused unread: no legitimate message comes near it.
 MAX_LINE_BYTES: Final = 64 * 1024
 _COLUMNS: Final = ("message_id", "direction", "action", "sent_at", "sender", "receiver", "sender_ref",
@@ -123,6 +125,29 @@ def receive(warehouse: Warehouse, data: bytes, source: str, receiver: str,
                 "reason": [r for _, r in report.rejected],
                 "recorded_at": [_utc(now)] * len(report.rejected)}))
     return report
+
+
+def accept(warehouse: Warehouse, message: ExchangeMessage, source: str, now: dt.datetime | None = None) -> bool:
+    """Keep one message a partner's system posted to the platform (the API's way in; the platform is the hub,
+    the receiver reads it with :func:`addressed_to`). True when new, False when already kept."""
+    with warehouse.transaction():
+        body = _bodies(warehouse, [message.message_id]).get(message.message_id)
+        if body is not None and body != message.model_dump_json():
+            raise BadRequestError(f"message_id {message.message_id} was received before with different contents; "
+                                  "a changed incident is an update message with a new id")
+        if body is None:
+            _record(warehouse, [message], "received", source, now or dt.datetime.now(dt.UTC))
+    return body is None
+
+
+def addressed_to(warehouse: Warehouse, agency: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+    """Messages addressed to ``agency`` in the order they reached the platform, after position ``after``: a
+    partner's system keeps the last ``seq`` it read and asks again from there."""
+    if not warehouse.table_exists("exchange_messages"):
+        return []
+    rows = warehouse.query("SELECT seq, body FROM exchange_messages WHERE receiver = ? AND seq > ? ORDER BY seq "
+                           "LIMIT ?", [agency, after, limit])
+    return [{"seq": r["seq"], "message": json.loads(r["body"])} for r in rows]
 
 
 def shared_incidents(warehouse: Warehouse, open_only: bool = False) -> list[dict[str, Any]]:

@@ -76,6 +76,9 @@ PUBLIC_ROUTES: Final[dict[tuple[str, str], Kind]] = {
 SIGNED_IN_ROUTES: Final[dict[tuple[str, str], str]] = {
     # hotspot forecasts and patrol plans: no person, but where patrols will go (analysts and planners only)
     ("GET", "/api/forecasts/{kind}/latest"): "forecast",
+    # live incidents between partners' dispatch systems: each agency posts as itself, reads what is addressed to it
+    ("POST", "/api/exchange/messages"): "exchange",
+    ("GET", "/api/exchange/messages"): "exchange",
 }
 
 

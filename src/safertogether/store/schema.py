@@ -228,8 +228,11 @@ _BLUELIGHT_DDL: Final[tuple[str, ...]] = (
 # The incident exchange (safertogether.bluelight.exchange_ledger): every message sent to or received from a
 # partner's dispatch system, and the lines of received files that were not messages, with their reasons.
 _EXCHANGE_DDL: Final[tuple[str, ...]] = (
+    "CREATE SEQUENCE IF NOT EXISTS exchange_message_seq START 1",
+    # seq: the order messages reached us, for a partner's system reading what is addressed to it (?after=seq)
     """CREATE TABLE IF NOT EXISTS exchange_messages (
-        message_id VARCHAR PRIMARY KEY, direction VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        seq BIGINT NOT NULL DEFAULT nextval('exchange_message_seq'), message_id VARCHAR PRIMARY KEY,
+        direction VARCHAR NOT NULL, action VARCHAR NOT NULL,
         sent_at TIMESTAMP NOT NULL, sender VARCHAR NOT NULL, receiver VARCHAR NOT NULL, sender_ref VARCHAR NOT NULL,
         receiver_ref VARCHAR, acknowledges VARCHAR, body VARCHAR NOT NULL, source VARCHAR NOT NULL,
         recorded_at TIMESTAMP NOT NULL)""",
