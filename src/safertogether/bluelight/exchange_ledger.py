@@ -85,7 +85,7 @@ def receive(warehouse: Warehouse, data: bytes, source: str, receiver: str,
     report = Received(source)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    good: list[ExchangeMessage] = []
+    good: list[tuple[int, ExchangeMessage]] = []
     seen_here: dict[str, str] = {}
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
@@ -101,24 +101,25 @@ def receive(warehouse: Warehouse, data: bytes, source: str, receiver: str,
             report.rejected.append((number, reason or "unreadable"))
             continue
         seen_here[message.message_id] = message.model_dump_json()
-        good.append(message)
+        good.append((number, message))
     with warehouse.transaction():
-        known = _bodies(warehouse, [m.message_id for m in good])
+        known = _bodies(warehouse, [m.message_id for _, m in good])
         fresh = []
-        for message in good:
+        for number, message in good:
             body = known.get(message.message_id)
             if body is None:
                 fresh.append(message)
             elif body == message.model_dump_json():
                 report.already_had += 1
             else:
-                report.rejected.append((0, f"message_id {message.message_id} was received before with different "
+                report.rejected.append((number, f"message_id {message.message_id} was received before with different "
                                            "contents; a changed incident is an update message with a new id"))
         _record(warehouse, fresh, "received", source, now)
         report.kept = len(fresh)
         report.acknowledgements = [acknowledge(m, our_reference(receiver, m.sender, m.sender_ref), now)
                                    for m in fresh if m.action == "create"]
         _record(warehouse, report.acknowledgements, "sent", source, now)
+        report.rejected.sort()
         if report.rejected:
             warehouse.insert_arrow("exchange_rejected", pa.table({
                 "source": [source] * len(report.rejected), "line": [n for n, _ in report.rejected],

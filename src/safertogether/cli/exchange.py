@@ -70,7 +70,7 @@ def receive(
             console.print(f"{r.source}: {r.kept:,} messages kept, {r.already_had:,} already had, "
                           f"{len(r.rejected):,} refused, {len(r.acknowledgements):,} acknowledged")
             for line, reason in r.rejected[:20]:
-                console.print(f"  [yellow]line {line or '?'}:[/] {reason}", highlight=False)
+                console.print(f"  [yellow]line {line}:[/] {reason}", highlight=False)
             if len(r.rejected) > 20:
                 console.print(f"  ... and {len(r.rejected) - 20:,} more (table exchange_rejected)")
     if any(r.rejected for r in reports):
