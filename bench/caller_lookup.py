@@ -156,14 +156,19 @@ def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict
         entries_before = verify(warehouse).entries
         results: dict[str, Any] = {"build": build}
         found: list[int] = []
+        bare_ranks: dict[int, int | None] = {}
+        access_ranks: dict[int, int | None] = {}
 
         def bare(i: int, q: dict[str, Any]) -> None:
-            index.lookup(q["name"], q["dob"], q["address"], q["postcode"], limit=10)
+            answer = index.lookup(q["name"], q["dob"], q["address"], q["postcode"], limit=10)
+            bare_ranks[i] = _rank_of_truth([[r.record_key for r in c.records] for c in answer], q["keys"])
 
         def through_access(i: int, q: dict[str, Any]) -> None:
             answer = lookup_caller(warehouse, asked[i % len(asked)], q["name"], q["dob"], q["address"], q["postcode"],
                                    index=index)
             found.append(len(answer.candidates))
+            access_ranks[i] = _rank_of_truth([[v.record_key for v in c.records] for c in answer.candidates],
+                                             q["keys"])
 
         with ThreadPoolExecutor(args.clients) as pool:
             for _ in range(args.repeat):  # interleaved, so both meet the same load
@@ -174,11 +179,24 @@ def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict
         results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
                             "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
         results["answers_with_a_candidate"] = round(float(np.mean([n > 0 for n in found])), 3)
+        results["true_person_found"] = {"bare_index": _hits(bare_ranks), "with_access": _hits(access_ranks)}
     finally:
         warehouse.close()
     if args.http:
         results["http"] = over_http(location, queries, args)
     return results
+
+
+def _rank_of_truth(candidates: list[list[str]], truth: set[str]) -> int | None:
+    """The place of the first candidate holding a record of the true person (None: not among them)."""
+    return next((n for n, keys in enumerate(candidates) if truth.intersection(keys)), None)
+
+
+def _hits(ranks: dict[int, int | None]) -> dict[str, float]:
+    """Share of queries whose true person is among the first k candidates (against the generator's truth).
+    Through access a user sees only what their agreements allow, so a true person may be rightly absent."""
+    return {f"hit_at_{k}": round(float(np.mean([r is not None and r < k for r in ranks.values()])), 4)
+            for k in (1, 5, 10)}
 
 
 def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
@@ -487,6 +505,7 @@ def _print(figures: dict[str, Any]) -> None:
                     print(f"  {via:<7} {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
                           f"p99 {run['p99_ms']} ms; "
                           f"{run['per_second']}/s; CPU ms a call {_cpu(run)}; load {run['load_1min']}")
+        print(f"  true person among the first 1/5/10 candidates: {r['true_person_found']}")
         print(f"  audit: verify {'OK' if r['audit']['verify_ok'] else 'FAILED'}, {r['audit']['entries_added']} "
               f"entries for {r['audit']['lookups_made']} lookups")
     if "postgresql_workers" in figures:

@@ -68,6 +68,7 @@ USERS = {  # user id -> (agency, role, clearance)
     "v1": ("victim-service", "caseworker", "SECRET"),
     "r1": ("leicestershire-council", "reviewer", "OFFICIAL-SENSITIVE"),
     "d1": ("leicestershire-council", "dpo", "OFFICIAL-SENSITIVE"),
+    "d2": ("leicestershire-police", "dpo", "OFFICIAL-SENSITIVE"),
     "lock": ("leicestershire-council", "caseworker", "OFFICIAL"),
 }
 INJECTIONS = ("' OR '1'='1", "x'; DROP TABLE person_records; --", "\" OR 1=1 --", '{"$ne": null}',
@@ -468,6 +469,34 @@ def test_the_review_queue_is_for_reviewers_and_the_audit_queries_for_the_dpo(wor
     assert {"c1"} <= {e["actor_user"] for e in seen.json()["entries"]}
     mine = _get(world, "c2", "/api/people/audit/mine").json()["entries"]
     assert mine and {e["actor_user"] for e in mine} == {"c2"}
+
+
+def test_a_dpo_sees_the_audit_entries_of_their_own_agency_only(world):
+    warehouse = world["warehouse"]
+    council = _person(warehouse, _only("leicestershire-council"))
+    assert _get(world, "c1", f"/api/people/persons/{council}", **SAFEGUARDING).status_code == 200
+    read = _last_entries(warehouse)[0]
+    assert (read.actor_user, read.outcome) == ("c1", "allowed")
+    ours = _get(world, "d1", f"/api/people/audit/persons/{council}").json()["entries"]
+    assert read.seq in {e["seq"] for e in ours}
+    # The police's officer: a council user reading council records is none of their business.
+    theirs = _get(world, "d2", f"/api/people/audit/persons/{council}")
+    assert theirs.status_code == 200
+    assert read.seq not in {e["seq"] for e in theirs.json()["entries"]}
+    assert all(e["actor_agency"] == "leicestershire-police"
+               or any(s.startswith("leicestershire-police:") for s in e["subjects"]) for e in theirs.json()["entries"])
+    # A council user breaking glass on police records is the police's business too, and the council's.
+    police = _person(warehouse, _only("leicestershire-police"))
+    glass = _get(world, "c2", f"/api/people/persons/{police}", purpose="emergency-response",
+                 emergency_reason="Caller reports a person unconscious at this address; identity needed for the crew")
+    assert glass.status_code == 200
+    entry = _last_entries(warehouse)[0]
+    assert entry.action == "break-glass"
+    for dpo in ("d1", "d2"):
+        assert entry.seq in {e["seq"] for e in _get(world, dpo, "/api/people/audit/break-glass").json()["entries"]}
+    # and the officer's own query is audited like any other.
+    last = _last_entries(warehouse)[0]
+    assert (last.action, last.actor_user, last.outcome) == ("audit-query", "d2", "allowed")
 
 
 def test_a_subject_access_export_holds_all_of_a_person_and_no_one_else(world):

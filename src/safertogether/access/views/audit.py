@@ -1,10 +1,15 @@
 """The audit log's faces: who has seen a person, break-glass reads (data protection officer), and a
 user's own history. Each query of the log is itself audited.
+
+A data protection officer answers for their own agency: they see the entries of its users' actions and
+the entries naming one of its records (``agency:reference``), whoever acted; not what other agencies'
+users did with other agencies' records, though the log is one chain (:func:`of_agency`). An entry that
+names a person id alone (a refused read shows no record) counts for the actor's agency only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from safertogether.access.policy import AccessRequest
@@ -12,6 +17,7 @@ from safertogether.access.views.common import audit_event, entitled
 from safertogether.errors import AccessDeniedError
 
 if TYPE_CHECKING:
+    from safertogether.access.audit import AuditEntry
     from safertogether.model.access import User
     from safertogether.store.warehouse import Warehouse
 
@@ -20,14 +26,15 @@ AUDIT_ROLES: Final = ("dpo",)
 
 
 def who_has_seen_view(warehouse: Warehouse, user: User, person_id: str) -> list[dict[str, Any]]:
-    """Every audit entry naming the person (a subject access request), for a data protection officer."""
+    """Every audit entry naming the person (a subject access request) that the data protection officer's
+    agency answers for."""
     from safertogether.access.audit import who_has_seen
 
     return _audit_query(warehouse, user, person_id, lambda: who_has_seen(warehouse, person_id))
 
 
 def break_glass_reads(warehouse: Warehouse, user: User) -> list[dict[str, Any]]:
-    """Every break-glass read, with its written reason, for the data protection officer's review."""
+    """Every break-glass read by the officer's agency or of its records, with its written reason, for review."""
     from safertogether.access.audit import read_entries
 
     return _audit_query(warehouse, user, "break-glass",
@@ -43,9 +50,16 @@ def _audit_query(warehouse: Warehouse, user: User, subject: str,
     except AccessDeniedError as refused:
         audit_event(warehouse, request, "audit-query", "denied", [subject], reason=str(refused))
         raise
-    entries = query()
+    entries = of_agency(query(), user.agency)
     audit_event(warehouse, request, "audit-query", "allowed", [subject])
     return [e.as_json() for e in entries]
+
+
+def of_agency(entries: Iterable[AuditEntry], agency: str) -> list[AuditEntry]:
+    """The entries a data protection officer of ``agency`` answers for: its users' actions, and any action
+    naming one of its records."""
+    prefix = f"{agency}:"
+    return [e for e in entries if e.actor_agency == agency or any(s.startswith(prefix) for s in e.subjects)]
 
 
 def own_history(warehouse: Warehouse, user: User, limit: int = 100) -> list[dict[str, Any]]:
