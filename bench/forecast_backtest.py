@@ -13,8 +13,9 @@
   test span) and reports the chosen model against the best baseline, all-history counts, the previous period
   and KDE: a paired bootstrap interval of the difference and whether the marginal intervals overlap.
 - A known self-exciting process: each model's hit rate as a share of the true rate's.
-- Time and memory of one forecast (cold: no warm start) over the whole Leicestershire grid at 150 m (the cells
-  within 500 m of a crime), each model in a child process; the long-run mean is the in-run anchor.
+- Time and memory of one forecast (cold: no warm start) over the whole Leicestershire force grid (its LSOAs) at
+  150 m and 250 m, and of one Portland weekly burglary forecast at 150 m, each model in a child process; the
+  long-run mean is the in-run anchor, open_cp's grid ETAS (15-67 s per forecast) the issue's.
 
 Usage: ``python bench/forecast_backtest.py [--data ../shared/data] [--out results.json] [--quick]``.
 """
@@ -112,25 +113,57 @@ def synthetic(models: list[str]) -> dict[str, Any]:
     return {"process": {"theta": process.theta, "a": process.a, "phi": process.phi}, **report}
 
 
-def forecast_child(data: Path, model: str) -> None:
-    """One forecast of the month after the data over the whole force grid (150 m), in this process."""
+#: Where one forecast is timed: the whole Leicestershire force grid (its LSOAs) at 150 m and 250 m, and a
+#: Portland weekly burglary forecast at 150 m (the grid the backtest uses).
+SPEED_PLACES = ("leicestershire-150", "leicestershire-250", "portland-burglary-150")
+
+
+def _speed_series(data: Path, place: str) -> Any:
+    from safertogether.forecast.predict import with_next_period
+
+    if place.startswith("portland"):
+        from safertogether.forecast.prepare import Inputs, prepare
+
+        inputs = Inputs([data / "portland-nij" / "crimes_bur-2012-03-to-2017-02.csv"], "points", "2913",
+                        "x_coordina", "y_coordina", "occ_date")
+        return with_next_period(prepare(inputs, horizon="week", cell_m=150, anchor=dt.date(2017, 2, 22)).series)
     from safertogether.forecast.events import read_police_uk_events
     from safertogether.forecast.grid import build_grid
-    from safertogether.forecast.models import MODELS, History
-    from safertogether.forecast.predict import with_next_period
     from safertogether.forecast.series import make_series
 
     events = read_police_uk_events([data / "police-uk" / "leicestershire"])
-    grid = build_grid(events, 150)  # the cells within 500 m of a crime: the force's populated area
-    series = with_next_period(make_series(events, grid, "month"))
+    grid = build_grid(events, float(place.rsplit("-", 1)[1]), _force_mask(data, "Leicestershire"),
+                      "Leicestershire's LSOAs")
+    return with_next_period(make_series(events, grid, "month"))
+
+
+def forecast_child(data: Path, model: str, place: str) -> None:
+    """One cold forecast (no warm start) of the period after the data, in this process: its wall and CPU time
+    and the process's peak memory (the series is built first and its memory reported apart)."""
+    from safertogether.forecast.models import MODELS, History
+
+    series = _speed_series(data, place)
     history = History(series, series.periods - 1)
     history.counts  # noqa: B018 - shared preparation, not the model's time
     before = peak_rss_mb()
-    name = "etas" if model.startswith("etas") else model
-    instance = MODELS[name](warm=False) if name == "etas" else MODELS[name]()
+    instance = MODELS[model](warm=False) if model == "etas" else MODELS[model]()
     _out, wall, cpu = _timed(lambda: instance.forecast(history))
-    print(json.dumps({"model": model, "cells": grid.n, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                      "peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_mb": round(before, 1)}))
+    print(json.dumps({"model": model, "place": place, "cells": series.grid.n, "wall_s": round(wall, 3),
+                      "cpu_s": round(cpu, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "rss_before_mb": round(before, 1), "load": _load()}))
+
+
+def speed(data: Path) -> list[dict[str, Any]]:
+    """Every model's cold forecast in each place, one child process each; the long-run mean is the anchor."""
+    out = []
+    for place in SPEED_PLACES:
+        for model in ALL[:6]:
+            out.append(run_child([__file__, "--data", str(data), "--child", model, place]))
+            row = out[-1]
+            print(f"speed {place:<22} {row['model']:<12} {row['cells']} cells wall {row['wall_s']} s "
+                  f"cpu {row['cpu_s']} s peak {row['peak_rss_mb']} MB (before the model {row['rss_before_mb']} MB) "
+                  f"load {row['load']}", flush=True)
+    return out
 
 
 def main() -> None:
@@ -141,18 +174,17 @@ def main() -> None:
     parser.add_argument("--only", default="leicestershire,portland,synthetic,speed",
                         help="Comma-separated parts: leicestershire, portland (or one of portland_burglary_52w, "
                              "portland_vehicle_13w, ...), portland-all, synthetic, speed")
-    parser.add_argument("--child", nargs=2, metavar=("MODEL", "DENSE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("MODEL", "PLACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        forecast_child(args.data, args.child[0])
+        forecast_child(args.data, *args.child)
         return
     models = ALL[:5] if args.quick else ALL
     only = set(args.only.split(","))
     results: dict[str, Any] = {"load_at_start": _load(), "cores": os.cpu_count()}
     if "speed" in only:
-        results["speed"] = [run_child([__file__, "--data", str(args.data), "--child", m, d])
-                            for m, d in [(m, "0") for m in ALL[1:6]]]
-        print(json.dumps(results["speed"]), flush=True)
+        results["speed"] = speed(args.data)
+        _save(args.out, results)
     if "synthetic" in only:
         results["synthetic"] = synthetic(models)
         _print("synthetic", results["synthetic"])

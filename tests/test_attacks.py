@@ -275,6 +275,31 @@ def test_another_users_token_or_a_revoked_or_expired_one_opens_nothing(world):
     assert world["client"].get("/api/people/me", headers={"Authorization": f"Bearer {old.token}"}).status_code == 401
 
 
+def test_the_forecast_routes_refuse_anyone_not_signed_in_and_every_role_that_does_not_plan_patrols(world):
+    """Where patrols will go is not for everyone: no session, a forged or revoked token, or a caseworker, a
+    reviewer or a DPO gets a refusal (audited for a known user) and no GeoJSON, whatever is stored."""
+    client, warehouse = world["client"], world["warehouse"]
+    revoked = issue_token(warehouse, "c1")
+    revoke_token(warehouse, revoked.token_id)
+    for kind in ("hotspots", "patrols"):
+        path = f"/api/forecasts/{kind}/latest"
+        for headers in ({}, {"Authorization": "Bearer st_0123456789abcdef_" + "A" * 43},
+                        {"Authorization": f"Bearer {revoked.token}"}, {"Cookie": f"{SESSION_COOKIE}=forged"}):
+            answer = client.get(path, headers=headers)
+            _assert_refused(world, answer, 401)
+            assert "sign in" in answer.json()["error"]["message"] or headers
+        for user in ("c1", "r1", "d1"):
+            answer = _get(world, user, path)
+            _assert_refused(world, answer, 403, user=user)
+            assert "analyst" in answer.json()["error"]["message"] and "features" not in answer.text
+            last = [e for e in read_entries(warehouse) if e.actor_user == user][-1]
+            assert last.action == f"read-forecast-{kind}" and USERS[user][1] in last.reason
+        refusals.forget()
+    for hostile in ("crimes", "hotspots' OR '1'='1", "..%2f..%2fpeople"):
+        assert _get(world, "c1", f"/api/forecasts/{hostile}/latest").status_code in (404, 422)
+    assert verify(warehouse).ok
+
+
 # ------------------------------------------------------------------------------------------ who may see what
 
 def test_no_purpose_or_an_unknown_one_is_refused_and_audited(world):

@@ -142,7 +142,13 @@ def test_patrol_plan_and_the_dosage_delivered(city_folder: Path, data_dir: Path,
     plan = json.loads((out / "patrols-0700.geojson").read_text())
     first = plan["features"][0]
     assert first["properties"]["visits"][:2] == ["07:00", "09:00"]
-    assert "Open Government Licence" in (out / "patrols.html").read_text()
+    for feature in plan["features"]:  # every box says why it is in the plan, in plain words
+        props = feature["properties"]
+        assert props["why"].startswith(f"box {props['box']} of the plan: {props['share_of_harm']:.1%}")
+        assert f"{props['expected_events']:.1f} events expected in this box next month" in props["why"]
+        assert "a crime raises the risk" in props["why"] and props["recent_events"] >= 0
+    printed = (out / "patrols.html").read_text()
+    assert "Open Government Licence" in printed and "events expected in this box" in printed
     # a unit walks box 1 for 12 minutes (a fix a minute), then leaves
     import shapely
 

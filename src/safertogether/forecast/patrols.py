@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,11 @@ def _tour(centres: np.ndarray) -> list[int]:
     return order
 
 
-def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: str = "shift") -> dict[str, Any]:
-    """A GeoJSON FeatureCollection (WGS84) of the shift's boxes with their visit times and expected harm."""
+def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: str = "shift",
+               explain: Callable[[np.ndarray], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection (WGS84) of the shift's boxes with their visit times and expected harm, and
+    each box's reason in plain words when ``explain`` (see :func:`~safertogether.forecast.explain.box_explainer`)
+    is given."""
     settings.check()
     boxes = choose_boxes(grid, harm, settings.boxes, settings.box_m)
     total = float(np.sum(harm))
@@ -128,7 +132,8 @@ def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: st
                                         "expected_harm": round(box_harm, 3),
                                         "share_of_harm": round(box_harm / total, 4) if total else 0.0,
                                         "visits": visits, "visit_minutes": settings.visit_minutes,
-                                        "planned_minutes": settings.visit_minutes * settings.visits}})
+                                        "planned_minutes": settings.visit_minutes * settings.visits,
+                                        **(_box_why(explain(cells), rank, box_harm, total) if explain else {})}})
     covered = sum(f["properties"]["expected_harm"] for f in features)
     area = sum(len(b) for b in boxes) * grid.cell_area_km2
     return {"type": "FeatureCollection", "features": features,
@@ -140,6 +145,12 @@ def plan_shift(grid: Grid, harm: np.ndarray, settings: PatrolSettings, label: st
                                    "category hides a wide range of harm"}}
 
 
+def _box_why(reason: dict[str, Any], rank: int, box_harm: float, total: float) -> dict[str, Any]:
+    """The explainer's reason with where the box stands in the plan put first."""
+    chosen = f"box {rank + 1} of the plan: {box_harm / total:.1%} of the forecast's expected harm" if total else ""
+    return {**reason, "why": f"{chosen}; {reason['why']}" if chosen else reason["why"]}
+
+
 def write_plans(made: Forecast, shifts: list[PatrolSettings], out: Path, *, deciles: np.ndarray | None = None,
                 harm_weights: dict[str, float] | None = None, warehouse: Warehouse | None = None) -> dict[str, Any]:
     """A plan per shift from a forecast, written to ``out`` (a GeoJSON each and a printable map), with the
@@ -147,13 +158,17 @@ def write_plans(made: Forecast, shifts: list[PatrolSettings], out: Path, *, deci
 
     Returns the summary: the period, model, each shift's figures and the fairness check (or None).
     """
+    from safertogether.forecast.explain import box_explainer
     from safertogether.forecast.fairness import patrol_fairness
 
+    what = "a crime" if made.series.base == "month" else "an event"
+    explain = (box_explainer(made.history, made.expected, made.etas.last_fit, what=what) if made.etas.last_fit
+               else None)
     out.mkdir(parents=True, exist_ok=True)
     period = made.series.period_label(made.series.periods - 1)
     plans, shown = [], []
     for settings in shifts:
-        plan = plan_shift(made.series.grid, made.harm, settings, label=settings.shift_start)
+        plan = plan_shift(made.series.grid, made.harm, settings, label=settings.shift_start, explain=explain)
         path = out / f"patrols-{settings.shift_start.replace(':', '')}.geojson"
         path.write_text(json.dumps(plan), encoding="utf-8")
         plans.append(plan)
@@ -216,11 +231,13 @@ def printable_map(plans: list[dict[str, Any]], period: str) -> str:
             parts.append(f'<text x="{(cx - west) * scale:.1f}" y="{(north - cy) * scale:.1f}" '
                          f'font-size="12" text-anchor="middle">{props["box"]}</text>')
             rows.append(f"<tr><td>{props['box']}</td><td>{', '.join(props['visits'])}</td>"
-                        f"<td>{props['share_of_harm']:.1%}</td><td>{cy:.5f}, {cx:.5f}</td></tr>")
+                        f"<td>{props['share_of_harm']:.1%}</td><td>{cy:.5f}, {cx:.5f}</td>"
+                        f"<td>{html.escape(props.get('why', ''))}</td></tr>")
         meta = plan["properties"]
         sections.append(f"<h2>Shift {html.escape(meta['shift'])}: {meta['boxes']} boxes, "
                         f"{meta['expected_share_of_harm']:.1%} of expected harm</h2>{''.join(parts)}</svg>"
-                        "<table><tr><th>box</th><th>visits</th><th>share of harm</th><th>centre (lat, lon)</th></tr>"
+                        "<table><tr><th>box</th><th>visits</th><th>share of harm</th><th>centre (lat, lon)</th>"
+                        "<th>why</th></tr>"
                         f"{''.join(rows)}</table>")
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Patrol plan {period}</title>"
             "<style>body{font-family:system-ui,sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
