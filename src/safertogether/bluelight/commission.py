@@ -48,8 +48,7 @@ def _times(warehouse: Warehouse, force: str) -> TravelTimes:
 
 
 def _coverage(warehouse: Warehouse, force: str) -> dict[str, Any]:
-    """Memoised apart from the places and times: a memo's build must not ask for another memo (one lock
-    holds both)."""
+    """Memoised per force; the places and travel times are memos of their own, shared with the scenarios."""
     places, times = _places(warehouse, force), _times(warehouse, force)
     return warehouse.memo(f"plan-coverage:{force}", lambda w: coverage(
         places, stored_stations(w), load_standards(), times))
