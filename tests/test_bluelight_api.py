@@ -155,6 +155,15 @@ def test_the_page_shows_coverage_and_compares_scenarios_by_keyboard(plan_db):
             header = page.inner_text("#scenario-table thead")
             assert "today" in header and "share police+fire" in header and "choose 2" in header
             assert "Open Government Licence" in page.inner_text("footer")
+            # Printed for a decision paper: the tables, the model's error and the licence; no forms or map.
+            assert page.is_visible("#plan-print") and not page.is_visible("#plan-printed")
+            page.emulate_media(media="print")
+            assert not page.is_visible("#scenario-form") and not page.is_visible("#plan-map")
+            assert not page.is_visible("#plan-print")
+            assert page.is_visible("#plan-today table") and page.is_visible("#scenario-table table")
+            assert "never saw" in page.inner_text("#plan-times") and page.is_visible("#plan-times")
+            assert "Force area city-of-london" in page.inner_text("#plan-printed")
+            assert page.is_visible("footer") and page.pdf().startswith(b"%PDF")
     finally:
         warehouse.close()
     assert not errors, errors

@@ -82,7 +82,7 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
     anchor = a + b * km[scored] + c * np.sqrt(km[scored])
     scored_pairs = pairs.subset(scored)
     result = {
-        "model": "gradient boosting on straight-line, land-surface and density features",
+        "model": "gradient boosting on straight-line, land-surface, density and along-the-line density features",
         "holdout": list(holdout), "max_km": max_km, "fitted_pairs": int(fit_on.sum()),
         **fallback.errors(predicted, scored_pairs.minutes),
         "regions": fallback.region_errors(predicted, scored_pairs),

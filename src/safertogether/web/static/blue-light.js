@@ -104,6 +104,8 @@ async function show(force, standardId) {
     fillStations(stations.stations, document.getElementById('scenario-service').value);
     if (chosen) showMap(await getJson(`/api/plan/${encodeURIComponent(force)}/coverage.geojson?standard=${encodeURIComponent(chosen)}`));
     status.textContent = `${coverage.lsoas} neighbourhoods of ${force}, ${stations.stations.length} stations`;
+    document.getElementById('plan-printed').textContent = `Force area ${force}: ${coverage.lsoas} neighbourhoods, `
+      + `${stations.stations.length} stations; figures of ${new Date().toISOString().slice(0, 10)}.`;
     history.replaceState(null, '', `?force=${encodeURIComponent(force)}${chosen ? `&standard=${encodeURIComponent(chosen)}` : ''}`);
     document.body.dataset.state = 'loaded';
   } catch (error) {
@@ -142,6 +144,7 @@ function start() {
   document.getElementById('plan-standard').addEventListener('change', (event) => show(document.getElementById('plan-force').value.trim(), event.target.value));
   document.getElementById('scenario-service').addEventListener('change', (event) => fillStations(window.planStations || [], event.target.value));
   document.getElementById('scenario-form').addEventListener('submit', compare);
+  document.getElementById('plan-print').addEventListener('click', () => window.print());
   show(force, params.get('standard'));
 }
 
