@@ -62,6 +62,9 @@ def test_coverage_judges_every_standard_on_the_stored_estate(client):
     assert police["residents_within_pct"] == 100.0  # a square mile, two stations: everyone within 15 minutes
     assert {s["id"] for s in found["standards"]} >= {"ambulance_c1_mean", "police_emergency"}
     assert "Open Government Licence" in found["attribution"]
+    times = found["travel_times"]  # the fitted model, and how far it errs where it was not fitted
+    assert times["source"] == "fallback model" and times["error"]["p90_abs_error_min"] > 0
+    assert f"90th percentile {times['error']['p90_abs_error_min']:g} min" in times["summary"]
 
 
 def test_the_map_colours_each_neighbourhood_against_the_target_in_words_too(client):
@@ -119,7 +122,9 @@ def test_without_a_stored_estate_the_answer_says_how_to_load_one(reference_db):
 def test_the_commands_use_the_stored_estate_when_given_no_files(plan_db):
     result = runner.invoke(app, ["plan", "coverage", "--db", str(plan_db), "--force", "city-of-london", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["services"]["fire"]["stations"] == 2
+    found = json.loads(result.stdout)
+    assert found["services"]["fire"]["stations"] == 2
+    assert found["travel_times"]["source"] == "fallback model" and "median" in found["travel_times"]["summary"]
 
 
 @pytest.mark.browser
@@ -136,6 +141,7 @@ def test_the_page_shows_coverage_and_compares_scenarios_by_keyboard(plan_db):
             assert page.locator("#plan-legend li").count() == 5
             assert page.locator("#plan-today tbody tr").count() >= 5
             assert "neighbourhoods of city-of-london" in page.inner_text("#plan-status")
+            assert "regions it never saw (LAS, SWAS, EMAS)" in page.inner_text("#plan-times")
             # By keyboard: the service, a share box, then submit.
             page.focus("#scenario-service")
             page.keyboard.press("ArrowDown")  # fire -> police
@@ -149,6 +155,15 @@ def test_the_page_shows_coverage_and_compares_scenarios_by_keyboard(plan_db):
             header = page.inner_text("#scenario-table thead")
             assert "today" in header and "share police+fire" in header and "choose 2" in header
             assert "Open Government Licence" in page.inner_text("footer")
+            # Printed for a decision paper: the tables, the model's error and the licence; no forms or map.
+            assert page.is_visible("#plan-print") and not page.is_visible("#plan-printed")
+            page.emulate_media(media="print")
+            assert not page.is_visible("#scenario-form") and not page.is_visible("#plan-map")
+            assert not page.is_visible("#plan-print")
+            assert page.is_visible("#plan-today table") and page.is_visible("#scenario-table table")
+            assert "never saw" in page.inner_text("#plan-times") and page.is_visible("#plan-times")
+            assert "Force area city-of-london" in page.inner_text("#plan-printed")
+            assert page.is_visible("footer") and page.pdf().startswith(b"%PDF")
     finally:
         warehouse.close()
     assert not errors, errors

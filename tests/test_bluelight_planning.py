@@ -130,14 +130,19 @@ def test_plan_without_stations_says_what_to_give(reference_db):
 
 
 @pytest.mark.slow
-def test_calibrate_scores_held_out_regions_beside_the_anchor(data_dir):
+def test_calibrate_scores_held_out_regions_beside_the_anchor(data_dir, tmp_path):
+    from safertogether.bluelight.trees import load_trees
+
+    saved = tmp_path / "model.npz"
     result = runner.invoke(app, ["plan", "calibrate", "--holdout", "NEAS", "--sample-lsoas", "3000", "--json",
-                                 "--data", str(data_dir)])
+                                 "--data", str(data_dir), "--save-model", str(saved)])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     assert {"pairs", "median_abs_error_min", "p90_abs_error_min", "regions", "anchor"} <= set(found)
     assert set(found["regions"]) == {"NEAS"} and found["pairs"] > 1000
     assert found["median_abs_error_min"] < found["anchor"]["median_abs_error_min"]
+    error = load_trees(saved).about["error"]  # the model coverage would use states the error just measured
+    assert error["held_out"] == ["NEAS"] and error["p90_abs_error_min"] == found["p90_abs_error_min"]
     wrong = runner.invoke(app, ["plan", "calibrate", "--holdout", "XYZ", "--sample-lsoas", "500",
                                 "--data", str(data_dir)])
     assert wrong.exit_code == 2 and "no ambulance region XYZ" in wrong.output

@@ -54,8 +54,12 @@ def load_pairs(inputs: CalibrationInputs, sample_lsoas: int | None = None, seed:
 
 def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAULT_HOLDOUT,
                        max_km: float = 60.0, sample_lsoas: int | None = None, fit_rows: int = 200_000,
-                       seed: int = 0, step: Step = lambda _: None) -> dict[str, Any]:
-    """Fit on every region but ``holdout``, score the held-out pairs under ``max_km``: model and anchor."""
+                       seed: int = 0, step: Step = lambda _: None, save_model: Path | None = None) -> dict[str, Any]:
+    """Fit on every region but ``holdout``, score the held-out pairs under ``max_km``: model and anchor.
+
+    With ``save_model``, the model is then fitted again on every region (the same features and settings)
+    and written there with the held-out error just measured: what coverage uses and states.
+    """
     step("reading the matrix and the LSOAs")
     geography, pairs = load_pairs(inputs, sample_lsoas, seed)
     held = np.isin(pairs.region, list(holdout))
@@ -77,8 +81,8 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
     a, b, c = fallback.curve_baseline(km[fit_on & (km < max_km)], pairs.minutes[fit_on & (km < max_km)])
     anchor = a + b * km[scored] + c * np.sqrt(km[scored])
     scored_pairs = pairs.subset(scored)
-    return {
-        "model": "gradient boosting on straight-line, land-surface and density features",
+    result = {
+        "model": "gradient boosting on straight-line, land-surface, density and along-the-line density features",
         "holdout": list(holdout), "max_km": max_km, "fitted_pairs": int(fit_on.sum()),
         **fallback.errors(predicted, scored_pairs.minutes),
         "regions": fallback.region_errors(predicted, scored_pairs),
@@ -86,6 +90,20 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
                    **fallback.errors(anchor, scored_pairs.minutes),
                    "regions": fallback.region_errors(anchor, scored_pairs)},
     }
+    if save_model is not None:
+        step("fitting on every region and saving the model")
+        everywhere = km < 2 * max_km
+        final = fallback.fit_fallback(features[everywhere], pairs.minutes[everywhere], seed=seed, max_rows=fit_rows)
+        error = {"held_out": list(holdout), "max_km": max_km,
+                 **{k: result[k] for k in ("pairs", "median_abs_error_min", "p90_abs_error_min")}}
+        about = {"features": list(fallback.FEATURES), "error": error,
+                 "fitted": {"regions": "all", "pairs_under_km": 2 * max_km, "seed": seed,
+                            "rows": min(fit_rows, int(everywhere.sum()))}}
+        from safertogether.bluelight.trees import from_sklearn
+
+        from_sklearn(final.estimator, about).save(save_model)
+        result["saved_model"] = str(save_model)
+    return result
 
 
 def calibrate_network(inputs: CalibrationInputs, network_file: str | Path, snap_m: float = 300.0,

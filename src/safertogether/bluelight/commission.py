@@ -14,16 +14,18 @@ import numpy as np
 
 from safertogether.bluelight.coverage import Places, coverage, force_places
 from safertogether.bluelight.estate import stored_stations
+from safertogether.bluelight.inputs import travel_times
 from safertogether.bluelight.maps import lsoa_features
 from safertogether.bluelight.scenarios import compare
 from safertogether.bluelight.standards import Standard, load_standards
-from safertogether.bluelight.traveltime import CurveTimes
+from safertogether.bluelight.traveltime import TravelTimes
 from safertogether.errors import BadRequestError, NotFoundError
 from safertogether.store.warehouse import Warehouse
 
 ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence v3.0 (Home Office "
                "fire stations; ONS boundaries and population; contains OS data © Crown copyright and database "
-               "right). Travel times are modelled from straight-line distance (see `safer plan calibrate`).")
+               "right). Travel times are modelled: `travel_times` names the model and its error on regions it "
+               "never saw.")
 #: Map bands: travel minutes as a share of the standard's target (upper bound, label, colour).
 BANDS: tuple[tuple[float, str, str], ...] = (
     (0.5, "within half the target", "#2166ac"),
@@ -40,11 +42,16 @@ def _places(warehouse: Warehouse, force: str) -> Places:
     return warehouse.memo(f"plan-places:{force}", lambda w: force_places(w, force))
 
 
-def _coverage(warehouse: Warehouse, force: str) -> dict[str, Any]:
-    """Memoised apart from the places: a memo's build must not ask for another memo (one lock holds both)."""
+def _times(warehouse: Warehouse, force: str) -> TravelTimes:
     places = _places(warehouse, force)
+    return warehouse.memo(f"plan-times:{force}", lambda w: travel_times(w, places))
+
+
+def _coverage(warehouse: Warehouse, force: str) -> dict[str, Any]:
+    """Memoised per force; the places and travel times are memos of their own, shared with the scenarios."""
+    places, times = _places(warehouse, force), _times(warehouse, force)
     return warehouse.memo(f"plan-coverage:{force}", lambda w: coverage(
-        places, stored_stations(w), load_standards(), CurveTimes()))
+        places, stored_stations(w), load_standards(), times))
 
 
 def plan_coverage(warehouse: Warehouse, force: str) -> dict[str, Any]:
@@ -98,7 +105,7 @@ def plan_scenarios(warehouse: Warehouse, force: str, service: str, share: list[s
     """Today and the asked-for scenarios (share, merge, choose N) on every standard of ``service``."""
     if choose_n is not None and not 1 <= choose_n <= MAX_CHOOSE:
         raise BadRequestError(f"choose between 1 and {MAX_CHOOSE} sites")
-    result = compare(_places(warehouse, force), stored_stations(warehouse), load_standards(), CurveTimes(),
+    result = compare(_places(warehouse, force), stored_stations(warehouse), load_standards(), _times(warehouse, force),
                      service, share=share, merges=merges, choose_n=choose_n, exact=exact)
     return {**result, "force": force, "attribution": ATTRIBUTION}
 

@@ -38,29 +38,53 @@ class Places:
 
 def force_places(warehouse: Warehouse, force_id: str) -> Places:
     """The force's LSOAs with residents and centroids, from the warehouse (boundaries, lookup, population)."""
-    rows = warehouse.query_arrow(
-        """SELECT s.code, s.wkb, coalesce(p.persons, 0) AS persons, p.hectares
-           FROM area_shapes s JOIN lsoa_lookup l ON l.lsoa_code = s.code
-           LEFT JOIN population p ON p.lsoa_code = s.code
-           WHERE s.level = 'lsoa' AND l.force_id = ? ORDER BY s.code""", [force_id]).to_pandas()
-    if rows.empty:
+    table, _polygons = _lsoa_table(warehouse, "JOIN lsoa_lookup l ON l.lsoa_code = s.code WHERE s.level = 'lsoa' AND "
+                                   "l.force_id = ?", [force_id])
+    if table.empty:
         known = warehouse.scalar("SELECT count(*) FROM lsoa_lookup")
         if not known:
             raise MissingDataError("the warehouse has no area lookup: run `safer import boundaries`, "
                                    "`safer import lookup` and `safer import population` first")
         raise NotFoundError(f"no LSOAs of force '{force_id}' in the warehouse (see `safer areas`)")
+    table["urban"] = table["persons"] / np.maximum(table["hectares"], 0.01) >= URBAN_DENSITY
+    table["demand"] = table["persons"]
+    return Places(table)
+
+
+def lsoas_around(warehouse: Warehouse, places: Places, margin_km: float = 2 * STATION_MARGIN_KM
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every stored LSOA (any force) within ``margin_km`` of the places, and their polygons (BNG): the land
+    and density the travel-time model reads, so a station over the force boundary is judged by its own
+    surroundings and a road round an estuary outside the force is still seen."""
+    from safertogether.bluelight.geography import to_wgs84
+
+    (x0, y0), (x1, y1) = places.xy.min(axis=0) - margin_km * 1000, places.xy.max(axis=0) + margin_km * 1000
+    lon, lat = to_wgs84(np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]))
+    table, polygons = _lsoa_table(warehouse, "WHERE s.level = 'lsoa' AND s.xmax >= ? AND s.xmin <= ? AND s.ymax >= ? "
+                                   "AND s.ymin <= ?", [float(min(lon)), float(max(lon)), float(min(lat)),
+                                                       float(max(lat))])
+    table["density"] = table["persons"] / np.maximum(table["hectares"], 0.01)
+    return table, polygons
+
+
+def _lsoa_table(warehouse: Warehouse, where: str, params: list[Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    """LSOA code, BNG centre (a point on the polygon), residents and hectares of the shapes ``where`` picks,
+    and their polygons in BNG."""
     from safertogether.bluelight.geography import to_bng
 
+    rows = warehouse.query_arrow(
+        f"""SELECT s.code, s.wkb, coalesce(p.persons, 0) AS persons, p.hectares
+           FROM area_shapes s LEFT JOIN population p ON p.lsoa_code = s.code {where}
+           ORDER BY s.code""", params).to_pandas()
     shapes = shapely.from_wkb(rows["wkb"].to_numpy())
     centre = shapely.point_on_surface(shapes)
     easting, northing = to_bng(shapely.get_x(centre), shapely.get_y(centre))
-    hectares = rows["hectares"].fillna(pd.Series(shapely.area(shapely.transform(
-        shapes, lambda xy: np.column_stack(to_bng(xy[:, 0], xy[:, 1])))) / 1e4)).to_numpy(float)
-    table = pd.DataFrame({"lsoa": rows["code"], "easting": easting, "northing": northing,
-                          "persons": rows["persons"].astype(float), "urban":
-                          rows["persons"].to_numpy(float) / np.maximum(hectares, 0.01) >= URBAN_DENSITY})
-    table["demand"] = table["persons"]
-    return Places(table)
+    polygons = shapely.transform(shapes, lambda xy: np.column_stack(to_bng(xy[:, 0], xy[:, 1])))
+    hectares = rows["hectares"].fillna(pd.Series(shapely.area(polygons) / 1e4)).to_numpy(float)
+    table = pd.DataFrame({"lsoa": rows["code"], "easting": np.asarray(easting, dtype=float),
+                          "northing": np.asarray(northing, dtype=float), "persons": rows["persons"].astype(float),
+                          "hectares": hectares})
+    return table, polygons
 
 
 def nearby(stations: pd.DataFrame, places: Places, margin_km: float = STATION_MARGIN_KM) -> pd.DataFrame:
@@ -98,5 +122,5 @@ def coverage(places: Places, stations: Stations, standards: tuple[Standard, ...]
         per_lsoa[f"{service}_minutes"] = minutes.round(2)
         services[service] = {"stations": len(here), "standards": [
             standard_summary(s, minutes, places) for s in standards if s.service == service]}
-    return {"travel_times": times.name, "lsoas": len(places.table), "residents": int(places.table["persons"].sum()),
+    return {"travel_times": times.about, "lsoas": len(places.table), "residents": int(places.table["persons"].sum()),
             "services": services, "per_lsoa": per_lsoa.to_dict("records")}

@@ -3,9 +3,11 @@
 Straight-line distance alone (``t = a + b*km + c*sqrt(km)``) errs by a regional offset (London slower,
 the East Midlands faster than the national curve) and a tail of water crossings. The features here
 come from the data itself: the straight line, the *surface* distance and time round the water and
-through built-up areas (:mod:`safertogether.bluelight.terrain`) and the density at both ends. A
-gradient-boosted model maps them to minutes. Calibration holds whole ambulance regions out of the
-fit and scores only them, so the error is what a region without data would see.
+through built-up areas (:mod:`safertogether.bluelight.terrain`), the density at both ends (own LSOA,
+2, 5 and 10 km) and along the straight line (how built-up it is, and how far it strays from any LSOA
+centroid: open country or sea). A gradient-boosted model maps them to minutes. Calibration holds
+whole ambulance regions out of the fit and scores only them, so the error is what a region without
+data would see.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import numpy as np
 import pandas as pd
 
 from safertogether.bluelight.reference import ReferencePairs
+from safertogether.bluelight.standards import URBAN_DENSITY
 from safertogether.bluelight.terrain import Surface
 
 FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
-            "origin_local_density", "site_local_density")
+            "origin_local_density", "site_local_density", "origin_density_2km", "origin_density_10km",
+            "site_density_2km", "site_density_10km", "origin_log_hectares", "line_mean_density", "line_max_density",
+            "line_min_density", "line_urban_share", "line_gap_max_m")
 
 
 @dataclass
@@ -31,16 +36,28 @@ class FeatureSource:
     lsoas: pd.DataFrame
 
     def __post_init__(self) -> None:
-        self._site_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        self._local = _local_density(self.lsoas)
-
-    def density_near(self, xy: np.ndarray, local: bool = False) -> np.ndarray:
-        """Density of the LSOA whose centroid is nearest each point (or of its 5 km neighbourhood)."""
         from scipy.spatial import cKDTree
 
-        _, nearest = cKDTree(self.lsoas[["easting", "northing"]].to_numpy()).query(xy)
-        values = self._local if local else self.lsoas["density"].to_numpy()
-        return np.asarray(values[nearest], dtype=float)
+        self._tree = cKDTree(self.lsoas[["easting", "northing"]].to_numpy(float))
+        self._values = {"own": self.lsoas["density"].to_numpy(float), "5km": _local_density(self.lsoas),
+                        "2km": _local_density(self.lsoas, 2000.0), "10km": _local_density(self.lsoas, 10000.0),
+                        "log_hectares": np.log1p(self.lsoas["hectares"].to_numpy(float))}
+
+    def density_near(self, xy: np.ndarray, local: bool = False, around: str | None = None) -> np.ndarray:
+        """Density of the LSOA whose centroid is nearest each point (or of its 5 km neighbourhood, or of
+        ``around``: "2km", "10km", "log_hectares")."""
+        values = self._values[around or ("5km" if local else "own")]
+        return np.asarray(values[self._tree.query(xy)[1]], dtype=float)
+
+    def along(self, origin: np.ndarray, destination: np.ndarray) -> dict[str, np.ndarray]:
+        """How built-up the straight line is: 2 km densities at nine points along it, and the furthest any
+        of them is from an LSOA centroid (open country or sea)."""
+        points = [origin + f * (destination - origin) for f in np.linspace(0.1, 0.9, 9)]
+        found = [self._tree.query(p) for p in points]
+        density = np.vstack([self._values["2km"][n] for _, n in found])
+        return {"line_mean_density": density.mean(axis=0), "line_max_density": density.max(axis=0),
+                "line_min_density": density.min(axis=0), "line_urban_share": (density >= URBAN_DENSITY).mean(axis=0),
+                "line_gap_max_m": np.vstack([d for d, _ in found]).max(axis=0)}
 
     def features(self, origin: np.ndarray, destination: np.ndarray) -> pd.DataFrame:
         """The model's inputs for pairs of points (metres, BNG)."""
@@ -64,6 +81,10 @@ class FeatureSource:
             "site_density": self.density_near(sites)[site_index],
             "origin_local_density": self.density_near(ends, local=True)[end_index],
             "site_local_density": self.density_near(sites, local=True)[site_index],
+            **{f"origin_density_{r}": self.density_near(ends, around=r)[end_index] for r in ("2km", "10km")},
+            **{f"site_density_{r}": self.density_near(sites, around=r)[site_index] for r in ("2km", "10km")},
+            "origin_log_hectares": self.density_near(ends, around="log_hectares")[end_index],
+            **self.along(origin, destination),
         })
 
 

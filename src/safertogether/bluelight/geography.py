@@ -40,6 +40,11 @@ def to_bng(longitude: np.ndarray, latitude: np.ndarray) -> tuple[np.ndarray, np.
     return Transformer.from_crs("EPSG:4326", BNG, always_xy=True).transform(longitude, latitude)  # type: ignore[no-any-return]
 
 
+def to_wgs84(easting: np.ndarray, northing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """British National Grid metres -> WGS84 longitude, latitude."""
+    return Transformer.from_crs(BNG, "EPSG:4326", always_xy=True).transform(easting, northing)  # type: ignore[no-any-return]
+
+
 def read_lsoa_geography(boundaries: str | Path, population: str | Path) -> LsoaGeography:
     """LSOA centroids, polygons (BNG) and density from a boundary file and a population table."""
     shapes = read_boundaries(boundaries)

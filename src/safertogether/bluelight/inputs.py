@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from safertogether.bluelight.coverage import Places, force_places
+from safertogether.bluelight.coverage import Places, force_places, lsoas_around
 from safertogether.bluelight.network import DrivingModel, read_network
 from safertogether.bluelight.standards import Standard, load_standards
 from safertogether.bluelight.stations import (
@@ -17,7 +17,7 @@ from safertogether.bluelight.stations import (
     read_osm_stations,
     read_station_csv,
 )
-from safertogether.bluelight.traveltime import CurveTimes, NetworkTimes, TravelTimes
+from safertogether.bluelight.traveltime import MODEL_FILE, ModelTimes, NetworkTimes, TravelTimes
 from safertogether.errors import MissingDataError
 from safertogether.store.warehouse import Warehouse
 
@@ -58,10 +58,19 @@ def load_stations(inputs: PlanInputs) -> Stations:
     return stations
 
 
-def travel_times(inputs: PlanInputs) -> TravelTimes:
-    if inputs.network is None:
-        return CurveTimes()
-    return NetworkTimes(read_network(inputs.network, DrivingModel(emergency_factor=inputs.emergency_factor)))
+def travel_times(warehouse: Warehouse, places: Places, network: Path | None = None, emergency_factor: float = 1.0,
+                 model_file: Path = MODEL_FILE) -> TravelTimes:
+    """The one place a travel-time source is chosen: the road network when one is given, else the fallback
+    model fitted on the national matrix, reading land and density from the stored LSOAs around ``places``."""
+    if network is not None:
+        return NetworkTimes(read_network(network, DrivingModel(emergency_factor=emergency_factor)))
+    from safertogether.bluelight.fallback import FeatureSource
+    from safertogether.bluelight.terrain import build_surface
+    from safertogether.bluelight.trees import load_trees
+
+    trees = load_trees(model_file)
+    lsoas, polygons = lsoas_around(warehouse, places)
+    return ModelTimes(trees, FeatureSource(build_surface(polygons, lsoas["density"].to_numpy()), lsoas))
 
 
 def load_all(warehouse: Warehouse, inputs: PlanInputs) -> tuple[Places, Stations, tuple[Standard, ...], TravelTimes]:
@@ -72,7 +81,8 @@ def load_all(warehouse: Warehouse, inputs: PlanInputs) -> tuple[Places, Stations
     if inputs.demand is not None:
         places = with_demand(places, inputs.demand)
     stations = load_stations(inputs) if inputs.station_files else stored_stations(warehouse)
-    return places, stations, load_standards(inputs.standards), travel_times(inputs)
+    times = travel_times(warehouse, places, inputs.network, inputs.emergency_factor)
+    return places, stations, load_standards(inputs.standards), times
 
 
 def with_demand(places: Places, path: Path) -> Places:

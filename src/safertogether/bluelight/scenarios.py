@@ -108,4 +108,4 @@ def compare(places: Places, stations: Stations, standards: tuple[Standard, ...],
     for result in results[1:]:
         for row in result["standards"]:
             row["change_vs_today"] = round(row["value_residents"] - baseline[row["standard"]], 2)
-    return {"service": service, "optimised_for": primary.id, "travel_times": times.name, "scenarios": results}
+    return {"service": service, "optimised_for": primary.id, "travel_times": times.about, "scenarios": results}

@@ -32,5 +32,5 @@ def simulate_scenarios(places: Places, stations: Stations, standards: tuple[Stan
                     on_scene_mean_min=on_scene_min)
     result = simulate(matrices, demand, judged, days, replications, units, seed)
     result["low_demand_check"] = low_demand_check(matrices["today"], demand, seed=seed)
-    result["travel_times"] = times.name
+    result["travel_times"] = times.about
     return result

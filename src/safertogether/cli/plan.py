@@ -56,6 +56,9 @@ def calibrate(
                                                     "driving (1.0 = normal driving)")] = 1.0,
     sample_lsoas: Annotated[int | None, typer.Option(help="Use a random sample of this many LSOAs (quick look)")]
     = None,
+    save_model: Annotated[Path | None, typer.Option(help="Then fit on every region and write the model here "
+                                                    "(.npz; the package ships bluelight/fallback_model.npz)")]
+    = None,
     data: DataOption = Path("../shared/data"),
     as_json: JsonOption = False,
 ) -> None:
@@ -70,7 +73,8 @@ def calibrate(
                                        step=step)
         else:
             regions = tuple(r.strip() for r in holdout.split(",") if r.strip())
-            result = calibrate_fallback(inputs, regions, max_km, sample_lsoas=sample_lsoas, step=step)
+            result = calibrate_fallback(inputs, regions, max_km, sample_lsoas=sample_lsoas, step=step,
+                                        save_model=save_model)
     rows = [("all held out" if network is None else "routable pairs", result)]
     rows += [(f"  {name}", r) for name, r in result.get("regions", {}).items()]
     if "anchor" in result:
@@ -87,7 +91,7 @@ OsmOption = Annotated[Path | None, typer.Option("--osm-stations", help="OSM stat
 StandardsOption = Annotated[Path | None, typer.Option(help="Standards YAML (default: the packaged ARP, police "
                                                       "and fire standards)")]
 NetworkOption = Annotated[Path | None, typer.Option(help="Road network for travel times (default: the "
-                                                    "fallback curve)")]
+                                                    "fitted fallback model)")]
 DemandOption = Annotated[Path | None, typer.Option(help="Incidents CSV with an lsoa column: demand-weighted "
                                                    "figures beside resident-weighted")]
 
@@ -182,7 +186,7 @@ def coverage(
             console.print(f"{service}: {found_here['note']}")
     if found.quarantine:
         console.print(f"{len(found.quarantine)} station rows quarantined (see --json for reasons)")
-    console.print(f"Travel times: {result['travel_times']}. {PLAN_ATTRIBUTION}", highlight=False)
+    console.print(f"Travel times: {result['travel_times']['summary']}. {PLAN_ATTRIBUTION}", highlight=False)
 
 
 @app.command("stations")

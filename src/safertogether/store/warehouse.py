@@ -46,7 +46,8 @@ class Warehouse:
         self._version = 0
         self.key = next(_warehouse_keys)
         self._memos: dict[str, tuple[int, Any]] = {}
-        self._memo_lock = threading.Lock()
+        self._memo_lock = threading.Lock()  # guards _memo_locks only
+        self._memo_locks: dict[str, threading.Lock] = {}
 
     @property
     def location(self) -> Path | str | None:
@@ -162,11 +163,14 @@ class Warehouse:
         """``build(self)``, computed once per version of the contents and shared by all threads.
 
         For what serving reads on every request and is cheap to hold: made on first use, made again
-        after a commit changes the contents.
+        after a commit changes the contents. Each name has its own lock, so a build may ask for another
+        memo (not for its own name) and memos of different names are built side by side.
         """
         version, value = self._memos.get(name, (-1, None))
         if version != self._version:
             with self._memo_lock:
+                lock = self._memo_locks.setdefault(name, threading.Lock())
+            with lock:
                 version, value = self._memos.get(name, (-1, None))
                 if version != self._version:
                     version, value = self._version, build(self)

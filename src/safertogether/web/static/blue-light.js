@@ -24,7 +24,7 @@ export function todayHtml(coverage) {
       + `<td class="num">${escape(target(s.target))} min</td><td class="num">${value(s.value_residents)}${unit(s)}</td>`
       + `<td class="num">${value(s.residents_within_pct)}%</td><td>${s.met ? 'met' : '<strong>not met</strong>'}</td></tr>`)
     : [`<tr><th scope="row">${escape(service)}</th><td colspan="5" class="empty-row">${escape(found.note)}</td></tr>`]));
-  return `<table><caption>${escape(coverage.lsoas)} neighbourhoods, ${value(coverage.residents)} residents; ${escape(coverage.travel_times)}</caption>
+  return `<table><caption>${escape(coverage.lsoas)} neighbourhoods, ${value(coverage.residents)} residents; travel times from the ${escape(coverage.travel_times.source)}</caption>
     <thead><tr><th scope="col">Standard</th><th scope="col">Service</th><th scope="col" class="num">Target</th>
     <th scope="col" class="num">Residents' figure</th><th scope="col" class="num">Residents within target</th><th scope="col">Standard</th></tr></thead>
     <tbody>${rows.join('')}</tbody></table>`;
@@ -98,11 +98,14 @@ async function show(force, standardId) {
     const chosen = served.some((s) => s.id === standardId) ? standardId : served[0]?.id;
     if (chosen) select.value = chosen;
     document.getElementById('plan-today').innerHTML = todayHtml(coverage);
+    document.getElementById('plan-times').textContent = `Travel times: ${coverage.travel_times.summary}.`;
     const stations = await getJson(`/api/plan/${encodeURIComponent(force)}/stations`);
     window.planStations = stations.stations;
     fillStations(stations.stations, document.getElementById('scenario-service').value);
     if (chosen) showMap(await getJson(`/api/plan/${encodeURIComponent(force)}/coverage.geojson?standard=${encodeURIComponent(chosen)}`));
     status.textContent = `${coverage.lsoas} neighbourhoods of ${force}, ${stations.stations.length} stations`;
+    document.getElementById('plan-printed').textContent = `Force area ${force}: ${coverage.lsoas} neighbourhoods, `
+      + `${stations.stations.length} stations; figures of ${new Date().toISOString().slice(0, 10)}.`;
     history.replaceState(null, '', `?force=${encodeURIComponent(force)}${chosen ? `&standard=${encodeURIComponent(chosen)}` : ''}`);
     document.body.dataset.state = 'loaded';
   } catch (error) {
@@ -141,6 +144,7 @@ function start() {
   document.getElementById('plan-standard').addEventListener('change', (event) => show(document.getElementById('plan-force').value.trim(), event.target.value));
   document.getElementById('scenario-service').addEventListener('change', (event) => fillStations(window.planStations || [], event.target.value));
   document.getElementById('scenario-form').addEventListener('submit', compare);
+  document.getElementById('plan-print').addEventListener('click', () => window.print());
   show(force, params.get('standard'));
 }
 
