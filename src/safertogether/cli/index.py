@@ -75,19 +75,21 @@ def refresh_after_import(db: str | None) -> list[dict[str, Any]]:
     from safertogether.index.build import refresh_editions
     from safertogether.settings import Settings
 
-    def run(warehouse: Warehouse) -> list[dict[str, Any]]:
-        with errors.status("refreshing the safety index") as status:
+    with warehouse_or_exit(db) as warehouse, errors.status("refreshing the safety index") as status:
+        try:
             done = refresh_editions(warehouse, load_policy(Settings().disclosure_policy),
                                     on_step=lambda what: status.update(f"index: {what}"))
-        return [r.as_json() for r in done]
-
-    return with_warehouse(db, run, read_only=False)
+        except SaferError as exc:  # the import itself is stored: say what stopped the index, do not fail it
+            return [{"level": None, "edition_id": None, "public_edition_id": None,
+                     "skipped": f"{exc}; the import is stored: rebuild with `safer index build`"}]
+    return [r.as_json() for r in done]
 
 
 def say_refreshed(refreshed: list[dict[str, Any]]) -> None:
     for level in refreshed:
         if level["skipped"]:
-            console.print(f"[yellow]Safety index ({level['level']}) not refreshed:[/] {level['skipped']}")
+            console.print(f"[yellow]Safety index ({level['level'] or 'all levels'}) not refreshed:[/] "
+                          f"{level['skipped']}", highlight=False)
         else:
             public = level["public_edition_id"]
             console.print(f"Safety index ({level['level']}): edition {level['edition_id']} built on the new data"
