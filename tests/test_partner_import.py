@@ -80,6 +80,16 @@ def test_an_extract_is_typed_translated_and_its_bad_rows_quarantined(warehouse, 
         {"agency": "leicestershire-police", "name": "Leicestershire Police", "kind": "police"}]
 
 
+def test_rows_staged_on_disk_leave_their_quarantined_rows_behind(warehouse, tmp_path):
+    """Beyond ``spill_rows`` pending rows are staged as Parquet: rows the reader marked for quarantine
+    must not be stored from there either, and the counts must agree with what is stored."""
+    report = import_partner(warehouse, [write_extract(tmp_path, ROWS)], spill_rows=1)
+    assert report.totals() == {"rows_read": 5, "rows_stored": 2, "rows_quarantined": 3}
+    assert [r["record_id"] for r in warehouse.query("SELECT record_id FROM person_records ORDER BY 1")] == [
+        "V001", "V002"]
+    assert warehouse.scalar("SELECT rows_stored FROM source_files") == 2
+
+
 def _stored(path: Path) -> list[dict[str, object]]:
     warehouse = open_warehouse(path, read_only=True)
     try:

@@ -118,10 +118,13 @@ def load_mapping(path: str | Path) -> tuple[PartnerMapping, Path]:
 
 
 def read_partner_extract(mapping: PartnerMapping, extract: Path) -> ParsedFile:
-    """The extract's rows, checked against the mapping; a wrong date format fails the whole file."""
+    """The extract's rows, checked against the mapping; a wrong date format fails the whole file.
+
+    For the store: the rows to quarantine stay in ``rows``, marked (see :class:`ParsedFile`).
+    """
     source = _as_csv_source(mapping, extract)
     [outcome] = read_files([source], [mapping.as_spec()], f"{mapping.agency} {mapping.name}",
-                           f"the extract described by the mapping '{mapping.name}'")
+                           f"the extract described by the mapping '{mapping.name}'", mark_rejected=True)
     if isinstance(outcome, InputFormatError):
         raise outcome
     _refuse_wrong_date_formats(mapping, outcome)

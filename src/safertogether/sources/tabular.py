@@ -23,7 +23,7 @@ from safertogether.errors import InputFormatError
 from safertogether.model.forces import force_id
 from safertogether.sources.csv_table import CsvTable, read_csv_text
 from safertogether.sources.files import SourceFile, sha256_hex
-from safertogether.sources.parsed import QUARANTINE_SCHEMA, ParsedFile
+from safertogether.sources.parsed import QUARANTINE_SCHEMA, QUARANTINED, ParsedFile
 from safertogether.sources.spec import SourceSpec
 from safertogether.sources.text import decode_csv_bytes, header_fields, normalise_column
 from safertogether.sources.validation_sql import validation_sql
@@ -34,11 +34,13 @@ FUNCTIONS: dict[str, Callable[[str], str | None]] = {"police_force_id": force_id
 
 def read_files(
     sources: Sequence[SourceFile], specs: Sequence[SourceSpec], family: str, expected: str,
-    known: Container[str] = frozenset(),
+    known: Container[str] = frozenset(), mark_rejected: bool = False,
 ) -> list[ParsedFile | InputFormatError]:
     """Read files, each of the spec its header matches.
 
     ``family`` names the specs' kind of file in errors ("police.uk"), ``expected`` what a file should be.
+    With ``mark_rejected`` (for the store only) the rows to quarantine stay in ``rows``, marked: see
+    :class:`~safertogether.sources.parsed.ParsedFile`.
 
     A file whose SHA-256 is in ``known`` (already loaded) is only identified, not parsed: it has no
     new rows to offer, and skipping it makes re-running an import cheap.
@@ -49,7 +51,8 @@ def read_files(
             opened.append(_open(source, specs, family, expected, known))
         except InputFormatError as exc:
             opened.append(exc)
-    checked = _validate_together([o for o in opened if isinstance(o, _OpenedFile) and o.parsed is not None], specs)
+    checked = _validate_together([o for o in opened if isinstance(o, _OpenedFile) and o.parsed is not None], specs,
+                                 mark_rejected)
     return [o if isinstance(o, InputFormatError) else _parsed_file(o, checked.get(id(o))) for o in opened]
 
 
@@ -128,11 +131,14 @@ def _parsed_file(opened: _OpenedFile, checked: tuple[pa.Table, pa.Table] | None)
         return ParsedFile(**common, rows=empty, quarantine=QUARANTINE_SCHEMA.empty_table())
     rows, quarantine = checked
     notes = [f"decoded as {opened.encoding}"] if opened.encoding != "utf-8" else []
+    marked = (pc.sum(rows.column(QUARANTINED)).as_py() or 0) if QUARANTINED in rows.column_names else 0
     return ParsedFile(**common, rows=rows, quarantine=quarantine, partitions=_partitions(rows, opened),
-                      notes=notes)
+                      notes=notes, marked=marked)
 
 
-def _validate_together(files: list[_OpenedFile], specs: Sequence[SourceSpec]) -> dict[int, tuple[pa.Table, pa.Table]]:
+def _validate_together(
+    files: list[_OpenedFile], specs: Sequence[SourceSpec], mark_rejected: bool = False
+) -> dict[int, tuple[pa.Table, pa.Table]]:
     """Rows to store and rows to quarantine of each file (keyed by ``id``), one query per spec."""
     checked: dict[int, tuple[pa.Table, pa.Table]] = {}
     for spec in specs:
@@ -140,7 +146,7 @@ def _validate_together(files: list[_OpenedFile], specs: Sequence[SourceSpec]) ->
         if not of_spec:
             continue
         raw = pa.concat_tables([_with_all_columns(f, part) for part, f in enumerate(of_spec)])
-        good, bad = _validate(spec, raw)
+        good, bad = _validate(spec, raw, mark_rejected)
         for f, rows, rejected in zip(of_spec, _split(good, len(of_spec)), _split(bad, len(of_spec)), strict=True):
             checked[id(f)] = (rows, _quarantine(f.parsed, rejected))  # type: ignore[arg-type]
     return checked
@@ -169,17 +175,21 @@ def _file_groups(spec: SourceSpec) -> list[str]:
     return sorted({d.from_file for d in spec.derived if d.from_file})
 
 
-def _validate(spec: SourceSpec, raw: pa.Table) -> tuple[pa.Table, pa.Table]:
+def _validate(spec: SourceSpec, raw: pa.Table, mark_rejected: bool = False) -> tuple[pa.Table, pa.Table]:
     """The rows to store, typed, and the (part, row_number, reason) of those to quarantine.
 
-    Many rows take two queries, the rows to quarantine first: filtering a million checked rows in Arrow
-    copied every value again (~0.4 s), which costs more than checking the rows to store twice. Fewer
-    take one (each query costs ~10 ms to set up, and most batches have no row to quarantine).
+    With ``mark_rejected`` one query checks every row, and the rows to quarantine stay in the rows,
+    marked (the store skips them). Otherwise many rows take two queries, the rows to quarantine first:
+    filtering a million checked rows in Arrow copied every value again (~0.4 s), which costs more than
+    checking the rows to store twice. Fewer take one (each query costs ~10 ms to set up, and most
+    batches have no row to quarantine).
     """
     db = _engine().cursor()
     db.register("raw", raw)
     checking = validation_sql(spec, dt.date.today())
-    if raw.num_rows >= _TWO_QUERIES:
+    if mark_rejected:
+        good, bad = _marked(db.sql(checking).to_arrow_table())
+    elif raw.num_rows >= _TWO_QUERIES:
         bad = db.sql(f"SELECT part, row_number, reason FROM ({checking}) WHERE reason IS NOT NULL").to_arrow_table()
         only_good = " WHERE reason IS NULL" if bad.num_rows else ""
         good = db.sql(f"SELECT * EXCLUDE (reason) FROM ({checking}){only_good}").to_arrow_table()
@@ -204,6 +214,16 @@ def _split_checked(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
         return checked.drop_columns(["reason"]), reasons_of.slice(0, 0)
     bad_mask = pc.is_valid(reasons)  # copy only the columns each side needs
     return checked.drop_columns(["reason"]).filter(pc.invert(bad_mask)), reasons_of.filter(bad_mask)
+
+
+def _marked(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """All checked rows, those with a reason marked :data:`QUARANTINED`, and the reasons of those."""
+    reasons = checked.column("reason")
+    reasons_of = checked.select(["part", "row_number", "reason"])
+    if reasons.null_count == checked.num_rows:
+        return checked.drop_columns(["reason"]), reasons_of.slice(0, 0)
+    rejected = pc.is_valid(reasons)
+    return checked.drop_columns(["reason"]).append_column(QUARANTINED, rejected), reasons_of.filter(rejected)
 
 
 def _apply(function: Callable[[str], str | None], column: pa.ChunkedArray) -> pa.Array:
@@ -252,6 +272,8 @@ def _partitions(rows: pa.Table, opened: _OpenedFile) -> list[tuple[str, ...]]:
     fields = opened.spec.partition
     if not fields:
         return []
+    if QUARANTINED in rows.column_names:
+        rows = rows.select([*fields, QUARANTINED]).filter(pc.invert(rows.column(QUARANTINED)))
     distinct = rows.select(fields).group_by(fields).aggregate([]).to_pylist()
     months = opened.spec.month_fields
     found = {tuple(_partition_text(row[f], f in months) for f in fields) for row in distinct}

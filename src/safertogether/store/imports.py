@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from safertogether.errors import InputFormatError
-from safertogether.sources.parsed import ParsedFile
+from safertogether.sources.parsed import QUARANTINED, ParsedFile
 from safertogether.store.warehouse import Warehouse
 
 #: Rows in one of DuckDB's row groups.
@@ -184,7 +185,8 @@ class PendingRows:
     beside the warehouse and inserted in one statement per table at the end.
 
     ``place`` adds columns to rows as they are inserted, which is much cheaper than updating stored
-    rows (an UPDATE makes DuckDB rewrite the columns at commit).
+    rows (an UPDATE makes DuckDB rewrite the columns at commit). Rows marked :data:`QUARANTINED` by
+    their reader are skipped as the others are inserted.
     """
 
     def __init__(self, warehouse: Warehouse, spill_rows: int = 1_000_000, place: Placement | None = None) -> None:
@@ -218,7 +220,7 @@ class PendingRows:
             self._folder = tempfile.TemporaryDirectory(prefix=".safer-staging-", dir=where)
         for table, parts in self._tables.items():
             path = f"{self._folder.name}/{table}-{len(self._staged.get(table, []))}.parquet"
-            pq.write_table(pa.concat_tables(parts, promote_options="permissive"), path, compression="zstd")
+            pq.write_table(_unmarked(pa.concat_tables(parts, promote_options="permissive")), path, compression="zstd")
             self._staged.setdefault(table, []).append(path)
         self._tables.clear()
         self._rows = 0
@@ -240,21 +242,35 @@ class PendingRows:
                 rows = rows.combine_chunks()  # unless its chunks are large already (a large file's are)
             del parts
             with self._warehouse.registered("_pending_rows", rows):
-                self._insert(table, "_pending_rows")
+                self._insert(table, "_pending_rows", rows.schema)
         for table, paths in self._staged.items():
             with self._warehouse.parquet_relation(paths) as staged:
-                self._insert(table, staged)
+                self._insert(table, staged, pq.read_schema(paths[0]))
         self._tables.clear()
         self._staged.clear()
         self._rows = 0
 
-    def _insert(self, table: str, source: str) -> None:
-        select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
+    def _insert(self, table: str, source: str, schema: pa.Schema) -> None:
+        """Insert ``source``'s rows (its schema ``schema``) but those marked quarantined."""
+        if QUARANTINED in schema.names:
+            if self._place:  # its SQL names the relation it reads; a subquery in its place is not portable
+                raise ValueError("rows marked quarantined cannot also be placed: read them without mark_rejected")
+            kept = ", ".join(f'"{n}"' for n in schema.names if n != QUARANTINED)
+            select = f"SELECT {kept} FROM {source} WHERE {QUARANTINED} IS NOT TRUE"
+        else:
+            select = self._place(self._warehouse, table, source) if self._place else f"SELECT * FROM {source}"
         self._warehouse.insert_select(table, select)
 
     def close(self) -> None:
         if self._folder is not None:
             self._folder.cleanup()
+
+
+def _unmarked(rows: pa.Table) -> pa.Table:
+    """Rows without those marked quarantined, and without the mark (staged files then share one schema)."""
+    if QUARANTINED not in rows.column_names:
+        return rows
+    return rows.filter(pc.invert(pc.fill_null(rows.column(QUARANTINED), False))).drop_columns([QUARANTINED])
 
 
 class FileLedger:
@@ -299,7 +315,7 @@ def _store_file(
     pending.add_record("source_files", {
         "file_id": file_id, "import_id": import_id, "name": parsed.name, "sha256": parsed.sha256,
         "kind": parsed.kind, "bytes": parsed.size, "encoding": parsed.encoding, "rows_read": parsed.rows_read,
-        "rows_stored": parsed.rows.num_rows, "rows_quarantined": parsed.quarantine.num_rows,
+        "rows_stored": parsed.rows_stored, "rows_quarantined": parsed.quarantine.num_rows,
         "partitions": partitions, "status": "current", "loaded_at": dt.datetime.now(),
     })
     provenance = {"file_id": file_id, "import_id": import_id}
@@ -307,7 +323,7 @@ def _store_file(
     pending.add("quarantine", _with_constants(parsed.quarantine, provenance))
     status = "replaced an earlier version" if replaced else "stored"
     return FileReport(
-        parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows.num_rows,
+        parsed.name, parsed.kind, status, parsed.rows_read, parsed.rows_stored,
         parsed.quarantine.num_rows, parsed.sha256, file_id, replaced, parsed.notes,
     )
 
