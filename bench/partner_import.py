@@ -108,6 +108,10 @@ def main() -> None:
         print("load average          " + ", ".join(f"{r['load_average']:.1f}" for r in [*runs, *bares])
               + f" after each run ({os.cpu_count()} cores)")
         print(f"import / bare read    {best['seconds'] / bare['seconds']:.1f}x (goal: within 2x)")
+        median_cpu = sorted(r["cpu_seconds"] for r in runs)[len(runs) // 2]
+        bare_cpu = sorted(r["cpu_seconds"] for r in bares)[len(bares) // 2]
+        print(f"CPU, median of each   {median_cpu:.2f} s against {bare_cpu:.2f} s: {median_cpu / bare_cpu:.1f}x "
+              "(what a loaded machine cannot blur)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
