@@ -232,17 +232,10 @@ def append(warehouse: Warehouse, event: AuditEvent) -> AuditEntry:
     writing processes, from several processes. The append commits on its own, outside any transaction
     the caller holds: record a change after it commits, or the attempt before it.
     """
-    return submit(warehouse, event).result()
-
-
-def submit(warehouse: Warehouse, event: AuditEvent) -> Future[AuditEntry]:
-    """:func:`append` without waiting: the entry once it is committed. For a server's event loop, which
-    awaits it (``asyncio.wrap_future``) while other requests run, so their entries share commits; show
-    nothing the entry covers before it is done."""
     if warehouse.read_only:
         raise SaferError(f"{warehouse.where} is open read-only and the audit log must be written before person "
                          "data is shown; open the warehouse for writing (DuckDB: one process) or use PostgreSQL")
-    return _writer(warehouse).submit(warehouse, event)
+    return _writer(warehouse).submit(warehouse, event).result()
 
 
 def check_audit_writers(location: str | Path, workers: int) -> None:

@@ -50,9 +50,6 @@ from safertogether.link.lookup import LookupQuery, PersonIndex, RankedRecords, m
 from safertogether.model.access import SharingAgreement
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from safertogether.access.audit import AuditEntry
     from safertogether.store.warehouse import Warehouse
 
 #: The fields of a candidate record the policy decides on (the index holds these; the profile has the rest).
@@ -129,32 +126,6 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
         AccessDeniedError: no purpose or an unknown one, or break glass without a written reason (audited).
         BadRequestError: no details, a date of birth that is not a date, or a limit out of range (audited).
     """
-    pending = begin_lookup(warehouse, request, name, dob, address, postcode, limit=limit, index=index, policy=policy)
-    return pending.finish(pending.audit.result())
-
-
-@dataclass(frozen=True)
-class PendingLookup:
-    """A lookup decided, its audit entry submitted but perhaps not yet committed: :meth:`finish` it with the
-    committed entry, never before (a server's event loop awaits ``audit`` while it serves other requests)."""
-
-    audit: Future[AuditEntry]
-    people: tuple[CandidatePerson, ...] = ()
-    break_glass: bool = False
-    refused: AccessDeniedError | BadRequestError | None = None
-
-    def finish(self, entry: AuditEntry) -> CallerLookup:
-        """The answer, numbered by its audit entry; a refusal is raised here, once it is on record."""
-        if self.refused is not None:
-            raise self.refused
-        return CallerLookup(self.people, self.break_glass, entry.seq)
-
-
-def begin_lookup(warehouse: Warehouse, request: AccessRequest, name: str | None = None,
-                 dob: str | dt.date | None = None, address: str | None = None, postcode: str | None = None, *,
-                 limit: int = 10, index: PersonIndex | None = None,
-                 policy: AccessPolicy | None = None) -> PendingLookup:
-    """:func:`lookup_caller` up to its audit entry, submitted and not awaited."""
     policy = policy or AccessPolicy.default()
     details = typed_details(name=name, dob=dob, address=address, postcode=postcode, limit=limit)
     try:
@@ -167,8 +138,8 @@ def begin_lookup(warehouse: Warehouse, request: AccessRequest, name: str | None 
         records = _records(index, found)
         shapes = _agency_views(policy, request, {r.agency for r in records}, warehouse)
     except (AccessDeniedError, BadRequestError) as refused:
-        return PendingLookup(_audit(warehouse, request, "denied", [], reason=str(refused), details=details),
-                             refused=refused)
+        _audit(warehouse, request, "denied", [], reason=str(refused), details=details)
+        raise
     people = _visible(found, records, shapes, index, query, limit)
     shown = {v.record_key for person in people for v in person.records}
     redacted = [*(r.record_key for r in records if r.agency not in shapes),
@@ -176,9 +147,9 @@ def begin_lookup(warehouse: Warehouse, request: AccessRequest, name: str | None 
     subjects = [*(p.person_id for p in people if p.person_id), *sorted(shown)]
     agreements = sorted({a for person in people for v in person.records for a in v.agreements})
     glass = any(v.break_glass for person in people for v in person.records)
-    entry = _audit(warehouse, request, "allowed", subjects, redacted=redacted, agreement=", ".join(agreements) or None,
-                   reason=request.emergency_reason, break_glass=glass, details=details)
-    return PendingLookup(entry, tuple(people), glass)
+    seq = _audit(warehouse, request, "allowed", subjects, redacted=redacted, agreement=", ".join(agreements) or None,
+                 reason=request.emergency_reason, break_glass=glass, details=details)
+    return CallerLookup(tuple(people), glass, seq)
 
 
 def typed_details(**given: object) -> list[str]:
@@ -295,10 +266,10 @@ def _visible_weights(seen: list[_Found], shapes: dict[str, RecordView], index: P
 
 def _audit(warehouse: Warehouse, request: AccessRequest, outcome: str, subjects: list[str], *,
            redacted: list[str] | None = None, agreement: str | None = None, reason: str | None = None,
-           break_glass: bool = False, details: list[str] | None = None) -> Future[AuditEntry]:
-    from safertogether.access.audit import AuditEvent, submit
+           break_glass: bool = False, details: list[str] | None = None) -> int:
+    from safertogether.access.audit import AuditEvent, append
 
     event = AuditEvent(request.user.user_id, request.user.agency, "break-glass" if break_glass else "lookup",
                        request.purpose or None, outcome, subjects, redacted or (), agreement,  # type: ignore[arg-type]
                        reason, details or ())
-    return submit(warehouse, event)
+    return append(warehouse, event).seq

@@ -10,7 +10,6 @@ An unknown id and one the user may not see get the same 404.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
@@ -102,23 +101,17 @@ def me(user: CurrentUser, request: Request) -> Response:
 
 @router.get("/search", summary="Candidate people for a name, date of birth and address (any may be missing): "
             "the caller lookup")
-async def search(request: Request, access: Purpose, warehouse: WarehouseDep,
-                 name: Annotated[str | None, Query(max_length=200)] = None,
-                 dob: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or DD/MM/YYYY")] = None,
-                 address: Annotated[str | None, Query(max_length=300)] = None,
-                 postcode: Annotated[str | None, Query(max_length=12)] = None,
-                 limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
-    """Who the caller (or the person searched for) may be, best first, as this user may see them; audited.
+def search(request: Request, access: Purpose, warehouse: WarehouseDep,
+           name: Annotated[str | None, Query(max_length=200)] = None,
+           dob: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or DD/MM/YYYY")] = None,
+           address: Annotated[str | None, Query(max_length=300)] = None,
+           postcode: Annotated[str | None, Query(max_length=12)] = None,
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
+    """Who the caller (or the person searched for) may be, best first, as this user may see them; audited."""
+    from safertogether.access.lookup import lookup_caller
 
-    Decided on the event loop, not in the thread pool: the work is CPU under the GIL either way, and the
-    hand-offs between threads cost more than the lookup at 50 calls in flight. The audit entry is awaited,
-    so the loop serves other lookups meanwhile and their entries share a commit; nothing is sent before it."""
-    from safertogether.access.lookup import begin_lookup
-
-    pending = _counted(access.user, lambda: begin_lookup(warehouse, access, name, dob, address, postcode,
-                                                         limit=limit, index=person_index(request.app.state)))
-    entry = await asyncio.wrap_future(pending.audit)
-    found = _counted(access.user, lambda: pending.finish(entry))
+    found = _counted(access.user, lambda: lookup_caller(warehouse, access, name, dob, address, postcode,
+                                                        limit=limit, index=person_index(request.app.state)))
     return private(found.as_json())
 
 
