@@ -360,7 +360,7 @@ class PersonIndex:
             best = best[weights[best] >= min_match_weight]
         best = positions[best[:limit]]
         # Every record of the chosen people, scored in one go: those no key found are listed too.
-        groups = [self._records_of(int(position)) for position in best]
+        groups = self._records_of(best)
         if not groups:
             return RankedRecords(query, np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64)), best, None
         everyone = np.concatenate(groups)
@@ -383,9 +383,12 @@ class PersonIndex:
             found[~known] = self.score(query, wanted[~known]).match_weight
         return found
 
-    def _records_of(self, position: int) -> np.ndarray:
-        code = int(self._person.codes[position])
-        return self._by_person.probe([code]) if code >= 0 else np.array([position], np.int32)
+    def _records_of(self, positions: np.ndarray) -> list[np.ndarray]:
+        """Every record of the person of each record at ``positions`` (one without a person id: itself)."""
+        codes = self._person.codes[positions]
+        found = self._by_person.probe_each(codes)
+        return [records if code >= 0 else positions[i:i + 1].astype(np.int32)
+                for i, (records, code) in enumerate(zip(found, codes.tolist(), strict=True))]
 
     def _candidate(self, query: dict[str, str | None], places: range, weights: list[float], positions: list[int],
                    shown: dict[str, list[Any]], scores: PairScores | None, scored_at: int) -> Candidate:
