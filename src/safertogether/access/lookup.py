@@ -227,7 +227,8 @@ def _visible(found: RankedRecords, records: list[_Found], shapes: dict[str, Reco
     """Each candidate with only the records the user may see, each scored on its visible fields, ranked by
     the best of those; a candidate with none is left out. Only the ``limit`` people shown are read out."""
     bounds = found.bounds.tolist()
-    seen = [[r for r in records[start:end] if r.agency in shapes] for start, end in zip(bounds, bounds[1:], strict=False)]
+    seen = [[r for r in records[start:end] if r.agency in shapes]
+            for start, end in zip(bounds, bounds[1:], strict=False)]
     weights = _visible_weights([r for person in seen for r in person], shapes, index, query)
     ranked = []
     for person in seen:

@@ -21,7 +21,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
@@ -114,9 +114,7 @@ class LinkedRecord:
 class Candidate:
     """A person who may be the caller: their best record's score, all their records, and why the best scored.
 
-    ``explanation`` is None when the lookup was asked without one (the access-controlled lookup: an
-    explanation names the record's values). ``positions`` are the records' places in the index, in the
-    order of ``records`` (for scoring them again, e.g. on the fields a user may see); not part of the answer.
+    ``explanation`` is None when the lookup was asked without one (an explanation names the record's values).
     """
 
     person_id: str | None
@@ -124,21 +122,16 @@ class Candidate:
     match_probability: float
     records: tuple[LinkedRecord, ...]
     explanation: PairExplanation | None
-    positions: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        answer = asdict(self)
-        del answer["positions"]
-        return answer
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class RankedRecords:
     """The people a query chose, as places in the index: every record of theirs, person by person in rank
-    order and each person's best first, with its weight; person ``i`` holds ``positions[bounds[i]:bounds[i + 1]]``.
-    ``query`` is the prepared query they were scored against."""
+    order and each person's best first, with its weight; person ``i`` holds ``positions[bounds[i]:bounds[i + 1]]``."""
 
-    query: dict[str, str | None]
     positions: np.ndarray
     weights: np.ndarray
     bounds: np.ndarray
@@ -362,7 +355,7 @@ class PersonIndex:
         # Every record of the chosen people, scored in one go: those no key found are listed too.
         groups = self._records_of(best)
         if not groups:
-            return RankedRecords(query, np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64)), best, None
+            return RankedRecords(np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64)), best, None
         everyone = np.concatenate(groups)
         scores = self.score(query, everyone) if explain else None
         everyone_weights = scores.match_weight if scores is not None else \
@@ -371,7 +364,7 @@ class PersonIndex:
         sizes = [len(g) for g in groups]
         within = np.lexsort((-everyone_weights, np.repeat(np.arange(len(groups)), sizes)))
         bounds = np.concatenate([[0], np.cumsum(sizes)])
-        return RankedRecords(query, everyone[within], everyone_weights[within], bounds), within, scores
+        return RankedRecords(everyone[within], everyone_weights[within], bounds), within, scores
 
     def _weights_of(self, query: dict[str, str | None], wanted: np.ndarray, scored: np.ndarray,
                     weights: np.ndarray) -> np.ndarray:
@@ -403,7 +396,7 @@ class PersonIndex:
         explanation = None if scores is None else self._explanation(query, scores, scored_at, positions[first],
                                                                     top.record_key)
         return Candidate(self.person_id(positions[first]), top.match_weight, top.match_probability, linked,
-                         explanation, tuple(positions[i] for i in places))
+                         explanation)
 
     def person_id(self, position: int) -> str | None:
         """The person id of the record at ``position`` (None: imported since the last linkage run)."""
