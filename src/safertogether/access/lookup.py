@@ -2,11 +2,13 @@
 
 A call handler gives a name, a date of birth and an address, any of them missing or misspelt. The
 person index (:class:`~safertogether.link.lookup.PersonIndex`, built once per process from the warehouse)
-finds the candidate people; then, for this request alone, each candidate record is decided item by item
-(:mod:`safertogether.access.policy`): a record with nothing the user may see is left out, and the fields
-of a denied category are redacted and named. One audit entry per lookup says who asked, for which
-purpose, under which agreements, which people and records were shown and what was withheld; a refused
-lookup is recorded too, and nothing is returned before its entry is committed.
+finds the candidate people; then, for this request alone, each candidate record is decided by its owner
+agency and the categories of its fields (:mod:`safertogether.access.policy`; once per agency, as every
+index record has the same fields): a record with nothing the user may see is left out, and the fields
+of a denied category are redacted and named. Only the people shown have their fields read out of the
+index. One audit entry per lookup says who asked, for which purpose, under which agreements, which people
+and records were shown and what was withheld; a refused lookup is recorded too, and nothing is returned
+before its entry is committed.
 
 What is never held between requests: an answer. The index holds records for everyone; the decisions
 (per owner agency and category) are kept only under every input they depend on, the user among them
