@@ -9,7 +9,8 @@ For each engine (a DuckDB file; PostgreSQL, a throwaway cluster on loopback with
   taking turns.
 
 Clients are threads of this process calling the library; then, through the API: the real app
-(``create_app`` with person data, as ``safer serve --person-data`` runs it, one uvicorn worker) on loopback,
+(``create_app`` with person data, as ``safer serve --person-data`` runs it: one uvicorn worker on a DuckDB
+file, ``--server-workers`` processes on PostgreSQL, each with its own person index) on loopback,
 ``GET /api/people/search`` signed in by API token as the users above, aiohttp clients in this process. The
 HTTP anchor is a bare-index route added to the same app. Each is measured closed-loop (every client sends
 its next call when the last returns: 50 calls always in flight) and paced (``--paced``: calls arrive at a
@@ -26,7 +27,7 @@ The set is made once under ``--dir`` (``safer synth partners``, ``safer import p
 as bench/person_lookup.py) and copied into PostgreSQL table by table (timed apart).
 
     .venv/bin/python bench/caller_lookup.py [--people 1700000] [--dir DIR] [--clients 50] [--queries 600]
-        [--engines duckdb,postgresql] [--workers 4] [--paced 20] [--json]
+        [--engines duckdb,postgresql] [--workers 4] [--server-workers 2] [--paced 20] [--json]
 """
 
 from __future__ import annotations
