@@ -9,7 +9,8 @@ For each engine (a DuckDB file; PostgreSQL, a throwaway cluster on loopback with
   taking turns.
 
 Clients are threads of this process calling the library; then, through the API: the real app
-(``create_app`` with person data, as ``safer serve --person-data`` runs it, one uvicorn worker) on loopback,
+(``create_app`` with person data, as ``safer serve --person-data`` runs it: one uvicorn worker on a DuckDB
+file, ``--server-workers`` processes on PostgreSQL, each with its own person index) on loopback,
 ``GET /api/people/search`` signed in by API token as the users above, aiohttp clients in this process. The
 HTTP anchor is a bare-index route added to the same app. Each is measured closed-loop (every client sends
 its next call when the last returns: 50 calls always in flight) and paced (``--paced``: calls arrive at a
@@ -26,7 +27,7 @@ The set is made once under ``--dir`` (``safer synth partners``, ``safer import p
 as bench/person_lookup.py) and copied into PostgreSQL table by table (timed apart).
 
     .venv/bin/python bench/caller_lookup.py [--people 1700000] [--dir DIR] [--clients 50] [--queries 600]
-        [--engines duckdb,postgresql] [--workers 4] [--paced 20] [--json]
+        [--engines duckdb,postgresql] [--workers 4] [--server-workers 2] [--paced 20] [--json]
 """
 
 from __future__ import annotations
@@ -217,34 +218,58 @@ def copy_to_postgres(db: Path, url: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- over HTTP
 
-def serve(location: str, port: int, tokens_file: str) -> None:
+def serve(location: str, port: int, tokens_file: str, workers: int = 1) -> None:
     """The real app with person data over the warehouse, its users signed in by API token (written to
-    ``tokens_file``), the person index built before the port opens; plus ``/bench/bare``, the anchor."""
+    ``tokens_file``), the person index built before the port opens; plus ``/bench/bare``, the anchor.
+    With ``workers`` > 1 (PostgreSQL only, as ``safer serve`` allows), each uvicorn worker process opens
+    the warehouse and builds its own index before it accepts a call."""
     import uvicorn
 
+    from safertogether.access.audit import check_audit_writers
     from safertogether.access.users import add_user, issue_token
-    from safertogether.api import create_app
-    from safertogether.api.routes.people import person_index
     from safertogether.errors import BadRequestError
-    from safertogether.settings import Settings
     from safertogether.store.warehouse import open_warehouse
 
+    check_audit_writers(location, workers)
     warehouse = open_warehouse(location)
     tokens = {}
     for request in requests():
         with contextlib.suppress(BadRequestError):  # made by an earlier run
             add_user(warehouse, request.user, "bench password of some length")
         tokens[request.user.user_id] = issue_token(warehouse, request.user.user_id).token
+    if workers > 1:
+        warehouse.close()
+        os.environ[BENCH_DB] = location
+        Path(tokens_file).write_text(json.dumps(tokens))
+        uvicorn.run("caller_lookup:bench_app", factory=True, host="127.0.0.1", port=port, workers=workers,
+                    log_level="warning")
+        return
+    app = bench_app(location, warehouse)
+    Path(tokens_file).write_text(json.dumps(tokens))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+BENCH_DB = "SAFER_BENCH_DB"
+
+
+def bench_app(location: str | None = None, warehouse: Any = None) -> Any:
+    """``create_app`` with person data, its person index built, and the bare-index route (the anchor)."""
+    from safertogether.api import create_app
+    from safertogether.api.routes.people import person_index
+    from safertogether.settings import Settings
+    from safertogether.store.warehouse import open_warehouse
+
+    location = location or os.environ[BENCH_DB]
+    warehouse = warehouse or open_warehouse(location)
     app = create_app(warehouse, Settings(db=location, person_data=True))
-    index = person_index(app.state)  # before the port opens: the bench waits for it
+    index = person_index(app.state)  # before the port opens (one worker) or the worker accepts (several)
 
     @app.get("/bench/bare")
     def bare(name: str | None = None, dob: str | None = None, address: str | None = None,
              postcode: str | None = None) -> list[dict[str, Any]]:
         return [c.as_json() for c in index.lookup(name, dob, address, postcode)]
 
-    Path(tokens_file).write_text(json.dumps(tokens))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return app
 
 
 async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int, tokens: dict[str, str],
@@ -289,7 +314,11 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     tokens_file = Path(tempfile.mkdtemp(prefix="safer-bench-")) / "tokens.json"
-    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port), str(tokens_file)])
+    from safertogether.store.warehouse import is_server_url
+
+    workers = args.server_workers if is_server_url(location) else 1
+    server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port), str(tokens_file),
+                               str(workers)])
     try:
         deadline = time.time() + 900
         while time.time() < deadline:
@@ -302,8 +331,12 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
                     raise RuntimeError("the bench server ended before it listened") from None
                 time.sleep(1)
         process = psutil.Process(server.pid)
-        asyncio.run(_drive(port, SEARCH, queries[:10], 5, tokens))  # warm-up
-        results: dict[str, Any] = {"server_workers": 1, "client": "aiohttp, in the bench process",
+        asyncio.run(_drive(port, SEARCH, queries[:10 * workers], 5, tokens))  # warm-up
+
+        def server_cpu_seconds() -> float:
+            return sum(sum(p.cpu_times()[:2]) for p in (process, *process.children(recursive=True)))
+
+        results: dict[str, Any] = {"server_workers": workers, "client": "aiohttp, in the bench process",
                                    "route": f"GET {SEARCH} by API token"}
         phases = [("anchor_bare_index", "/bench/bare", None), ("lookup_with_access_and_audit", SEARCH, None)]
         if args.paced:
@@ -311,7 +344,7 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
                        (f"paced_{args.paced:g}_per_s_lookup_with_access_and_audit", SEARCH, args.paced)]
         for _ in range(args.repeat):
             for name, path, rate in phases:
-                server_cpu, client_cpu = sum(process.cpu_times()[:2]), cpu_seconds()
+                server_cpu, client_cpu = server_cpu_seconds(), cpu_seconds()
                 started = time.perf_counter()
                 seconds = asyncio.run(_drive(port, path, queries, args.clients, tokens, rate))
                 wall = time.perf_counter() - started
@@ -320,8 +353,7 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
                     "calls": len(seconds),
                     **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
                     "per_second": round(len(seconds) / wall, 1),
-                    "server_cpu_ms_per_call": round((sum(process.cpu_times()[:2]) - server_cpu) * 1000 / len(seconds),
-                                                    2),
+                    "server_cpu_ms_per_call": round((server_cpu_seconds() - server_cpu) * 1000 / len(seconds), 2),
                     "client_cpu_ms_per_call": round((cpu_seconds() - client_cpu) * 1000 / len(seconds), 2),
                     "load_1min": round(os.getloadavg()[0], 1)})
         return results
@@ -437,13 +469,15 @@ def main() -> None:
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure through a minimal FastAPI app on loopback")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--server-workers", type=int, default=2,
+                        help="uvicorn worker processes serving PostgreSQL (a DuckDB file is served by one)")
     parser.add_argument("--paced", type=float, default=20.0,
                         help="also send the HTTP calls at this total rate per second (0: closed-loop only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.serve:
-        return serve(args.serve[0], int(args.serve[1]), args.serve[2])
+        return serve(args.serve[0], int(args.serve[1]), args.serve[2], int(args.serve[3]))
     if args.worker:
         kind, url, n, threads, each, go = args.worker
         return worker(kind, url, int(n), int(threads), int(each), go)
@@ -499,6 +533,8 @@ def _print(figures: dict[str, Any]) -> None:
         r = figures[engine]
         print(f"{engine}: index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
               f"{r['build']['seconds']} s")
+        if "http" in r:
+            print(f"  http: {r['http']['server_workers']} uvicorn worker process(es)")
         for via, phases in (("library", r), ("http", r.get("http", {}))):
             for name in [k for k, v in phases.items() if isinstance(v, list)]:
                 for run in phases[name]:

@@ -16,6 +16,7 @@ from safertogether.access.users import (
     authenticate,
     issue_token,
     list_users,
+    revoke_token,
     session_for_cookie,
     set_disabled,
     start_session,
@@ -84,6 +85,19 @@ def test_a_disabled_user_can_neither_sign_in_nor_use_a_token_or_session(warehous
     assert user_for_token(warehouse, token.token) == ANN
     with pytest.raises(AuthenticationError):  # the session ended when the user was disabled
         session_for_cookie(warehouse, session.cookie)
+
+
+def test_a_token_revoked_after_use_opens_nothing_at_once(warehouse):
+    """A server keeps the tokens it has read (on DuckDB, until its next commit): a revocation is one."""
+    token, other = issue_token(warehouse, "ann"), issue_token(warehouse, "ann")
+    assert user_for_token(warehouse, token.token) == ANN
+    revoke_token(warehouse, token.token_id)
+    with pytest.raises(AuthenticationError):
+        user_for_token(warehouse, token.token)
+    assert user_for_token(warehouse, other.token) == ANN
+    spliced = f"st_{other.token_id}_{token.token.split('_', 2)[2]}"  # one token's id, the other's secret
+    with pytest.raises(AuthenticationError):
+        user_for_token(warehouse, spliced)
 
 
 def test_tokens_and_sessions_expire_and_only_their_hashes_are_stored(warehouse):

@@ -2,11 +2,13 @@
 
 A call handler gives a name, a date of birth and an address, any of them missing or misspelt. The
 person index (:class:`~safertogether.link.lookup.PersonIndex`, built once per process from the warehouse)
-finds the candidate people; then, for this request alone, each candidate record is decided item by item
-(:mod:`safertogether.access.policy`): a record with nothing the user may see is left out, and the fields
-of a denied category are redacted and named. One audit entry per lookup says who asked, for which
-purpose, under which agreements, which people and records were shown and what was withheld; a refused
-lookup is recorded too, and nothing is returned before its entry is committed.
+finds the candidate people; then, for this request alone, each candidate record is decided by its owner
+agency and the categories of its fields (:mod:`safertogether.access.policy`; once per agency, as every
+index record has the same fields): a record with nothing the user may see is left out, and the fields
+of a denied category are redacted and named. Only the people shown have their fields read out of the
+index. One audit entry per lookup says who asked, for which purpose, under which agreements, which people
+and records were shown and what was withheld; a refused lookup is recorded too, and nothing is returned
+before its entry is committed.
 
 What is never held between requests: an answer. The index holds records for everyone; the decisions
 (per owner agency and category) are kept only under every input they depend on, the user among them
@@ -40,12 +42,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import pyarrow as pa
 
 from safertogether.access.agreements import stored_agreements
-from safertogether.access.policy import AccessPolicy, AccessRequest, Decisions, RecordView, check_request
+from safertogether.access.policy import AccessPolicy, AccessRequest, RecordView, check_request
 from safertogether.access.views import agency_kinds
 from safertogether.errors import AccessDeniedError, BadRequestError
-from safertogether.link.lookup import Candidate, LinkedRecord, LookupQuery, PersonIndex, match_probability
+from safertogether.link.lookup import LookupQuery, PersonIndex, RankedRecords, match_probability
 from safertogether.model.access import SharingAgreement
 
 if TYPE_CHECKING:
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 
 #: The fields of a candidate record the policy decides on (the index holds these; the profile has the rest).
 LOOKUP_FIELDS: Final = ("forename", "surname", "date_of_birth", "address", "postcode")
+#: The index's columns holding them, as the agency holds them.
+_SHOWN: Final = ["shown_forename", "shown_surname", "shown_date_of_birth", "shown_address", "shown_postcode"]
 #: Candidates asked of the index per candidate wanted: some may hold nothing this user may see.
 _OVERFETCH: Final = 3
 MAX_LIMIT: Final = 50
@@ -131,15 +136,16 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
         check_request(request)
         query = LookupQuery.parse(name, dob, address, postcode)
         index = index or caller_index(warehouse)
-        found = index.find(query, limit=limit * _OVERFETCH, explain=False)
-        decisions = policy.decide(request, _records(found), *sharing_terms(warehouse))
+        found = index.rank(query, limit=limit * _OVERFETCH)
+        records = _records(index, found)
+        shapes = _agency_views(policy, request, {r.agency for r in records}, warehouse)
     except (AccessDeniedError, BadRequestError) as refused:
         _audit(warehouse, request, "denied", [], reason=str(refused), details=details)
         raise
-    people = _visible(found, decisions, index, query)[:limit]
+    people = _visible(found, records, shapes, index, query, limit)
     shown = {v.record_key for person in people for v in person.records}
-    redacted = [*decisions.withheld_records,
-                *(f"{v.record_key}.{f}" for v in decisions.views if v.record_key in shown for f in v.redacted)]
+    redacted = [*(r.record_key for r in records if r.agency not in shapes),
+                *(f"{r.record_key}.{f}" for r in records if r.record_key in shown for f in shapes[r.agency].redacted)]
     subjects = [*(p.person_id for p in people if p.person_id), *sorted(shown)]
     agreements = sorted({a for person in people for v in person.records for a in v.agreements})
     glass = any(v.break_glass for person in people for v in person.records)
@@ -192,47 +198,72 @@ def _read_terms(warehouse: Warehouse) -> tuple[dict[str, str], list[SharingAgree
     return agency_kinds(warehouse), stored_agreements(warehouse)
 
 
-def _records(found: list[Candidate]) -> list[dict[str, Any]]:
-    return [{"record_key": r.record_key, "agency": r.agency, **{f: getattr(r, f) for f in LOOKUP_FIELDS}}
-            for candidate in found for r in candidate.records]
+@dataclass(frozen=True)
+class _Found:
+    """One record of the chosen people, as the index ranked it (its place there, its score on every field)."""
+
+    record_key: str
+    agency: str
+    position: int
+    weight: float
 
 
-def _visible(found: list[Candidate], decisions: Decisions, index: PersonIndex,
-             query: LookupQuery) -> list[CandidatePerson]:
+def _records(index: PersonIndex, found: RankedRecords) -> list[_Found]:
+    """The chosen people's records in rank order; only their key and owner are read out before the decision."""
+    taken = index.shown.select(["record_key", "agency"]).take(pa.array(found.positions))
+    return [_Found(*row) for row in zip(taken.column(0).to_pylist(), taken.column(1).to_pylist(),
+                                        found.positions.tolist(), found.weights.tolist(), strict=True)]
+
+
+def _agency_views(policy: AccessPolicy, request: AccessRequest, agencies: set[str],
+                  warehouse: Warehouse) -> dict[str, RecordView]:
+    """What the user may see of a lookup's record of each owner agency (the agencies they may see nothing of
+    are left out): the decision depends on the owner and the fields, which every record of the index has alike,
+    so it is made on one record per agency, with no values, and applied to each record of that agency."""
+    shapes = [{"record_key": agency, "agency": agency, **dict.fromkeys(LOOKUP_FIELDS)} for agency in sorted(agencies)]
+    return {view.agency: view for view in policy.decide(request, shapes, *sharing_terms(warehouse)).views}
+
+
+def _visible(found: RankedRecords, records: list[_Found], shapes: dict[str, RecordView], index: PersonIndex,
+             query: LookupQuery, limit: int) -> list[CandidatePerson]:
     """Each candidate with only the records the user may see, each scored on its visible fields, ranked by
-    the best of those; a candidate with none is left out."""
-    views = {v.record_key: v for v in decisions.views}
-    shown = [[(views[r.record_key], r, position) for r, position in zip(candidate.records, candidate.positions,
-                                                                         strict=True) if r.record_key in views]
-             for candidate in found]
-    weights = _visible_weights([entry for person in shown for entry in person], index, query)
-    people = []
-    for candidate, seen in zip(found, shown, strict=True):
-        if not seen:
-            continue
-        scores = tuple(weights.get(view.record_key, record.match_weight) for view, record, _ in seen)
-        best = max(scores)
-        people.append(CandidatePerson(candidate.person_id, best, match_probability(best),
-                                      tuple(view for view, _, _ in seen), scores))
-    people.sort(key=lambda p: -p.match_weight)  # stable: ties keep the index's order
-    return people
+    the best of those; a candidate with none is left out. Only the ``limit`` people shown are read out."""
+    bounds = found.bounds.tolist()
+    seen = [[r for r in records[start:end] if r.agency in shapes]
+            for start, end in zip(bounds, bounds[1:], strict=False)]
+    weights = _visible_weights([r for person in seen for r in person], shapes, index, query)
+    ranked = []
+    for person in seen:
+        if person:
+            scores = tuple(weights.get(r.position, r.weight) for r in person)
+            ranked.append((max(scores), person, scores))
+    ranked.sort(key=lambda entry: -entry[0])  # stable: ties keep the index's order
+    ranked = ranked[:limit]
+    shown = [r for _, person, _ in ranked for r in person]
+    taken = index.shown.select(_SHOWN).take(pa.array([r.position for r in shown], pa.int32()))
+    values = dict(zip(LOOKUP_FIELDS, (taken.column(i).to_pylist() for i in range(len(_SHOWN))), strict=True))
+    views = iter([RecordView(r.record_key, r.agency, {f: values[f][i] for f in shapes[r.agency].fields},
+                             shapes[r.agency].redacted, shapes[r.agency].agreements, shapes[r.agency].break_glass)
+                  for i, r in enumerate(shown)])
+    return [CandidatePerson(index.person_id(person[0].position), best, match_probability(best),
+                            tuple(next(views) for _ in person), scores) for best, person, scores in ranked]
 
 
-def _visible_weights(seen: list[tuple[RecordView, LinkedRecord, int]], index: PersonIndex,
-                     query: LookupQuery) -> dict[str, float]:
-    """The score of each record with redacted fields, as if the caller had not given what is withheld:
-    a detail left out falls in the comparison's null level and weighs nothing. One scoring per set of
-    withheld fields (a handful: they follow the owner agency's agreement)."""
-    groups: dict[tuple[str, ...], list[tuple[str, int]]] = {}
-    for view, _, position in seen:
-        hidden = tuple(f for f in view.redacted if f in LOOKUP_FIELDS)
+def _visible_weights(seen: list[_Found], shapes: dict[str, RecordView], index: PersonIndex,
+                     query: LookupQuery) -> dict[int, float]:
+    """The score of each record with redacted fields (by its place in the index), as if the caller had not
+    given what is withheld: a detail left out falls in the comparison's null level and weighs nothing. One
+    scoring per set of withheld fields (a handful: they follow the owner agency's agreement)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for record in seen:
+        hidden = tuple(f for f in shapes[record.agency].redacted if f in LOOKUP_FIELDS)
         if hidden:
-            groups.setdefault(hidden, []).append((view.record_key, position))
-    weights: dict[str, float] = {}
-    for hidden, records in groups.items():
+            groups.setdefault(hidden, []).append(record.position)
+    weights: dict[int, float] = {}
+    for hidden, positions in groups.items():
         blind = index.prepare(dataclasses.replace(query, **dict.fromkeys(hidden)))
-        scores = index.score(blind, np.array([p for _, p in records], np.int32)).match_weight
-        weights.update((key, float(w)) for (key, _), w in zip(records, scores, strict=True))
+        scores = index.score(blind, np.array(positions, np.int32)).match_weight
+        weights.update(zip(positions, scores.tolist(), strict=True))
     return weights
 
 

@@ -247,9 +247,31 @@ def user_for_token(warehouse: Warehouse, token: str, now: dt.datetime | None = N
     found = _TOKEN.fullmatch(token or "")
     if found is None:
         raise AuthenticationError(NOT_SIGNED_IN)
-    row = warehouse.query("""SELECT t.secret_hash, t.expires_at, t.revoked_at, u.* FROM api_tokens t
-                             JOIN users u USING (user_id) WHERE t.token_id = ?""", [found.group(1)])
-    return _valid_holder(row, found.group(2), now or _utc_now(), "revoked_at")
+    return _valid_holder(_token_rows(warehouse, found.group(1)), found.group(2), now or _utc_now(), "revoked_at")
+
+
+_TOKEN_HOLDERS: Final = """SELECT t.token_id, t.secret_hash, t.expires_at, t.revoked_at, u.* FROM api_tokens t
+                           JOIN users u USING (user_id)"""
+
+
+def _token_rows(warehouse: Warehouse, token_id: str) -> list[dict[str, Any]]:
+    """The token's row with its holder's (none: no such token).
+
+    On a shared server another process may revoke a token or disable a user, so it is asked every time. A
+    DuckDB file has one writing process, this one, and every change to a token or a user is one of this
+    warehouse's commits: there the rows are held until its next commit (:meth:`Warehouse.memo`), which keeps
+    a query per request, and its wait behind the audit writer's commit, off a busy server's event loop. They
+    are credentials' hashes and expiry, never person data; the secret, expiry, revocation and the user's
+    being enabled are still checked on every request.
+    """
+    if warehouse.engine.shared_writers:
+        return warehouse.query(f"{_TOKEN_HOLDERS} WHERE t.token_id = ?", [token_id])
+    held = warehouse.memo("api_token_holders", _token_holders)
+    return held.get(token_id, [])
+
+
+def _token_holders(warehouse: Warehouse) -> dict[str, list[dict[str, Any]]]:
+    return {row["token_id"]: [row] for row in warehouse.query(_TOKEN_HOLDERS)}
 
 
 @dataclass(frozen=True)

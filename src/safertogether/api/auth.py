@@ -28,6 +28,7 @@ from collections import deque
 from typing import Annotated, Final
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from safertogether.access.policy import AccessRequest
 from safertogether.access.users import same_secret, user_for_credentials
@@ -48,21 +49,25 @@ ADDRESS_WINDOW: Final = 600.0
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
-def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
-    """The signed-in user, by API token or by session cookie (with its CSRF token when changing anything)."""
+async def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
+    """The signed-in user, by API token or by session cookie (with its CSRF token when changing anything).
+
+    On the event loop (one indexed query; a thread-pool hand-off costs more); a refusal's audit entry is
+    written from the thread pool, so a stream of bad credentials never holds the loop while it commits."""
     writable_or_refuse(warehouse)
     try:
         user = _authenticated(request, warehouse)
     except AuthenticationError as refused:
-        _audit_bad_credential(warehouse, request, str(refused))
+        await run_in_threadpool(_audit_bad_credential, warehouse, request, str(refused))
         raise
     session = getattr(request.state, "session", None)
     if session is not None and request.method not in _SAFE_METHODS and not same_secret(
             request.headers.get(CSRF_HEADER), session.csrf_token):
-        _audit_refusal(warehouse, user, request, "missing or wrong CSRF token")
+        await run_in_threadpool(_audit_refusal, warehouse, user, request, "missing or wrong CSRF token")
         raise AccessDeniedError(f"a change made with a session must send its CSRF token in the {CSRF_HEADER} "
                                 "header (GET /api/people/me gives it)")
-    refusals.check(warehouse, user, request)
+    if refusals.over(user.user_id):
+        await run_in_threadpool(refusals.check, warehouse, user, request)
     return user
 
 
@@ -96,7 +101,7 @@ def writable_or_refuse(warehouse: WarehouseDep) -> None:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_access_request(user: CurrentUser, purpose: Annotated[str, Query(
+async def get_access_request(user: CurrentUser, purpose: Annotated[str, Query(
         description=f"Why you need this person data: one of {', '.join(PURPOSES)}; required")] = "",
         emergency_reason: Annotated[str | None, Query(
             description="Break glass (purpose emergency-response only): why, in words; flagged for review",

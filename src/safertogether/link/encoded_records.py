@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,19 @@ class EncodedColumn:
         mapping = np.array([code_of[v] if v else NULL_CODE for v in derived] + [NULL_CODE], dtype=np.int32)
         # codes of NULL (-1) index the appended NULL_CODE at the end of ``mapping``.
         return EncodedColumn(mapping[self.codes], np.array(distinct, dtype=object), code_of)
+
+    @cached_property
+    def integers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each distinct value as an integer (SQL's ``CAST(x AS INTEGER)`` of digits, e.g. a birth year), and
+        whether it is one: worked out once, not per query (a lookup reads a few hundred years and days)."""
+        numbers = np.zeros(len(self.values), float)
+        valid = np.zeros(len(self.values), bool)
+        for code, value in enumerate(self.values):
+            try:
+                numbers[code], valid[code] = int(value), True
+            except ValueError:
+                continue
+        return numbers, valid
 
     @property
     def nbytes(self) -> int:

@@ -21,7 +21,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
@@ -114,9 +114,7 @@ class LinkedRecord:
 class Candidate:
     """A person who may be the caller: their best record's score, all their records, and why the best scored.
 
-    ``explanation`` is None when the lookup was asked without one (the access-controlled lookup: an
-    explanation names the record's values). ``positions`` are the records' places in the index, in the
-    order of ``records`` (for scoring them again, e.g. on the fields a user may see); not part of the answer.
+    ``explanation`` is None when the lookup was asked without one (an explanation names the record's values).
     """
 
     person_id: str | None
@@ -124,12 +122,23 @@ class Candidate:
     match_probability: float
     records: tuple[LinkedRecord, ...]
     explanation: PairExplanation | None
-    positions: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        answer = asdict(self)
-        del answer["positions"]
-        return answer
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RankedRecords:
+    """The people a query chose, as places in the index: every record of theirs, person by person in rank
+    order and each person's best first, with its weight; person ``i`` holds ``positions[bounds[i]:bounds[i + 1]]``."""
+
+    positions: np.ndarray
+    weights: np.ndarray
+    bounds: np.ndarray
+
+    @property
+    def people(self) -> int:
+        return len(self.bounds) - 1
 
 
 @dataclass(frozen=True)
@@ -282,14 +291,19 @@ class PersonIndex:
              explain: bool = True) -> list[Candidate]:
         """:meth:`lookup` of details already parsed (:meth:`LookupQuery.parse`); without ``explain``, the
         candidates carry no explanation (a third of the work at a million records)."""
+        query, positions, weights = self._scored_candidates(details, limit)
+        if not len(positions):
+            return []
+        return self._rank(query, positions, weights, limit, min_match_weight, explain)
+
+    def _scored_candidates(self, details: LookupQuery, limit: int) -> tuple[dict[str, str | None], np.ndarray,
+                                                                             np.ndarray]:
         if limit < 1:
             raise BadRequestError("limit must be at least 1")
         query = self.prepare(details)
         positions = self.candidates(query)
-        if not len(positions):
-            return []
-        scores = self.score(query, positions)
-        return self._rank(query, positions, scores.match_weight, limit, min_match_weight, explain)
+        weights = self.score(query, positions).match_weight if len(positions) else np.empty(0)
+        return query, positions, weights
 
     def prepare(self, query: LookupQuery) -> dict[str, str | None]:
         """The query as a prepared record (as ``person_input_sql`` prepares records), with the derived columns."""
@@ -308,8 +322,27 @@ class PersonIndex:
         pairs = QueryPairs(self.columns, positions, query).prefetch(self._rows[positions], self._scored)
         return self.scorer.score(pairs, self.columns, self.frequencies)
 
+    def rank(self, details: LookupQuery, limit: int) -> RankedRecords:
+        """:meth:`find`'s choice of people as places in the index, without building the answer: for callers
+        that decide what to show before anything is read out (the access-controlled lookup)."""
+        query, positions, weights = self._scored_candidates(details, limit)
+        return self._ranked(query, positions, weights, limit, None, explain=False)[0]
+
     def _rank(self, query: dict[str, str | None], positions: np.ndarray, weights: np.ndarray, limit: int,
               min_match_weight: float | None, explain: bool = True) -> list[Candidate]:
+        ranked, order, scores = self._ranked(query, positions, weights, limit, min_match_weight, explain)
+        if not ranked.people:
+            return []
+        taken = self.shown.take(pa.array(ranked.positions))
+        shown = {name: taken.column(name).to_pylist() for name in SHOWN_COLUMNS}
+        values, places, bounds = ranked.weights.tolist(), ranked.positions.tolist(), ranked.bounds.tolist()
+        return [self._candidate(query, range(start, end), values, places, shown, scores, int(order[start]))
+                for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _ranked(self, query: dict[str, str | None], positions: np.ndarray, weights: np.ndarray, limit: int,
+                min_match_weight: float | None, explain: bool) -> tuple[RankedRecords, np.ndarray, PairScores | None]:
+        """The chosen people's records in rank order; with where each came from in the scored batch and that
+        batch's scores (``explain``: for the explanations)."""
         order = np.argsort(-weights, kind="stable")
         people = self._person.codes[positions[order]]
         # A record without a person id (imported since the last run) is a person of its own.
@@ -320,25 +353,18 @@ class PersonIndex:
             best = best[weights[best] >= min_match_weight]
         best = positions[best[:limit]]
         # Every record of the chosen people, scored in one go: those no key found are listed too.
-        groups = [self._records_of(int(position)) for position in best]
+        groups = self._records_of(best)
         if not groups:
-            return []
+            return RankedRecords(np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64)), best, None
         everyone = np.concatenate(groups)
-        taken = self.shown.take(pa.array(everyone))
-        shown = {name: taken.column(name).to_pylist() for name in SHOWN_COLUMNS}
         scores = self.score(query, everyone) if explain else None
         everyone_weights = scores.match_weight if scores is not None else \
             self._weights_of(query, everyone, positions, weights)
         # Each person's records best first (ties in index order), all people sorted in one go.
-        group = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-        within = np.lexsort((-everyone_weights, group))
-        values, positions_of = everyone_weights.tolist(), everyone.tolist()
-        candidates, start = [], 0
-        for members in groups:
-            ordered = within[start:start + len(members)].tolist()
-            candidates.append(self._candidate(query, ordered, values, positions_of, scores, shown))
-            start += len(members)
-        return candidates
+        sizes = [len(g) for g in groups]
+        within = np.lexsort((-everyone_weights, np.repeat(np.arange(len(groups)), sizes)))
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        return RankedRecords(everyone[within], everyone_weights[within], bounds), within, scores
 
     def _weights_of(self, query: dict[str, str | None], wanted: np.ndarray, scored: np.ndarray,
                     weights: np.ndarray) -> np.ndarray:
@@ -350,24 +376,32 @@ class PersonIndex:
             found[~known] = self.score(query, wanted[~known]).match_weight
         return found
 
-    def _records_of(self, position: int) -> np.ndarray:
-        code = int(self._person.codes[position])
-        return self._by_person.probe([code]) if code >= 0 else np.array([position], np.int32)
+    def _records_of(self, positions: np.ndarray) -> list[np.ndarray]:
+        """Every record of the person of each record at ``positions`` (one without a person id: itself)."""
+        codes = self._person.codes[positions]
+        found = self._by_person.probe_each(codes)
+        return [records if code >= 0 else positions[i:i + 1].astype(np.int32)
+                for i, (records, code) in enumerate(zip(found, codes.tolist(), strict=True))]
 
-    def _candidate(self, query: dict[str, str | None], ordered: list[int], weights: list[float],
-                   positions: list[int], scores: PairScores | None, shown: dict[str, list[Any]]) -> Candidate:
-        """One person from their records' places in the ranked batch (``ordered``, best first)."""
+    def _candidate(self, query: dict[str, str | None], places: range, weights: list[float], positions: list[int],
+                   shown: dict[str, list[Any]], scores: PairScores | None, scored_at: int) -> Candidate:
+        """One person from their records' places in the ranked records (``places``, best first); the best is
+        at ``scored_at`` in ``scores``' batch."""
         linked = tuple(LinkedRecord(shown["record_key"][i], shown["agency"][i], shown["record_id"][i],
                                     shown["shown_forename"][i], shown["shown_surname"][i],
                                     shown["shown_date_of_birth"][i], shown["shown_address"][i],
                                     shown["shown_postcode"][i], weights[i], match_probability(weights[i]))
-                       for i in ordered)
-        top, first = linked[0], ordered[0]
-        code = int(self._person.codes[positions[first]])
-        explanation = None if scores is None else self._explanation(query, scores, first, positions[first],
+                       for i in places)
+        top, first = linked[0], places[0]
+        explanation = None if scores is None else self._explanation(query, scores, scored_at, positions[first],
                                                                     top.record_key)
-        return Candidate(None if code < 0 else str(self._person.values[code]), top.match_weight,
-                         top.match_probability, linked, explanation, tuple(positions[i] for i in ordered))
+        return Candidate(self.person_id(positions[first]), top.match_weight, top.match_probability, linked,
+                         explanation)
+
+    def person_id(self, position: int) -> str | None:
+        """The person id of the record at ``position`` (None: imported since the last linkage run)."""
+        code = int(self._person.codes[position])
+        return None if code < 0 else str(self._person.values[code])
 
     def explain(self, query: dict[str, str | None], position: int, record_key: str) -> PairExplanation:
         """Each comparison's level and weight for the query against one record (they add up to its score)."""

@@ -100,6 +100,15 @@ class KeyIndex:
         lo, hi = np.searchsorted(self.sorted_keys, [value, value + 1])
         return self.order[lo:hi]
 
+    def probe_each(self, codes: np.ndarray) -> list[np.ndarray]:
+        """:meth:`probe` of a one-column key for each of many codes, in one binary search (a missing code
+        finds nothing)."""
+        if len(self.sizes) != 1:
+            raise ValueError(f"{self.key.name}: probe_each is for one-column keys")
+        lo, hi = (np.searchsorted(self.sorted_keys, codes + step).tolist() for step in (0, 1))
+        return [self.order[a:b] if code >= 0 else self.order[:0]
+                for a, b, code in zip(lo, hi, codes.tolist(), strict=True)]
+
     @property
     def nbytes(self) -> int:
         return int(self.sorted_keys.nbytes + self.order.nbytes)

@@ -318,10 +318,13 @@ def _integer(text: _Text) -> Number:
     """CAST(text AS INTEGER) of digits (the parts of a date of birth); anything else is refused as SQL would fail."""
     def compute(pairs: QueryPairs) -> tuple[np.ndarray, np.ndarray]:
         if text.side == "record":
-            distinct, inverse = pairs.distinct(text.name or "")
-            values = pairs.columns[text.name or ""].values
-            numbers = np.array([int(values[c]) if c >= 0 else 0 for c in distinct], float)
-            return numbers[inverse], pairs.codes(text.name or "") < 0
+            codes = pairs.codes(text.name or "")
+            table, valid = pairs.columns[text.name or ""].integers
+            present = np.maximum(codes, 0)
+            invalid = (codes >= 0) & ~valid[present]
+            if invalid.any():  # fails as SQL's cast does
+                int(pairs.columns[text.name or ""].values[codes[invalid][0]])
+            return np.where(codes >= 0, table[present], 0.0), codes < 0
         value = text.query_value(pairs)
         return np.full(pairs.size, float(int(value)) if value is not None else 0.0), np.full(pairs.size, value is None)
 
