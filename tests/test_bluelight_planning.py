@@ -175,6 +175,9 @@ def test_plan_demand_reads_the_partners_incident_logs(partners_synth, tmp_path):
     by_priority = found["co_responding"]["by_priority"]
     assert "C1" in by_priority  # category 1 (cardiac arrests) apart: where a nearer fire crew matters
     assert sum(p["ambulance_incidents"] for p in by_priority.values()) == found["co_responding"]["ambulance_incidents"]
+    # the times coverage uses; this warehouse stores no LSOAs for the fitted model, and says what to import
+    assert found["co_responding"]["travel_times"]["source"] == "curve"
+    assert "safer import boundaries" in found["co_responding"]["travel_times"]["name"]
     open_warehouse(tmp_path / "empty.duckdb").close()
     empty = runner.invoke(app, ["plan", "demand", "--db", str(tmp_path / "empty.duckdb")])
     assert empty.exit_code == 2 and "no incident records" in empty.output
