@@ -29,7 +29,7 @@ FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_dens
             "origin_local_density", "site_local_density", "origin_density_2km", "origin_density_10km",
             "site_density_2km", "site_density_10km", "origin_log_hectares", "line_mean_density", "line_max_density",
             "line_min_density", "line_urban_share", "line_gap_max_m", "graph_km", "graph_detour", "graph_min",
-            "across_water")
+            "graph_hops", "graph_people_k", "across_water")
 
 
 @dataclass
@@ -46,7 +46,8 @@ class FeatureSource:
         """The surface and graph of these LSOAs (``easting``, ``northing``, ``density``; polygons in BNG)."""
         density = lsoas["density"].to_numpy(float)
         return cls(build_surface(polygons, density), lsoas,
-                   build_lsoa_graph(polygons, lsoas[["easting", "northing"]].to_numpy(float), density))
+                   build_lsoa_graph(polygons, lsoas[["easting", "northing"]].to_numpy(float), density,
+                                    lsoas["persons"].to_numpy(float)))
 
     def __post_init__(self) -> None:
         from scipy.spatial import cKDTree
@@ -103,16 +104,16 @@ class FeatureSource:
 
     def across_graph(self, sites: np.ndarray, site_index: np.ndarray, ends: np.ndarray, end_index: np.ndarray,
                      km: np.ndarray) -> dict[str, np.ndarray]:
-        """The shortest way over the LSOA neighbour graph (km and proxy minutes) and whether there is none:
-        the two ends on different land (three times the straight line stands in for the way across)."""
+        """The shortest ways over the LSOA neighbour graph (km, proxy minutes, LSOAs crossed, thousands of
+        residents passed) and whether there is none: the two ends on different land (three times the
+        straight line stands in for each way across)."""
         lsoa = self.graph.lsoa_of(ends)[end_index]
-        graph_km = self.graph.from_sites(sites, "distance")[site_index, lsoa]
-        graph_min = self.graph.from_sites(sites, "time")[site_index, lsoa]
-        across = ~np.isfinite(graph_km)
-        graph_km[across] = km[across] * 3
-        graph_min[across] = km[across] * 3
-        return {"graph_km": graph_km, "graph_detour": graph_km / np.maximum(km, 1.0), "graph_min": graph_min,
-                "across_water": across.astype(float)}
+        way = {name: self.graph.from_sites(sites, weight)[site_index, lsoa] for name, weight in (
+            ("graph_km", "distance"), ("graph_min", "time"), ("graph_hops", "hops"), ("graph_people_k", "people"))}
+        across = ~np.isfinite(way["graph_km"])
+        for values in way.values():
+            values[across] = km[across] * 3
+        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float)}
 
 
 def _local_density(lsoas: pd.DataFrame, radius_m: float = 5000.0) -> np.ndarray:
