@@ -139,7 +139,7 @@ def test_calibrate_scores_held_out_regions_beside_the_anchor(data_dir, tmp_path)
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     assert {"pairs", "median_abs_error_min", "p90_abs_error_min", "regions", "anchor"} <= set(found)
-    assert set(found["regions"]) == {"NEAS"} and found["pairs"] > 1000
+    assert set(found["regions"]) == {"NEAS"} and found["pairs"] > 500  # 733 NEAS pairs < 60 km in this sample
     assert found["median_abs_error_min"] < found["anchor"]["median_abs_error_min"]
     error = load_trees(saved).about["error"]  # the model coverage would use states the error just measured
     assert error["held_out"] == ["NEAS"] and error["p90_abs_error_min"] == found["p90_abs_error_min"]
