@@ -8,7 +8,8 @@ where the issue gives one, its anchor measured in the same run:
   anchor curve t = a + b*km + c*sqrt(km) fitted and scored on the same split;
 - the Rutland drive network (pyrosm) and a Leicestershire-scale many-to-many matrix (every
   Leicestershire LSOA's nearest node x 130 stations' nodes) with scipy's Dijkstra, beside networkx;
-- each location model on the real fire stations and LSOAs of Leicestershire (time, HiGHS status, gap)
+- each location model on the real fire stations and LSOAs of Leicestershire (time, HiGHS status, gap), on
+  the travel times coverage uses (``inputs.travel_times``: the shipped fallback model, its build timed)
   and the swap heuristic beside the exact p-median; the anchor MCLP of 5,000 places x 200 sites;
 - the simulation: 3 scenarios x 20 replications x 30 days (the anchor's shape), and with ``--year``
   a year of the county's demand.
@@ -72,11 +73,10 @@ def network_matrix(data: Path, places: Any, stations: Any) -> dict[str, Any]:
             "anchor_networkx_same_matrix_estimated_wall_s": round(per_source * len(np.unique(origins)), 2)}
 
 
-def location_models(places: Any, stations: Any) -> dict[str, Any]:
+def location_models(places: Any, stations: Any, times: Any) -> dict[str, Any]:
     from safertogether.bluelight import locate
-    from safertogether.bluelight.traveltime import CurveTimes
 
-    minutes = CurveTimes().matrix(stations[["easting", "northing"]].to_numpy(float), places.xy)
+    minutes = times.matrix(stations[["easting", "northing"]].to_numpy(float), places.xy)
     weights = places.table["persons"].to_numpy(float)
     p = max(2, len(minutes) // 3)
     radius = float(minutes.min(axis=0).max()) + 0.5  # every place reachable: set cover is feasible
@@ -108,13 +108,11 @@ def mclp_anchor() -> dict[str, Any]:
     return {"places": 5000, "sites": 200, **timing, "status": solution.status, "issue_anchor_s": "1-5"}
 
 
-def simulation(places: Any, stations: Any, days: float, calls_per_year: float) -> dict[str, Any]:
+def simulation(places: Any, stations: Any, times: Any, days: float, calls_per_year: float) -> dict[str, Any]:
     from safertogether.bluelight.simulate import Demand, simulate
     from safertogether.bluelight.standards import load_standards
-    from safertogether.bluelight.traveltime import CurveTimes
 
     xy = stations[["easting", "northing"]].to_numpy(float)
-    times = CurveTimes()
     scenarios = {"today": times.matrix(xy, places.xy),
                  "close a third": times.matrix(np.delete(xy, np.s_[::3], 0), places.xy),
                  "keep half": times.matrix(xy[::2], places.xy)}
@@ -134,6 +132,7 @@ def main() -> None:
     parser.add_argument("--year", action="store_true", help="Also simulate a year of the county's demand")
     args = parser.parse_args()
     from safertogether.bluelight.coverage import force_places, nearby
+    from safertogether.bluelight.inputs import travel_times
     from safertogether.bluelight.stations import read_home_office_fire
     from safertogether.store.warehouse import open_warehouse
 
@@ -143,19 +142,21 @@ def main() -> None:
         build_reference_warehouse(db, args.data)
     warehouse = open_warehouse(db, read_only=True)
     places = force_places(warehouse, "leicestershire")
+    times, times_built = measured(lambda: travel_times(warehouse, places))
     warehouse.close()
     fire, read = measured(lambda: read_home_office_fire(
         args.data / "blue-light" / "fire" / "home-office-fire-stations-england.ods"))
     stations = nearby(fire.of("fire"), places)
     report: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "force": "leicestershire",
                               "lsoas": len(places.table), "fire_stations_within_25_km": len(stations),
-                              "read_home_office_list": read}
+                              "read_home_office_list": read,
+                              "travel_times": {"name": times.about["name"], "built": times_built}}
     report["network"] = network_matrix(args.data, places, stations)
-    report["location_models"] = location_models(places, stations)
+    report["location_models"] = location_models(places, stations, times)
     report["mclp_anchor_5000x200"] = mclp_anchor()
-    report["simulation_30_days"] = simulation(places, stations, 30, 8_000)
+    report["simulation_30_days"] = simulation(places, stations, times, 30, 8_000)
     if args.year:
-        report["simulation_year"] = simulation(places, stations, 365, 8_000)
+        report["simulation_year"] = simulation(places, stations, times, 365, 8_000)
     if args.calibrate:
         report["calibration"] = calibration(args.data)
     report["load_average_at_end"] = os.getloadavg()

@@ -139,7 +139,7 @@ def test_calibrate_scores_held_out_regions_beside_the_anchor(data_dir, tmp_path)
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     assert {"pairs", "median_abs_error_min", "p90_abs_error_min", "regions", "anchor"} <= set(found)
-    assert set(found["regions"]) == {"NEAS"} and found["pairs"] > 1000
+    assert set(found["regions"]) == {"NEAS"} and found["pairs"] > 500  # 733 NEAS pairs < 60 km in this sample
     assert found["median_abs_error_min"] < found["anchor"]["median_abs_error_min"]
     error = load_trees(saved).about["error"]  # the model coverage would use states the error just measured
     assert error["held_out"] == ["NEAS"] and error["p90_abs_error_min"] == found["p90_abs_error_min"]
@@ -175,6 +175,9 @@ def test_plan_demand_reads_the_partners_incident_logs(partners_synth, tmp_path):
     by_priority = found["co_responding"]["by_priority"]
     assert "C1" in by_priority  # category 1 (cardiac arrests) apart: where a nearer fire crew matters
     assert sum(p["ambulance_incidents"] for p in by_priority.values()) == found["co_responding"]["ambulance_incidents"]
+    # the times coverage uses; this warehouse stores no LSOAs for the fitted model, and says what to import
+    assert found["co_responding"]["travel_times"]["source"] == "curve"
+    assert "safer import boundaries" in found["co_responding"]["travel_times"]["name"]
     open_warehouse(tmp_path / "empty.duckdb").close()
     empty = runner.invoke(app, ["plan", "demand", "--db", str(tmp_path / "empty.duckdb")])
     assert empty.exit_code == 2 and "no incident records" in empty.output

@@ -136,3 +136,23 @@ def test_on_leicestershires_real_times_the_model_is_closer_than_the_curve(leices
     model_error, curve_error = np.abs(model - pairs.minutes), np.abs(curve - pairs.minutes)
     assert np.median(model_error) < 0.8 * np.median(curve_error)
     assert np.quantile(model_error, 0.9) < np.quantile(curve_error, 0.9)
+
+
+def test_the_lsoa_graph_finds_the_isle_of_wight_an_island_where_the_land_raster_does_not(data_dir):
+    """The real matrix takes +72 min from the Isle of Wight to the mainland (the ferry); the 1 km land raster
+    bridges the Solent, the LSOA neighbour graph does not, while Portsmouth's island stays joined to the
+    mainland (its bridges are narrower than the graph's gap)."""
+    from safertogether.bluelight.fallback import FeatureSource
+    from safertogether.bluelight.geography import read_lsoa_geography
+
+    geography = read_lsoa_geography(data_dir / "boundaries" / "lsoa-2011-ew.geojson",
+                                    data_dir / "boundaries" / "lsoa-2011-census-population.csv")
+    southampton = np.array([[440_500.0, 114_000.0]])
+    near = np.hypot(*(geography.table[["easting", "northing"]].to_numpy() - southampton).T) < 40_000
+    source = FeatureSource.from_lsoas(geography.table[near], geography.polygons[near])
+    newport_iow, portsmouth, winchester = [450_000.0, 89_000.0], [464_500.0, 100_500.0], [448_000.0, 129_500.0]
+    features = source.features(np.array([newport_iow, portsmouth, winchester]), np.repeat(southampton, 3, axis=0))
+    assert features["across_water"].tolist() == [1.0, 0.0, 0.0]
+    assert np.isfinite(source.surface.from_sites(southampton, "distance")[0, source.surface.cell_of(
+        np.array([newport_iow]))]).all()  # the raster's way across the Solent: what the graph corrects
+    assert (features["graph_detour"][1:] < 1.6).all() and (features["graph_km"][1:] > features["km"][1:]).all()

@@ -19,7 +19,6 @@ from safertogether.bluelight import fallback
 from safertogether.bluelight.geography import LsoaGeography, read_lsoa_geography
 from safertogether.bluelight.network import DrivingModel, read_network
 from safertogether.bluelight.reference import ReferencePairs, ReferencePaths, read_reference
-from safertogether.bluelight.terrain import build_surface
 from safertogether.errors import BadRequestError
 
 DEFAULT_HOLDOUT = ("LAS", "SWAS", "EMAS")
@@ -69,10 +68,10 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
                               f"the regions are {', '.join(sorted(set(pairs.region)))}")
     if held.all():
         raise BadRequestError("every region is held out: leave at least one to fit on")
-    step("building the land and density surface")
-    surface = build_surface(geography.polygons, geography.table["density"].to_numpy())
+    step("building the land and density surface and the LSOA neighbour graph")
+    source = fallback.FeatureSource.from_lsoas(geography.table, geography.polygons)
     step("computing features for every pair")
-    features = fallback.FeatureSource(surface, geography.table).features(pairs.origin, pairs.destination)
+    features = source.features(pairs.origin, pairs.destination)
     km = pairs.km
     fit_on, scored = ~held & (km < 2 * max_km), held & (km < max_km)
     step("fitting on the regions not held out")
@@ -82,7 +81,8 @@ def calibrate_fallback(inputs: CalibrationInputs, holdout: Sequence[str] = DEFAU
     anchor = a + b * km[scored] + c * np.sqrt(km[scored])
     scored_pairs = pairs.subset(scored)
     result = {
-        "model": "gradient boosting on straight-line, land-surface, density and along-the-line density features",
+        "model": ("gradient boosting on straight-line, land-surface, LSOA-graph, density and along-the-line "
+                  "density features"),
         "holdout": list(holdout), "max_km": max_km, "fitted_pairs": int(fit_on.sum()),
         **fallback.errors(predicted, scored_pairs.minutes),
         "regions": fallback.region_errors(predicted, scored_pairs),

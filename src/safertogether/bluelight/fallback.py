@@ -5,7 +5,9 @@ the East Midlands faster than the national curve) and a tail of water crossings.
 come from the data itself: the straight line, the *surface* distance and time round the water and
 through built-up areas (:mod:`safertogether.bluelight.terrain`), the density at both ends (own LSOA,
 2, 5 and 10 km) and along the straight line (how built-up it is, and how far it strays from any LSOA
-centroid: open country or sea). A gradient-boosted model maps them to minutes. Calibration holds
+centroid: open country or sea), and the way across the LSOAs' neighbour graph
+(:mod:`safertogether.bluelight.adjacency`: round water the polygons leave open, and whether the two ends
+are on different land at all). A gradient-boosted model maps them to minutes. Calibration holds
 whole ambulance regions out of the fit and scores only them, so the error is what a region without
 data would see.
 """
@@ -18,22 +20,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from safertogether.bluelight.adjacency import LsoaGraph, build_lsoa_graph
 from safertogether.bluelight.reference import ReferencePairs
 from safertogether.bluelight.standards import URBAN_DENSITY
-from safertogether.bluelight.terrain import Surface
+from safertogether.bluelight.terrain import Surface, build_surface
 
 FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
             "origin_local_density", "site_local_density", "origin_density_2km", "origin_density_10km",
             "site_density_2km", "site_density_10km", "origin_log_hectares", "line_mean_density", "line_max_density",
-            "line_min_density", "line_urban_share", "line_gap_max_m")
+            "line_min_density", "line_urban_share", "line_gap_max_m", "graph_km", "graph_detour", "graph_min",
+            "graph_hops", "graph_people_k", "across_water")
 
 
 @dataclass
 class FeatureSource:
-    """What the features are computed from: the surface and the LSOA table (centroids, density)."""
+    """What the features are computed from: the surface, the LSOA table (centroids, density) and the LSOAs'
+    neighbour graph (``lsoas`` and the graph's nodes in the same order)."""
 
     surface: Surface
     lsoas: pd.DataFrame
+    graph: LsoaGraph
+
+    @classmethod
+    def from_lsoas(cls, lsoas: pd.DataFrame, polygons: np.ndarray) -> FeatureSource:
+        """The surface and graph of these LSOAs (``easting``, ``northing``, ``density``; polygons in BNG)."""
+        density = lsoas["density"].to_numpy(float)
+        return cls(build_surface(polygons, density), lsoas,
+                   build_lsoa_graph(polygons, lsoas[["easting", "northing"]].to_numpy(float), density,
+                                    lsoas["persons"].to_numpy(float)))
 
     def __post_init__(self) -> None:
         from scipy.spatial import cKDTree
@@ -85,7 +99,21 @@ class FeatureSource:
             **{f"site_density_{r}": self.density_near(sites, around=r)[site_index] for r in ("2km", "10km")},
             "origin_log_hectares": self.density_near(ends, around="log_hectares")[end_index],
             **self.along(origin, destination),
+            **self.across_graph(sites, site_index, ends, end_index, km),
         })
+
+    def across_graph(self, sites: np.ndarray, site_index: np.ndarray, ends: np.ndarray, end_index: np.ndarray,
+                     km: np.ndarray) -> dict[str, np.ndarray]:
+        """The shortest ways over the LSOA neighbour graph (km, proxy minutes, LSOAs crossed, thousands of
+        residents passed) and whether there is none: the two ends on different land (three times the
+        straight line stands in for each way across)."""
+        lsoa = self.graph.lsoa_of(ends)[end_index]
+        way = {name: self.graph.from_sites(sites, weight)[site_index, lsoa] for name, weight in (
+            ("graph_km", "distance"), ("graph_min", "time"), ("graph_hops", "hops"), ("graph_people_k", "people"))}
+        across = ~np.isfinite(way["graph_km"])
+        for values in way.values():
+            values[across] = km[across] * 3
+        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float)}
 
 
 def _local_density(lsoas: pd.DataFrame, radius_m: float = 5000.0) -> np.ndarray:

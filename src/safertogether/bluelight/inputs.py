@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from safertogether.bluelight.coverage import Places, force_places, lsoas_around
@@ -65,12 +66,21 @@ def travel_times(warehouse: Warehouse, places: Places, network: Path | None = No
     if network is not None:
         return NetworkTimes(read_network(network, DrivingModel(emergency_factor=emergency_factor)))
     from safertogether.bluelight.fallback import FeatureSource
-    from safertogether.bluelight.terrain import build_surface
     from safertogether.bluelight.trees import load_trees
 
     trees = load_trees(model_file)
     lsoas, polygons = lsoas_around(warehouse, places)
-    return ModelTimes(trees, FeatureSource(build_surface(polygons, lsoas["density"].to_numpy()), lsoas))
+    if lsoas.empty:
+        from safertogether.bluelight.traveltime import CurveTimes
+
+        return CurveTimes(name="fallback curve a + b*km + c*sqrt(km) (no LSOAs stored round these places for "
+                               "the fitted model: `safer import boundaries` and `safer import population`)")
+    return ModelTimes(trees, FeatureSource.from_lsoas(lsoas, polygons))
+
+
+def travel_times_near(warehouse: Warehouse, xy: np.ndarray) -> TravelTimes:
+    """:func:`travel_times` round points that are not a force's LSOAs (incidents, in BNG metres)."""
+    return travel_times(warehouse, Places(pd.DataFrame({"easting": xy[:, 0], "northing": xy[:, 1]})))
 
 
 def load_all(warehouse: Warehouse, inputs: PlanInputs) -> tuple[Places, Stations, tuple[Standard, ...], TravelTimes]:

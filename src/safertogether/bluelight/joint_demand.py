@@ -4,7 +4,8 @@ From the partners' incident records in the warehouse (CAD exports mapped like an
 or the synthetic generator's): incidents per service, those flagged mental-health related and the
 hours they take, incidents attended by more than one service (the linked ``joint_incidents``),
 repeat locations, and co-responding opportunities — ambulance incidents where a fire station is
-nearer than the nearest ambulance station.
+nearer than the nearest ambulance station, on the same travel times as coverage (the fitted fallback
+model over the stored LSOAs round the incidents, the anchor curve only where none are stored).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 
 from safertogether.bluelight.geography import to_bng
 from safertogether.bluelight.stations import Stations
-from safertogether.bluelight.traveltime import CurveTimes, TravelTimes
+from safertogether.bluelight.traveltime import TravelTimes
 from safertogether.errors import MissingDataError
 from safertogether.store.warehouse import Warehouse
 
@@ -48,7 +49,7 @@ def joint_demand(warehouse: Warehouse, stations: Stations | None = None, times: 
             "mental_health_share_of_hours_pct": round(100 * float(rows.loc[mental, "hours"].sum()
                                                                   / max(rows["hours"].sum(), 1e-9)), 2)}
     return {"services": per_service, "joint": _joint(warehouse), "repeat_locations": _repeats(incidents, repeat_at),
-            "co_responding": _co_responding(incidents, stations, times or CurveTimes()) if stations else None}
+            "co_responding": _co_responding(warehouse, incidents, stations, times) if stations else None}
 
 
 def _joint(warehouse: Warehouse) -> dict[str, Any]:
@@ -72,20 +73,26 @@ def _repeats(incidents: pd.DataFrame, at_least: int) -> dict[str, Any]:
             "incidents_there": int(repeat.sum()), "share_pct": round(100 * float(repeat.sum()) / max(len(cells), 1), 2)}
 
 
-def _co_responding(incidents: pd.DataFrame, stations: Stations, times: TravelTimes) -> dict[str, Any]:
+def _co_responding(warehouse: Warehouse, incidents: pd.DataFrame, stations: Stations, times: TravelTimes | None
+                   ) -> dict[str, Any]:
     """Ambulance incidents where the nearest fire station is nearer than the nearest ambulance station."""
     fire, ambulance = stations.of("fire"), stations.of("ambulance")
     calls = incidents[(incidents["service"] == "ambulance")].dropna(subset=["longitude", "latitude"])
     if fire.empty or ambulance.empty or calls.empty:
         return {"note": "needs fire and ambulance stations and ambulance incidents with coordinates"}
     xy = np.column_stack(to_bng(calls["longitude"].to_numpy(float), calls["latitude"].to_numpy(float)))
+    if times is None:
+        from safertogether.bluelight.inputs import travel_times_near
+
+        times = travel_times_near(warehouse, xy)
     by_fire = times.matrix(fire[["easting", "northing"]].to_numpy(float), xy).min(axis=0)
     by_ambulance = times.matrix(ambulance[["easting", "northing"]].to_numpy(float), xy).min(axis=0)
     gain = by_ambulance - by_fire
     # Category 1 (cardiac arrests among them) is where a nearer fire crew matters: each priority apart.
     priorities = calls["priority"].fillna("unknown").astype(str).to_numpy()
     return {**_gain_summary(gain), "by_priority": {p: _gain_summary(gain[priorities == p])
-                                                   for p in sorted(set(priorities))}}
+                                                   for p in sorted(set(priorities))},
+            "travel_times": times.about}
 
 
 def _gain_summary(gain: np.ndarray) -> dict[str, Any]:

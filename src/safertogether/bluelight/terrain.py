@@ -64,6 +64,11 @@ class Surface:
         return np.asarray(found[sources[1]])
 
 
+def speed_kmh(density: np.ndarray) -> np.ndarray:
+    """The street speed proxy (km/h) for residents per hectare, from :data:`SPEED_BY_DENSITY`."""
+    return np.select([density <= bound for bound, _ in SPEED_BY_DENSITY], [s for _, s in SPEED_BY_DENSITY])
+
+
 def build_surface(polygons: np.ndarray, density: np.ndarray, cell_m: float = 1000.0, bridge_m: float = 300.0
                   ) -> Surface:
     """Rasterise the LSOA polygons (BNG) into land cells carrying their LSOA's speed proxy."""
@@ -76,7 +81,7 @@ def build_surface(polygons: np.ndarray, density: np.ndarray, cell_m: float = 100
     first = np.full(centres.size, -1)
     first[cell[::-1]] = polygon[::-1]
     land = first >= 0
-    speeds = np.select([density <= bound for bound, _ in SPEED_BY_DENSITY], [s for _, s in SPEED_BY_DENSITY])
+    speeds = speed_kmh(density)
     cost = np.full(centres.size, np.inf)
     cost[land] = 60.0 / speeds[first[land]]
     return Surface(cell_m, float(xmin), float(ymin), (rows, cols), land.reshape(rows, cols),

@@ -93,7 +93,7 @@ class ModelTimes:
 
     trees: Trees
     source: FeatureSource
-    name: str = "fallback model (gradient boosting on distance, land surface and density)"
+    name: str = "fallback model (gradient boosting on distance, land surface, LSOA graph and density)"
     _cache: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
 
     def matrix(self, origins: np.ndarray, destinations: np.ndarray) -> np.ndarray:
