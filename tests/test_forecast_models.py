@@ -180,8 +180,7 @@ def test_quantile_bins_keep_the_order_of_values() -> None:
     rng = np.random.default_rng(2)
     x = np.column_stack([rng.gamma(0.3, 1.0, 5000), rng.random(5000)]).astype(np.float32)
     x[:10, 1] = np.nan
-    weight = rng.choice([1.0, 20.0], 5000)
-    edges = quantile_edges(x, weight, bins=16)
+    edges = quantile_edges(x, bins=16)
     assert all(len(e) <= 15 for e in edges)
     b = binned(x, edges)
     assert np.isnan(b[:10, 1]).all() and not np.isnan(b[10:]).any()

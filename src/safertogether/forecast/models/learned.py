@@ -52,7 +52,7 @@ _HELD = {"month": 3, "week": 8, "day": 14}
 #: (one with a year of history behind it, so its "last year" and "year ago" features mean what they will
 #: at the origin), unless the data are too short for that.
 _SPAN = {"month": 24, "week": 156, "day": 365}
-_WARM_UP = {"month": 12, "week": 52, "day": 364}
+_WARM_UP = {"month": 6, "week": 52, "day": 364}
 #: The l2 penalty on leaf values, in average leaves' worth of counts (see the module's docstring).
 _SHRINK = 6.0
 _MIN_LEAF = 40
@@ -98,7 +98,7 @@ class BoostedTrees:
         keep, weight = _sample_zeros(y, self.max_rows, rng)
         periods, cells = np.divmod(keep, counts.shape[1])
         x = table.rows(fit_on[periods], cells)
-        edges = quantile_edges(x, weight)
+        edges = quantile_edges(x)
         model = HistGradientBoostingRegressor(loss="poisson", learning_rate=self.learning_rate,
                                               max_iter=self.max_iter, max_leaf_nodes=15,
                                               min_samples_leaf=_MIN_LEAF,
