@@ -62,7 +62,7 @@ class BoostedTrees:
     name: ClassVar[str] = "gbm"
 
     def __init__(self, train_periods: int | None = None, max_rows: int = 60_000, seed: int = 0,
-                 learning_rate: float = 0.1, max_iter: int = 60, monotonic: bool = True) -> None:
+                 learning_rate: float = 0.1, max_iter: int = 60, monotonic: bool = False) -> None:
         self.train_periods, self.max_rows, self.seed = train_periods, max_rows, seed
         self.learning_rate, self.max_iter, self.monotonic = learning_rate, max_iter, monotonic
 
