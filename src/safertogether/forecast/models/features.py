@@ -34,15 +34,23 @@ BANDWIDTHS_M = (300.0, 600.0)
 #: Half-lives (in periods) of the exponentially decayed means.
 HALF_LIVES = {"month": (1, 3, 12), "week": (1, 4, 13, 52), "day": (1, 7, 28, 182)}
 _YEAR = {"month": 12, "week": 52, "day": 364}
+#: Raster cells convolved at once (periods x bounding-box cells).
+_CHUNK_CELLS = 2_000_000
 
 
 def smoothed_stack(grid: Grid, counts: np.ndarray, bandwidth_m: float) -> np.ndarray:
     """(P, N) counts each convolved with a quartic kernel of ``bandwidth_m`` (mass leaving the area is lost)."""
-    kernel = quartic_kernel(bandwidth_m, grid.size_m)
+    kernel = quartic_kernel(bandwidth_m, grid.size_m)[None]
     if kernel.size == 1:
         return counts
-    raster = grid.to_raster(counts)
-    return grid.from_raster(signal.fftconvolve(raster, kernel[None], mode="same", axes=(1, 2))).astype(np.float32)
+    out = np.empty(counts.shape, np.float32)
+    # a few periods at a time: the FFT works in complex doubles over the whole bounding raster (a chunk
+    # of 36 months of Leicestershire at 150 m took 4.5 GB at peak)
+    chunk = max(1, _CHUNK_CELLS // (grid.nx * grid.ny))
+    for start in range(0, counts.shape[0], chunk):
+        raster = grid.to_raster(counts[start:start + chunk])
+        out[start:start + chunk] = grid.from_raster(signal.fftconvolve(raster, kernel, mode="same", axes=(1, 2)))
+    return out
 
 
 def time_summaries(stack: np.ndarray, horizon: str) -> list[np.ndarray]:
