@@ -89,9 +89,8 @@ class FeatureTable:
 
     def monotonic(self) -> list[int]:
         """Constraints for the trees: more events before (near, long ago or recent) never lowers the forecast;
-        the season and the covariates are free. Not used by default: on Leicestershire the constrained
-        trees' forecasts were miscalibrated (log score -0.34 against -0.18 for the long-run mean at two
-        origins; unconstrained -0.18), for no gain on Portland's tuning weeks beyond noise."""
+        the season and the covariates are free (one of the trees' two candidates, see
+        :meth:`~safertogether.forecast.models.learned.BoostedTrees.candidates`)."""
         free = 1 + (0 if self.covariates is None else self.covariates.shape[1])
         return [1] * len(self.columns) + [0] * free
 
