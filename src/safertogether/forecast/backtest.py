@@ -281,7 +281,9 @@ def _report(series: Series, settings: BacktestSettings, plan: Plan, models: dict
                 row["hit_rate_vs_best_baseline"] = _round(np.nanmean(diff))
                 row["hit_rate_vs_best_baseline_ci"] = _ci(diff, rng, settings)
             if "perfect" in per_window and name != "perfect":
-                ratio = table["hit_rate"][:, j] / np.maximum(per_window["perfect"]["hit_rate"][:, j], 1e-12)
+                perfect = per_window["perfect"]["hit_rate"][:, j]
+                # a window where the perfect model caught nothing says nothing of a share (it was 1e10 or so)
+                ratio = np.where(perfect > 0, table["hit_rate"][:, j] / np.where(perfect > 0, perfect, 1), np.nan)
                 row["perfect_share"] = _round(np.nanmean(ratio))
                 row["perfect_share_ci"] = _ci(ratio, rng, settings)
             rows.append(row)
