@@ -100,7 +100,7 @@ def _parse(
     delimiter: str = ",", newlines_in_values: bool = True,
 ) -> pa.Table:
     return pacsv.read_csv(
-        io.BytesIO(utf8),
+        pa.BufferReader(utf8),  # reads the bytes in place; a BytesIO is copied block by block
         read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, use_threads=threads,
                                        block_size=max(1 << 20, len(utf8) // _BLOCKS)),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values,
