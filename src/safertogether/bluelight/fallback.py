@@ -23,13 +23,13 @@ import pandas as pd
 from safertogether.bluelight.adjacency import LsoaGraph, build_lsoa_graph
 from safertogether.bluelight.reference import ReferencePairs
 from safertogether.bluelight.standards import URBAN_DENSITY
-from safertogether.bluelight.terrain import Surface, build_surface
+from safertogether.bluelight.terrain import SPEED_BY_DENSITY, Surface, build_surface
 
 FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
             "origin_local_density", "site_local_density", "origin_density_2km", "origin_density_10km",
             "site_density_2km", "site_density_10km", "origin_log_hectares", "line_mean_density", "line_max_density",
             "line_min_density", "line_urban_share", "line_gap_max_m", "graph_km", "graph_detour", "graph_min",
-            "graph_hops", "graph_people_k", "across_water")
+            "graph_hops", "graph_people_k", "across_water", *(f"way_km_band{b}" for b in range(len(SPEED_BY_DENSITY))))
 
 
 @dataclass
@@ -105,15 +105,19 @@ class FeatureSource:
     def across_graph(self, sites: np.ndarray, site_index: np.ndarray, ends: np.ndarray, end_index: np.ndarray,
                      km: np.ndarray) -> dict[str, np.ndarray]:
         """The shortest ways over the LSOA neighbour graph (km, proxy minutes, LSOAs crossed, thousands of
-        residents passed) and whether there is none: the two ends on different land (three times the
-        straight line stands in for each way across)."""
+        residents passed), the fastest one's km in each density band, and whether there is none: the two
+        ends on different land (three times the straight line stands in for each way across, -1 for its
+        km by band)."""
         lsoa = self.graph.lsoa_of(ends)[end_index]
         way = {name: self.graph.from_sites(sites, weight)[site_index, lsoa] for name, weight in (
             ("graph_km", "distance"), ("graph_min", "time"), ("graph_hops", "hops"), ("graph_people_k", "people"))}
         across = ~np.isfinite(way["graph_km"])
         for values in way.values():
             values[across] = km[across] * 3
-        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float)}
+        by_band = self.graph.km_by_band(sites)[:, site_index, lsoa]
+        by_band[:, across] = -1.0
+        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float),
+                **{f"way_km_band{b}": km_in_band for b, km_in_band in enumerate(by_band)}}
 
 
 def _local_density(lsoas: pd.DataFrame, radius_m: float = 5000.0) -> np.ndarray:
@@ -137,19 +141,28 @@ class FallbackModel:
     estimator: Any
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.estimator.predict(features[list(FEATURES)]), dtype=float)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as in fit_fallback: OpenMP threads spin against the shared cores
+            return np.asarray(self.estimator.predict(features[list(FEATURES)]), dtype=float)
 
 
 def fit_fallback(features: pd.DataFrame, minutes: np.ndarray, seed: int = 0, max_rows: int = 600_000
                  ) -> FallbackModel:
-    """Gradient boosting (scikit-learn's histogram GBM, absolute-error loss) on a sample of the pairs."""
+    """Gradient boosting (scikit-learn's histogram GBM, absolute-error loss) on a sample of the pairs.
+
+    One OpenMP thread: with scikit-learn's default (every core) the same fit took 2-10 minutes instead of
+    17-72 s on the 2 shared cores, its threads spinning against other processes.
+    """
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(minutes), size=min(max_rows, len(minutes)), replace=False)
     estimator = HistGradientBoostingRegressor(loss="absolute_error", max_iter=300, learning_rate=0.1,
                                               max_leaf_nodes=63, random_state=seed)
-    estimator.fit(features.iloc[rows][list(FEATURES)], minutes[rows])
+    with threadpool_limits(1):
+        estimator.fit(features.iloc[rows][list(FEATURES)], minutes[rows])
     return FallbackModel(estimator)
 
 
