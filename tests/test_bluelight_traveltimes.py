@@ -156,19 +156,3 @@ def test_the_lsoa_graph_finds_the_isle_of_wight_an_island_where_the_land_raster_
     assert np.isfinite(source.surface.from_sites(southampton, "distance")[0, source.surface.cell_of(
         np.array([newport_iow]))]).all()  # the raster's way across the Solent: what the graph corrects
     assert (features["graph_detour"][1:] < 1.6).all() and (features["graph_km"][1:] > features["km"][1:]).all()
-
-
-def test_the_way_across_the_lsoa_graph_is_split_by_how_built_up_the_lsoas_it_crosses_are():
-    """Four 1 km LSOAs in a row, open country, two suburbs, a town centre: the way from the first to the
-    last is 3 km, half of each edge counted in each end's density band."""
-    import shapely
-
-    from safertogether.bluelight.adjacency import build_lsoa_graph
-
-    polygons = np.array([shapely.box(x, 0, x + 1000, 1000) for x in (0, 1000, 2000, 3000)])
-    centres = np.array([[500.0, 500.0], [1500.0, 500.0], [2500.0, 500.0], [3500.0, 500.0]])
-    graph = build_lsoa_graph(polygons, centres, density=np.array([0.5, 10.0, 10.0, 100.0]),
-                             residents=np.full(4, 1500.0))
-    by_band = graph.km_by_band(centres[:1])[:, 0]
-    assert by_band[:, 3].tolist() == pytest.approx([0.5, 0.0, 2.0, 0.0, 0.5])
-    assert by_band.sum(axis=0) == pytest.approx(graph.from_sites(centres[:1], "distance")[0])

@@ -10,11 +10,6 @@ components (an island without a fixed link) are named. Two more ways across say 
 is: the fewest LSOAs to cross (small LSOAs are towns) and the fewest residents to pass (each LSOA
 entered counts its residents), since streets through towns are slow.
 
-The fastest proxy way is also split by the density band of the LSOAs it crosses (the speed proxy's
-bands, :data:`safertogether.bluelight.terrain.SPEED_BY_DENSITY`): kilometres through open country,
-villages, suburbs and town centres, whose real speeds the fallback model learns from the matrix rather
-than taking the proxy's.
-
 Like the raster, the graph is a feature, not a road model: the fallback model learns from the matrix
 what its distances and times mean in minutes.
 """
@@ -29,7 +24,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from safertogether.bluelight.terrain import SPEED_BY_DENSITY, speed_kmh
+from safertogether.bluelight.terrain import speed_kmh
 
 #: Polygons closer than this are neighbours (metres). Chosen so the Isle of Wight stays an island.
 GAP_M = 500.0
@@ -43,7 +38,6 @@ class LsoaGraph:
     polygons: np.ndarray
     centres: np.ndarray
     weights: dict[str, sparse.csr_matrix]
-    bands: np.ndarray  # each LSOA's density band (index into SPEED_BY_DENSITY)
 
     def lsoa_of(self, xy: np.ndarray) -> np.ndarray:
         """Index of the LSOA each point lies in (the nearest centre for a point in none: sea, or outside)."""
@@ -57,26 +51,6 @@ class LsoaGraph:
         sources = np.unique(self.lsoa_of(sites), return_inverse=True)
         found = dijkstra(self.weights[weight], indices=sources[0])
         return np.asarray(found[sources[1].ravel()])
-
-    def km_by_band(self, sites: np.ndarray) -> np.ndarray:
-        """Kilometres of the fastest proxy way from each site to every LSOA in each density band
-        (bands x sites x LSOAs; each edge counts half in each end's band); 0 where there is no way."""
-        sources, back = np.unique(self.lsoa_of(sites), return_inverse=True)
-        _, predecessors = dijkstra(self.weights["time"], indices=sources, return_predecessors=True)
-        return np.stack([self._along_tree(parents) for parents in predecessors], axis=1)[:, back.ravel()]
-
-    def _along_tree(self, predecessors: np.ndarray) -> np.ndarray:
-        """Sums over each node's way back to the root of a shortest-path tree, by pointer doubling: every
-        round adds the sum up to the current ancestor and jumps to the ancestor's ancestor."""
-        node = np.arange(len(predecessors))
-        parent = np.where(predecessors < 0, node, predecessors)  # roots and unreached point at themselves
-        km = np.asarray(self.weights["distance"][parent, node]).ravel()
-        band = np.arange(len(SPEED_BY_DENSITY))[:, None]
-        summed = 0.5 * km * ((self.bands == band).astype(float) + (self.bands[parent] == band))
-        while not np.array_equal(parent[parent], parent):
-            summed = summed + summed[:, parent] * (parent != node)
-            parent = parent[parent]
-        return summed  # every node's ancestor is now its root, whose own sum is 0
 
 
 def build_lsoa_graph(polygons: np.ndarray, centres: np.ndarray, density: np.ndarray, residents: np.ndarray,
@@ -96,7 +70,6 @@ def build_lsoa_graph(polygons: np.ndarray, centres: np.ndarray, density: np.ndar
     def graph(weight: np.ndarray) -> sparse.csr_matrix:
         return sparse.csr_matrix((weight, (start, end)), shape=(len(centres), len(centres)))
 
-    bands = np.searchsorted([bound for bound, _ in SPEED_BY_DENSITY], np.asarray(density, dtype=float))
     entered = np.maximum(np.asarray(residents, dtype=float)[end], 1.0) / 1000.0  # never a zero-weight edge
     return LsoaGraph(polygons, centres, {"distance": graph(np.r_[km, km]), "time": graph(np.r_[minutes, minutes]),
-                                         "hops": graph(np.ones(len(start))), "people": graph(entered)}, bands)
+                                         "hops": graph(np.ones(len(start))), "people": graph(entered)})

@@ -23,13 +23,13 @@ import pandas as pd
 from safertogether.bluelight.adjacency import LsoaGraph, build_lsoa_graph
 from safertogether.bluelight.reference import ReferencePairs
 from safertogether.bluelight.standards import URBAN_DENSITY
-from safertogether.bluelight.terrain import SPEED_BY_DENSITY, Surface, build_surface
+from safertogether.bluelight.terrain import Surface, build_surface
 
 FEATURES = ("km", "sqrt_km", "surface_km", "detour", "surface_min", "origin_density", "site_density",
             "origin_local_density", "site_local_density", "origin_density_2km", "origin_density_10km",
             "site_density_2km", "site_density_10km", "origin_log_hectares", "line_mean_density", "line_max_density",
             "line_min_density", "line_urban_share", "line_gap_max_m", "graph_km", "graph_detour", "graph_min",
-            "graph_hops", "graph_people_k", "across_water", *(f"way_km_band{b}" for b in range(len(SPEED_BY_DENSITY))))
+            "graph_hops", "graph_people_k", "across_water")
 
 
 @dataclass
@@ -105,19 +105,15 @@ class FeatureSource:
     def across_graph(self, sites: np.ndarray, site_index: np.ndarray, ends: np.ndarray, end_index: np.ndarray,
                      km: np.ndarray) -> dict[str, np.ndarray]:
         """The shortest ways over the LSOA neighbour graph (km, proxy minutes, LSOAs crossed, thousands of
-        residents passed), the fastest one's km in each density band, and whether there is none: the two
-        ends on different land (three times the straight line stands in for each way across, -1 for its
-        km by band)."""
+        residents passed) and whether there is none: the two ends on different land (three times the
+        straight line stands in for each way across)."""
         lsoa = self.graph.lsoa_of(ends)[end_index]
         way = {name: self.graph.from_sites(sites, weight)[site_index, lsoa] for name, weight in (
             ("graph_km", "distance"), ("graph_min", "time"), ("graph_hops", "hops"), ("graph_people_k", "people"))}
         across = ~np.isfinite(way["graph_km"])
         for values in way.values():
             values[across] = km[across] * 3
-        by_band = self.graph.km_by_band(sites)[:, site_index, lsoa]
-        by_band[:, across] = -1.0
-        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float),
-                **{f"way_km_band{b}": km_in_band for b, km_in_band in enumerate(by_band)}}
+        return {**way, "graph_detour": way["graph_km"] / np.maximum(km, 1.0), "across_water": across.astype(float)}
 
 
 def _local_density(lsoas: pd.DataFrame, radius_m: float = 5000.0) -> np.ndarray:
