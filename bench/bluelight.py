@@ -18,6 +18,7 @@ where the issue gives one, its anchor measured in the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -138,10 +139,9 @@ def spopt_mclp_as_shipped(minutes: np.ndarray, weights: np.ndarray, radius: floa
     with quiet_stdout(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         built, build = measured(lambda: MCLP.from_cost_matrix(minutes.T, weights, radius, p_facilities=20))
-        try:
+        # spopt raises when PuLP's status is not Optimal; HiGHS's own status, read below, says why
+        with contextlib.suppress(RuntimeError):
             built.solve(pulp.HiGHS(msg=False, timeLimit=time_limit_s))
-        except RuntimeError:  # spopt raises when PuLP's status is not Optimal; HiGHS's own status says why
-            pass
     status, gap = highs_status(built.problem)
     sites = np.flatnonzero([(v.value() or 0.0) > 0.5 for v in built.fac_vars])
     return sites, {"build": build, "status": status, "mip_gap": gap}

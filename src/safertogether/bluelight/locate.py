@@ -101,8 +101,9 @@ def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: 
         warnings.simplefilter("ignore", DeprecationWarning)
         problem = _spopt_model(model, minutes.T, weights, radius, p, _predefined(len(minutes), pinned))
         # HiGHS prints its banner from C even with msg=False, which would break --json: hence quiet_stdout
+        start = _greedy_start(problem, minutes, weights, radius, p, pinned) if model == "mclp" else None
         try:
-            problem = problem.solve(_highs(time_limit_s))
+            problem = problem.solve(_highs(time_limit_s, start))
         except RuntimeError as exc:  # spopt raises on a status other than Optimal (e.g. no cover exists)
             return Solution(np.array([], dtype=int), f"spopt {model.upper()} + HiGHS", time.perf_counter() - began,
                             str(exc).split(":")[-1].split(".")[0].strip() or "not solved", None, [str(exc)])
@@ -115,10 +116,40 @@ def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: 
     return Solution(sites, f"spopt {model.upper()} + HiGHS", time.perf_counter() - began, status, gap, notes)
 
 
-def _highs(time_limit_s: float) -> Any:
+def _highs(time_limit_s: float, start: dict[Any, float] | None = None) -> Any:
+    """PuLP's HiGHS, given ``start`` (variable -> value) as its first incumbent when there is one."""
     import pulp
 
-    return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+    if start is None:
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+
+    class HighsFromStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
+        def callSolver(self, lp: Any) -> None:
+            values = [0.0] * lp.solverModel.getNumCol()
+            for variable, value in start.items():
+                values[variable.index] = value
+            solution = lp.solverModel.getSolution()
+            solution.col_value = values
+            lp.solverModel.setSolution(solution)
+            super().callSolver(lp)
+
+    return HighsFromStart(msg=False, timeLimit=time_limit_s)
+
+
+def _greedy_start(problem: Any, minutes: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
+                  pinned: np.ndarray | None) -> dict[Any, float]:
+    """The greedy sites for weighted coverage within ``radius``, as values of spopt's MCLP variables.
+
+    With 5,000 places x 200 sites and a radius where the LP bound is fractional, HiGHS built through
+    PuLP stopped at its time limit on an incumbent covering 60.6% where 83% was reachable; starting from
+    the greedy answer (within a few per cent of the optimum, in a fraction of a second) it cannot end worse.
+    """
+    pinned = np.asarray(pinned if pinned is not None else [], dtype=int)
+    sites = _greedy(minutes, p or len(pinned), objective_for("within", weights, radius), pinned)
+    covered = nearest(minutes, sites) <= radius
+    opened = np.isin(np.arange(len(minutes)), sites)
+    return {**{v: float(o) for v, o in zip(problem.fac_vars, opened, strict=True)},
+            **{v: float(c) for v, c in zip(problem.cli_vars, covered, strict=True)}}
 
 
 def _spopt_model(model: Model, cost: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
