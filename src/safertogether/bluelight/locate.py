@@ -5,6 +5,9 @@ with HiGHS counts near-zero variable values as open sites (it reported 96.9% cov
 was 91.5%), so a site is open only if its value exceeds 0.5; and PuLP reports "Optimal" when HiGHS
 merely hit its time limit, so the status given is HiGHS's own model status and MIP gap.
 
+MCLP is given two helps spopt 0.7 lacks: its per-place coverage flags are continuous (the same optimum,
+far less branching) and HiGHS starts from the greedy cover, so a time limit cannot leave a poor answer.
+
 The swap heuristic (Teitz and Bart's vertex substitution) optimises any objective of the nearest-open
 times: the mean (p-median), the 90th centile or the share within a target, i.e. the statistic the
 standard measures. A p-median with a million assignment variables did not finish in 9 minutes here; a
@@ -173,8 +176,8 @@ def _coverage_flags_continuous(problem: Any) -> Any:
 
     Each flag is bounded by 1 and by the open sites within reach and is maximised, so with the sites
     integer every optimum has it at 0 or 1: the same optimum, but 5,000 places are 5,000 fewer integer
-    variables for HiGHS to branch on. On the bench's 5,000 x 200 instance HiGHS's gap at its time limit fell
-    from 5.4% (integer flags) to 0.6-0.9%; coverage is re-scored from the sites anyway.
+    variables for HiGHS to branch on. On the bench's 5,000 x 200 instance HiGHS reached a 1% gap in 5.8 s
+    of CPU instead of 50.4 s; coverage is re-scored from the sites anyway.
     """
     import pulp
 
