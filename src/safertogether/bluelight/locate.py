@@ -126,7 +126,7 @@ def _highs(time_limit_s: float, start: dict[Any, float] | None = None) -> Any:
     if start is None:
         return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
 
-    class HighsFromStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
+    class HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP is untyped
         def callSolver(self, lp: Any) -> None:
             values = [0.0] * lp.solverModel.getNumCol()
             for variable, value in start.items():
