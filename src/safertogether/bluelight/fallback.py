@@ -137,19 +137,28 @@ class FallbackModel:
     estimator: Any
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.estimator.predict(features[list(FEATURES)]), dtype=float)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as in fit_fallback: OpenMP threads spin against the shared cores
+            return np.asarray(self.estimator.predict(features[list(FEATURES)]), dtype=float)
 
 
 def fit_fallback(features: pd.DataFrame, minutes: np.ndarray, seed: int = 0, max_rows: int = 600_000
                  ) -> FallbackModel:
-    """Gradient boosting (scikit-learn's histogram GBM, absolute-error loss) on a sample of the pairs."""
+    """Gradient boosting (scikit-learn's histogram GBM, absolute-error loss) on a sample of the pairs.
+
+    One OpenMP thread: with scikit-learn's default (every core) the same fit took 2-10 minutes instead of
+    17-72 s on the 2 shared cores, its threads spinning against other processes.
+    """
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(minutes), size=min(max_rows, len(minutes)), replace=False)
     estimator = HistGradientBoostingRegressor(loss="absolute_error", max_iter=300, learning_rate=0.1,
                                               max_leaf_nodes=63, random_state=seed)
-    estimator.fit(features.iloc[rows][list(FEATURES)], minutes[rows])
+    with threadpool_limits(1):
+        estimator.fit(features.iloc[rows][list(FEATURES)], minutes[rows])
     return FallbackModel(estimator)
 
 

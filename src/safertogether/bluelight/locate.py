@@ -5,6 +5,9 @@ with HiGHS counts near-zero variable values as open sites (it reported 96.9% cov
 was 91.5%), so a site is open only if its value exceeds 0.5; and PuLP reports "Optimal" when HiGHS
 merely hit its time limit, so the status given is HiGHS's own model status and MIP gap.
 
+MCLP is given two helps spopt 0.7 lacks: its per-place coverage flags are continuous (the same optimum,
+far less branching) and HiGHS starts from the greedy cover, so a time limit cannot leave a poor answer.
+
 The swap heuristic (Teitz and Bart's vertex substitution) optimises any objective of the nearest-open
 times: the mean (p-median), the 90th centile or the share within a target, i.e. the statistic the
 standard measures. A p-median with a million assignment variables did not finish in 9 minutes here; a
@@ -97,17 +100,18 @@ def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: 
     """An spopt model (candidates x places cost matrix) solved by HiGHS, with the real status."""
     began = time.perf_counter()
     # TODO: spopt 0.7 builds variables the way PuLP 3.3 deprecates; drop the filter with spopt >= 0.8
-    with _quiet_stdout(), warnings.catch_warnings():
+    with quiet_stdout(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         problem = _spopt_model(model, minutes.T, weights, radius, p, _predefined(len(minutes), pinned))
-        # HiGHS prints its banner from C even with msg=False, which would break --json: hence _quiet_stdout
+        # HiGHS prints its banner from C even with msg=False, which would break --json: hence quiet_stdout
+        start = _greedy_start(problem, minutes, weights, radius, p, pinned) if model == "mclp" else None
         try:
-            problem = problem.solve(_highs(time_limit_s))
+            problem = problem.solve(_highs(time_limit_s, start))
         except RuntimeError as exc:  # spopt raises on a status other than Optimal (e.g. no cover exists)
             return Solution(np.array([], dtype=int), f"spopt {model.upper()} + HiGHS", time.perf_counter() - began,
                             str(exc).split(":")[-1].split(".")[0].strip() or "not solved", None, [str(exc)])
     sites = np.flatnonzero([(v.value() or 0.0) > 0.5 for v in problem.fac_vars])
-    status, gap = _highs_status(problem.problem)
+    status, gap = highs_status(problem.problem)
     notes = []
     reported = sum(1 for clients in getattr(problem, "fac2cli", []) if len(clients)) or None
     if reported is not None and reported != len(sites):
@@ -115,10 +119,40 @@ def solve_exact(model: Model, minutes: np.ndarray, weights: np.ndarray, radius: 
     return Solution(sites, f"spopt {model.upper()} + HiGHS", time.perf_counter() - began, status, gap, notes)
 
 
-def _highs(time_limit_s: float) -> Any:
+def _highs(time_limit_s: float, start: dict[Any, float] | None = None) -> Any:
+    """PuLP's HiGHS, given ``start`` (variable -> value) as its first incumbent when there is one."""
     import pulp
 
-    return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+    if start is None:
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+
+    class HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP is untyped
+        def callSolver(self, lp: Any) -> None:
+            values = [0.0] * lp.solverModel.getNumCol()
+            for variable, value in start.items():
+                values[variable.index] = value
+            solution = lp.solverModel.getSolution()
+            solution.col_value = values
+            lp.solverModel.setSolution(solution)
+            super().callSolver(lp)
+
+    return HighsFromStart(msg=False, timeLimit=time_limit_s)
+
+
+def _greedy_start(problem: Any, minutes: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
+                  pinned: np.ndarray | None) -> dict[Any, float]:
+    """The greedy sites for weighted coverage within ``radius``, as values of spopt's MCLP variables.
+
+    With 5,000 places x 200 sites and a radius where the LP bound is fractional, HiGHS built through
+    PuLP stopped at its time limit on an incumbent covering 60.6% where 83% was reachable; starting from
+    the greedy answer (within a few per cent of the optimum, in a fraction of a second) it cannot end worse.
+    """
+    pinned = np.asarray(pinned if pinned is not None else [], dtype=int)
+    sites = _greedy(minutes, p or len(pinned), objective_for("within", weights, radius), pinned)
+    covered = nearest(minutes, sites) <= radius
+    opened = np.isin(np.arange(len(minutes)), sites)
+    return {**{v: float(o) for v, o in zip(problem.fac_vars, opened, strict=True)},
+            **{v: float(c) for v, c in zip(problem.cli_vars, covered, strict=True)}}
 
 
 def _spopt_model(model: Model, cost: np.ndarray, weights: np.ndarray, radius: float, p: int | None,
@@ -130,14 +164,30 @@ def _spopt_model(model: Model, cost: np.ndarray, weights: np.ndarray, radius: fl
     if model == "lscp":
         return locate.LSCP.from_cost_matrix(cost, radius, **options)
     if model == "mclp":
-        return locate.MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p, **options)
+        return _coverage_flags_continuous(locate.MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p,
+                                                                       **options))
     if model == "backup":
         return locate.LSCPB.from_cost_matrix(cost, radius, solver=_highs(60.0), **options)
     return locate.PMedian.from_cost_matrix(cost, weights, p_facilities=p, **options)
 
 
+def _coverage_flags_continuous(problem: Any) -> Any:
+    """Declare spopt's per-place "covered" flags continuous in [0, 1] (spopt 0.7 makes them integer).
+
+    Each flag is bounded by 1 and by the open sites within reach and is maximised, so with the sites
+    integer every optimum has it at 0 or 1: the same optimum, but 5,000 places are 5,000 fewer integer
+    variables for HiGHS to branch on. On the bench's 5,000 x 200 instance HiGHS reached a 1% gap in 5.8 s
+    of CPU instead of 50.4 s; coverage is re-scored from the sites anyway.
+    """
+    import pulp
+
+    for flag in problem.cli_vars:
+        flag.cat = pulp.LpContinuous
+    return problem
+
+
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -157,7 +207,7 @@ def _predefined(n: int, pinned: np.ndarray | None) -> np.ndarray | None:
     return flags
 
 
-def _highs_status(problem: Any) -> tuple[str, float | None]:
+def highs_status(problem: Any) -> tuple[str, float | None]:
     """HiGHS's own model status and MIP gap (PuLP says Optimal even on a time limit)."""
     model = getattr(problem, "solverModel", None)
     if model is None:
