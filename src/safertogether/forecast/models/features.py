@@ -53,36 +53,46 @@ def smoothed_stack(grid: Grid, counts: np.ndarray, bandwidth_m: float) -> np.nda
     return out
 
 
-def time_summaries(stack: np.ndarray, horizon: str) -> list[np.ndarray]:
-    """For (P, N) values: (P + 1, N) arrays whose row ``p`` summarises rows before ``p`` (all-history mean,
-    last-year mean, decayed means)."""
+def time_summaries(stack: np.ndarray, horizon: str, first: int = 0) -> list[np.ndarray]:
+    """For (P, N) values: (P + 1 - first, N) float32 arrays whose row ``p - first`` summarises rows before
+    ``p`` (all-history mean, last-year mean, decayed means).
+
+    Each summary is cut to rows ``first..P`` and made float32 as soon as it is computed: holding all of
+    them in float64 over every period was most of a cold Portland forecast's peak (826 MB)."""
     periods = stack.shape[0]
-    p = np.arange(periods + 1, dtype=np.float64)[:, None]
+    p = np.arange(first, periods + 1, dtype=np.float64)[:, None]
     cum = np.vstack([np.zeros((1, stack.shape[1])), np.cumsum(stack, axis=0, dtype=np.float64)])
     year = _YEAR[horizon]
-    back = np.maximum(np.arange(periods + 1) - year, 0)
-    out = [cum / np.maximum(p, 1), (cum - cum[back]) / np.clip(p, 1, year)]
+    back = np.maximum(np.arange(first, periods + 1) - year, 0)
+    out = [(cum[first:] / np.maximum(p, 1)).astype(np.float32),
+           ((cum[first:] - cum[back]) / np.clip(p, 1, year)).astype(np.float32)]
+    del cum
     # time along the last axis, contiguous: the recursive filter runs twice as fast that way
     padded = np.hstack([stack.T, np.zeros((stack.shape[1], 1), stack.dtype)])
     for half_life in HALF_LIVES[horizon]:
         r = 0.5 ** (1 / half_life)
         # E[p] = r E[p-1] + (1-r) x[p-1], divided by the weight the short history could carry (1 - r^p)
         decayed = signal.lfilter(np.array([0.0, 1 - r], np.float32), np.array([1.0, -r], np.float32), padded)
-        out.append(decayed.T / np.maximum(1 - r**p, 1e-9))
-    return [a.astype(np.float32) for a in out]
+        out.append((decayed[:, first:].T / np.maximum(1 - r**p, 1e-9)).astype(np.float32))
+    return out
 
 
 @dataclass
 class FeatureTable:
-    """Every feature of every (period, cell) up to the origin, as (P + 1, N) arrays; ``rows`` gathers some."""
+    """Every feature of every (period, cell) from period ``first`` to the origin, as (P + 1 - first, N)
+    arrays; ``rows`` gathers some by period number."""
 
     columns: list[np.ndarray]
     names: list[str]
-    season: np.ndarray  #: (P + 1,) period of the year
+    season: np.ndarray  #: (P + 1 - first,) period of the year
     covariates: np.ndarray | None
+    first: int = 0
 
     def rows(self, periods: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        out = [c[periods, cells] for c in self.columns] + [self.season[periods].astype(np.float32)]
+        at = np.asarray(periods) - self.first
+        if at.size and at.min() < 0:
+            raise IndexError(f"period {int(at.min()) + self.first} is before the table's first, {self.first}")
+        out = [c[at, cells] for c in self.columns] + [self.season[at].astype(np.float32)]
         if self.covariates is not None:
             out += list(self.covariates[cells].T.astype(np.float32))
         return np.column_stack(out)
@@ -100,25 +110,26 @@ class FeatureTable:
         return self.rows(np.full(len(cells), p), cells)
 
 
-def feature_table(history: History) -> FeatureTable:
-    """Features of periods 0..origin (inclusive) from the counts before the origin."""
+def feature_table(history: History, first: int = 0) -> FeatureTable:
+    """Features of periods ``first``..origin (inclusive) from the counts before the origin (only the
+    periods a model trains on and forecasts are kept: memory)."""
     series, grid = history.series, history.series.grid
     counts = history.counts.astype(np.float32)
     horizon = series.horizon
     columns, names = [], []
     for bandwidth in (0.0, *BANDWIDTHS_M):
         stack = counts if bandwidth == 0 else smoothed_stack(grid, counts, bandwidth)
-        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon), strict=True):
+        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon, first), strict=True):
             columns.append(values)
             names.append(f"{label}@{bandwidth:g}m")
     year = _YEAR[horizon]
     year_ago = np.full((counts.shape[0] + 1, grid.n), np.nan, np.float32)
     if counts.shape[0] >= year:
         year_ago[year:] = counts[: counts.shape[0] + 1 - year]
-    columns.append(year_ago)
+    columns.append(year_ago[first:])
     names.append("year_ago")
-    season = np.array([_season_of(series, p) for p in range(counts.shape[0] + 1)], np.float32)
-    return FeatureTable(columns, [*names, "season"], season, history.covariates)
+    season = np.array([_season_of(series, p) for p in range(first, counts.shape[0] + 1)], np.float32)
+    return FeatureTable(columns, [*names, "season"], season, history.covariates, first)
 
 
 def quantile_edges(x: np.ndarray, bins: int = 255) -> list[np.ndarray]:

@@ -76,7 +76,7 @@ class BoostedTrees:
         fit_on = targets[:len(targets) - len(held)]
         if len(fit_on) < 2:
             return counts.mean(axis=0, dtype=np.float64)
-        table = feature_table(history)
+        table = feature_table(history, first=int(targets[0]))
         rng = np.random.default_rng(self.seed + origin)
         model, edges = self._fit(table, fit_on, counts, rng)
         with threadpool_limits(1):
