@@ -10,7 +10,10 @@ would have forecast for it from the periods before ``p``:
 - each over several spans of time: all history (the long-run mean), the last year, and exponentially
   decayed means with several half-lives (:data:`HALF_LIVES`: the shortest is the previous period, the
   others the recent weighting of prospective hotspotting and ETAS's triggering);
-- the count a year earlier and the period of the year (seasonality), and any area covariates.
+- the count a year earlier and the period of the year (seasonality), and any area covariates;
+- where related events are given (another kind of crime: thefts of cars beside burglaries), the same
+  densities of those at :data:`RELATED_SPANS`: a cell's other crime marks it as a place where crime
+  happens, with more events to estimate that from than the target's alone.
 
 Everything is computed for all periods in one pass, vectorised: each bandwidth is one FFT convolution
 of the (periods, ny, nx) stack, each time span a cumulative sum or a recursive filter along time
@@ -33,6 +36,8 @@ from safertogether.forecast.models.kde import quartic_kernel
 BANDWIDTHS_M = (300.0, 600.0)
 #: Half-lives (in periods) of the exponentially decayed means.
 HALF_LIVES = {"month": (1, 3, 12), "week": (1, 4, 13, 52), "day": (1, 7, 28, 182)}
+#: The time spans of the related events' features (a subset: each adds three columns).
+RELATED_SPANS = ("all", "year", "half_life_1", "half_life_13")
 _YEAR = {"month": 12, "week": 52, "day": 364}
 #: Raster cells convolved at once (periods x bounding-box cells).
 _CHUNK_CELLS = 2_000_000
@@ -110,18 +115,18 @@ class FeatureTable:
         return self.rows(np.full(len(cells), p), cells)
 
 
-def feature_table(history: History, first: int = 0) -> FeatureTable:
+def feature_table(history: History, first: int = 0, related: bool = True) -> FeatureTable:
     """Features of periods ``first``..origin (inclusive) from the counts before the origin (only the
-    periods a model trains on and forecasts are kept: memory)."""
+    periods a model trains on and forecasts are kept: memory), with the related events' where the history
+    has some and ``related`` is set."""
     series, grid = history.series, history.series.grid
     counts = history.counts.astype(np.float32)
     horizon = series.horizon
-    columns, names = [], []
-    for bandwidth in (0.0, *BANDWIDTHS_M):
-        stack = counts if bandwidth == 0 else smoothed_stack(grid, counts, bandwidth)
-        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon, first), strict=True):
-            columns.append(values)
-            names.append(f"{label}@{bandwidth:g}m")
+    columns, names = _densities(grid, counts, horizon, first, "", None)
+    if related and history.related_counts is not None:
+        more, more_names = _densities(grid, history.related_counts.astype(np.float32), horizon, first, "related_",
+                                      RELATED_SPANS)
+        columns, names = columns + more, names + more_names
     year = _YEAR[horizon]
     year_ago = np.full((counts.shape[0] + 1, grid.n), np.nan, np.float32)
     if counts.shape[0] >= year:
@@ -130,6 +135,19 @@ def feature_table(history: History, first: int = 0) -> FeatureTable:
     names.append("year_ago")
     season = np.array([_season_of(series, p) for p in range(first, counts.shape[0] + 1)], np.float32)
     return FeatureTable(columns, [*names, "season"], season, history.covariates, first)
+
+
+def _densities(grid: Grid, counts: np.ndarray, horizon: str, first: int, prefix: str,
+               spans: tuple[str, ...] | None) -> tuple[list[np.ndarray], list[str]]:
+    """The counts and their kernel densities, each summarised over every time span (or ``spans``)."""
+    columns, names = [], []
+    for bandwidth in (0.0, *BANDWIDTHS_M):
+        stack = counts if bandwidth == 0 else smoothed_stack(grid, counts, bandwidth)
+        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon, first), strict=True):
+            if spans is None or label in spans:
+                columns.append(values)
+                names.append(f"{prefix}{label}@{bandwidth:g}m")
+    return columns, names
 
 
 def quantile_edges(x: np.ndarray, bins: int = 255) -> list[np.ndarray]:
