@@ -172,6 +172,11 @@ def test_learned_features_are_the_baselines_outputs_from_the_past_only(simulated
     # a period's features do not change when later periods do
     earlier = History(series, origin - 10)
     assert np.allclose(feature_table(earlier).period(origin - 20), table.period(origin - 20), equal_nan=True)
+    # a table kept from a later period on (what the trees train on: memory) holds the same values there
+    later = feature_table(history, first=origin - 30)
+    assert np.array_equal(later.period(origin - 20), table.period(origin - 20), equal_nan=True)
+    with pytest.raises(IndexError):
+        later.period(origin - 31)
 
 
 def test_quantile_bins_keep_the_order_of_values() -> None:
