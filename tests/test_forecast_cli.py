@@ -130,6 +130,19 @@ def test_predict_explains_each_flagged_cell(portland: Path, tmp_path: Path) -> N
     assert cells[0]["properties"]["expected"] >= cells[-1]["properties"]["expected"]
 
 
+def test_predict_with_related_events_reads_them(portland: Path, data_dir: Path, tmp_path: Path) -> None:
+    """Thefts of cars given as related events: counted on the burglaries' grid, and the trees forecast with them."""
+    out, plain = tmp_path / "with.geojson", tmp_path / "without.geojson"
+    common = ["--horizon", "week", "--cell", "150", "--coverage", "0.01", "--model", "gbm", "--json"]
+    related = ["--related", str(data_dir / "portland-nij" / "crimes_veh-2012-03-to-2017-02.csv")]
+    for path, extra in ((out, related), (plain, [])):
+        result = runner.invoke(app, ["forecast", "predict", *_points(portland, "--out", str(path), *common, *extra)])
+        assert result.exit_code == 0, result.output
+    with_related = [c["properties"]["expected"] for c in json.loads(out.read_text())["features"]]
+    without = [c["properties"]["expected"] for c in json.loads(plain.read_text())["features"]]
+    assert with_related and len(with_related) == len(without) and with_related != without
+
+
 def test_patrol_plan_and_the_dosage_delivered(city_folder: Path, data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan"
     result = runner.invoke(app, ["plan", "patrols", "--events", str(city_folder), "--out", str(out), "--shift",

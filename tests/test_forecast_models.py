@@ -172,6 +172,11 @@ def test_learned_features_are_the_baselines_outputs_from_the_past_only(simulated
     # a period's features do not change when later periods do
     earlier = History(series, origin - 10)
     assert np.allclose(feature_table(earlier).period(origin - 20), table.period(origin - 20), equal_nan=True)
+    # a table kept from a later period on (what the trees train on: memory) holds the same values there
+    later = feature_table(history, first=origin - 30)
+    assert np.array_equal(later.period(origin - 20), table.period(origin - 20), equal_nan=True)
+    with pytest.raises(IndexError):
+        later.period(origin - 31)
 
 
 def test_quantile_bins_keep_the_order_of_values() -> None:
@@ -204,3 +209,25 @@ def test_learned_model_reaches_most_of_the_perfect_model_on_a_known_process(proc
     assert all(r["perfect_share"] is None or r["perfect_share"] < 3 for r in report["results"] if "perfect_share" in r)
     gbm = report["models"]["gbm"]
     assert 0.8 < gbm["expected_over_observed"] < 1.25
+
+
+def test_related_events_that_lead_the_target_are_learned_from(simulated) -> None:  # type: ignore[no-untyped-def]
+    from safertogether.forecast.series import counts_on
+
+    events, _mu, grid = simulated
+    series = make_series(events, grid, "week", anchor=dt.date(2021, 1, 4))
+    # a related kind of event that happens a week before each target event, in the same place
+    ahead = dataclasses.replace(events, day=events.day - 7, category=np.full(len(events), "theft", dtype=object))
+    related = counts_on(series, ahead)
+    counts = series.counts()
+    assert np.array_equal(related[:-1], counts[1:])  # counted in the target's cells and weeks
+    hits = {True: [], False: []}
+    for origin in range(series.periods - 4, series.periods):
+        history = History(series, origin, related=related)
+        for reads in hits:
+            expected = MODELS["gbm"](related=reads).forecast(history)
+            rng = np.random.default_rng(origin)
+            hits[reads].append(window_scores(expected, counts[origin], rng, (0.05,))["hit_rate"][0])
+    # the trees that read the related events find next week's events; those that may not, cannot
+    assert np.mean(hits[True]) > np.mean(hits[False]) + 0.2
+    assert np.mean(hits[True]) > 0.8

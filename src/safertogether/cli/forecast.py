@@ -39,6 +39,9 @@ NearOption = Annotated[float, typer.Option("--near", help="Without --mask: keep 
 ImdOption = Annotated[Path | None, typer.Option("--imd", help="IMD workbook: the fairness check, attention by "
                                                "deprivation decile against harm")]
 BoundariesOption = Annotated[Path | None, typer.Option("--boundaries", help="LSOA polygons (with --imd)")]
+RelatedOption = Annotated[list[Path] | None, typer.Option(
+    "--related", help="Events of a related kind (read like --events: same --kind, --crs, columns), inputs to the "
+    "learned model (gbm) beside the target's own history, never forecast (repeatable)")]
 StoreOption = Annotated[bool, typer.Option("--store", help="Also keep it in the warehouse (--db), where the signed-in "
                                            "API serves the latest to analysts and patrol planners")]
 
@@ -82,6 +85,7 @@ def backtest_command(
     cell: CellOption = 250.0,
     mask: MaskOption = None,
     near: NearOption = 500.0,
+    related: RelatedOption = None,
     models: Annotated[str | None, typer.Option("--models", help="Comma-separated models (default: all): previous, "
                                                "longrun, kde, prospective, etas, gbm, ensemble")] = None,
     test_from: Annotated[str | None, typer.Option("--test-from", help="First test date, YYYY-MM-DD (default: a "
@@ -105,7 +109,8 @@ def backtest_command(
         _check_horizon(horizon)
         first, last = _date(test_from, "--test-from"), _date(test_to, "--test-to")
         inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
-        prepared = prepare(inputs, horizon=horizon, cell_m=cell, mask=mask, anchor=first, near_m=near)  # type: ignore[arg-type]
+        prepared = prepare(inputs, horizon=horizon, cell_m=cell, mask=mask, anchor=first, near_m=near,  # type: ignore[arg-type]
+                           related=related or ())
         for note in prepared.notes:
             errors.print(f"note: {note}", highlight=False)
         chosen = [m.strip() for m in models.split(",")] if models else None
@@ -118,7 +123,8 @@ def backtest_command(
             def step(done: int, total: int, text: str) -> None:
                 progress.update(task, description=text[:40], completed=done, total=total)
 
-            report = backtest(prepared.series, settings, progress=step, deciles=deciles, harm_weights=weights)
+            report = backtest(prepared.series, settings, progress=step, deciles=deciles, harm_weights=weights,
+                              related=prepared.related)
     except SaferError as exc:
         fail(exc)
     report["notes"] = prepared.notes
@@ -217,6 +223,7 @@ def predict_command(
     cell: CellOption = 250.0,
     mask: MaskOption = None,
     near: NearOption = 500.0,
+    related: RelatedOption = None,
     model: Annotated[str, typer.Option("--model", help="The model to forecast with")] = "etas",
     coverage: Annotated[float, typer.Option("--coverage", help="Share of the study area to flag")] = 0.02,
     harm_weights: Annotated[Path | None, typer.Option("--harm-weights", help="Harm weights per category CSV")] = None,
@@ -232,7 +239,8 @@ def predict_command(
             _check_horizon(horizon)
             inputs = _inputs(events, kind, crs, x, y, date, category_column, category, include)
             summary = predict_next(inputs, horizon=horizon, cell_m=cell, mask=mask, near_m=near, model=model,  # type: ignore[arg-type]
-                                   coverage=coverage, out=out, harm_weights=harm_weights, warehouse=warehouse)
+                                   coverage=coverage, out=out, harm_weights=harm_weights, warehouse=warehouse,
+                                   related=related or ())
         except SaferError as exc:
             fail(exc)
     if as_json:

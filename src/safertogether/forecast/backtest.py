@@ -75,8 +75,8 @@ def plan_origins(series: Series, settings: BacktestSettings) -> Plan:
 class _Runner:
     """Forecasts by (model, params, origin), each computed once and timed."""
 
-    def __init__(self, series: Series, covariates: np.ndarray | None) -> None:
-        self.series, self.covariates = series, covariates
+    def __init__(self, series: Series, covariates: np.ndarray | None, related: np.ndarray | None = None) -> None:
+        self.series, self.covariates, self.related = series, covariates, related
         self.cache: dict[tuple[str, str, int], np.ndarray] = {}
         self.seconds: dict[tuple[str, str], list[float]] = {}  #: wall time per forecast
         self.cpu: dict[tuple[str, str], list[float]] = {}  #: CPU time (user + system) per forecast
@@ -84,7 +84,8 @@ class _Runner:
 
     def history(self, origin: int) -> History:
         if origin not in self._histories:
-            self._histories = {origin: History(self.series, origin, self.covariates)}  # one at a time: memory
+            # one at a time: memory
+            self._histories = {origin: History(self.series, origin, self.covariates, self.related)}
         return self._histories[origin]
 
     def forecast(self, model: Model, key: str, origin: int) -> np.ndarray:
@@ -102,21 +103,24 @@ def _key(params: dict[str, Any]) -> str:
 
 
 def backtest(series: Series, settings: BacktestSettings | None = None, *, covariates: np.ndarray | None = None,
-             extra: Sequence[Model] = (), progress: Progress | None = None, deciles: np.ndarray | None = None,
+             related: np.ndarray | None = None, extra: Sequence[Model] = (), progress: Progress | None = None,
+             deciles: np.ndarray | None = None,
              harm_weights: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the backtest and return its report (JSON-ready; see :func:`results_table` for the rows).
 
-    ``extra`` models (e.g. the true rate of a synthetic process) are scored beside the named ones,
-    untuned, and a model named ``perfect`` among them is the reference for ``perfect_share``.
+    ``related`` holds (periods, N) counts of related events (:func:`~safertogether.forecast.series.counts_on`),
+    which the learned model may read (a candidate chosen on the tuning windows). ``extra`` models (e.g. the
+    true rate of a synthetic process) are scored beside the named ones, untuned, and a model named
+    ``perfect`` among them is the reference for ``perfect_share``.
     """
     settings = settings or BacktestSettings()
     unknown = [m for m in settings.models if m not in MODELS]
     if unknown:
         raise BadRequestError(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
     plan = plan_origins(series, settings)
-    runner = _Runner(series, covariates)
+    runner = _Runner(series, covariates, related)
     counts = series.counts()
-    step = _Steps(progress, _work(settings, plan, series.horizon))
+    step = _Steps(progress, _work(settings, plan, series.horizon, related is not None))
     tuned = {name: _tune(name, series.horizon, plan.tune, runner, counts, settings, step)
              for name in settings.models if name != "ensemble"}
     chosen = {name: params for name, (params, _score) in tuned.items()}
@@ -195,8 +199,8 @@ class _Steps:
             self.progress(self.done, self.total, text)
 
 
-def _work(settings: BacktestSettings, plan: Plan, horizon: str) -> int:
-    tuning = sum(len(MODELS[m].candidates(horizon)) for m in settings.models if m != "ensemble")  # type: ignore[attr-defined]
+def _work(settings: BacktestSettings, plan: Plan, horizon: str, related: bool) -> int:
+    tuning = sum(len(_candidates(m, horizon, related)) for m in settings.models if m != "ensemble")
     return tuning * len(plan.tune) + (len(settings.models) + ("longrun" in settings.models)) * len(plan.test)
 
 
@@ -204,7 +208,7 @@ def _tune(name: str, horizon: str, origins: list[int], runner: _Runner, counts: 
           settings: BacktestSettings, step: _Steps) -> tuple[dict[str, Any], float]:
     """The candidate parameters with the best mean hit rate (over coverages) on the tuning windows,
     and that score."""
-    candidates = MODELS[name].candidates(horizon)  # type: ignore[attr-defined]
+    candidates = _candidates(name, horizon, runner.related is not None)
     best, best_score = candidates[0], -np.inf
     for params in candidates:
         model = MODELS[name](**params)
@@ -216,6 +220,12 @@ def _tune(name: str, horizon: str, origins: list[int], runner: _Runner, counts: 
         if score > best_score + 1e-12:
             best, best_score = params, score
     return best, best_score
+
+
+def _candidates(name: str, horizon: str, related: bool) -> list[dict[str, Any]]:
+    """A model's candidate parameters; those reading related events only when there are some."""
+    candidates = MODELS[name].candidates(horizon)  # type: ignore[attr-defined]
+    return candidates if related else [c for c in candidates if not c.get("related")]
 
 
 def _tuning_hit_rate(expected: np.ndarray, origin: int, counts: np.ndarray, settings: BacktestSettings) -> float:

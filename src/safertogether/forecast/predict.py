@@ -10,6 +10,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,15 +55,16 @@ class Forecast:
 
 
 def forecast_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path | None = None,
-                  near_m: float = 500.0, model: str = "etas", harm_weights: Path | None = None) -> Forecast:
+                  near_m: float = 500.0, model: str = "etas", harm_weights: Path | None = None,
+                  related: Sequence[str | Path] = ()) -> Forecast:
     """Expected events (and harm) per cell in the period after the data ends."""
     from safertogether.forecast.patrols import expected_harm
 
     if model not in MODELS or model == "ensemble":
         raise BadRequestError(f"--model must be one of {', '.join(m for m in MODELS if m != 'ensemble')}")
-    prepared = prepare(inputs, horizon=horizon, cell_m=cell_m, mask=mask, near_m=near_m)
+    prepared = prepare(inputs, horizon=horizon, cell_m=cell_m, mask=mask, near_m=near_m, related=related)
     series = with_next_period(prepared.series)
-    history = History(series, series.periods - 1)
+    history = History(series, series.periods - 1, related=prepared.related)
     etas = GridEtas()
     expected = etas.forecast(history) if model == "etas" else MODELS[model]().forecast(history)
     if model != "etas":
@@ -75,7 +77,7 @@ def forecast_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str 
 
 def predict_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path | None, near_m: float,
                  model: str, coverage: float, out: Path, harm_weights: Path | None = None,
-                 warehouse: Warehouse | None = None) -> dict[str, Any]:
+                 warehouse: Warehouse | None = None, related: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Write a GeoJSON of the flagged cells (expected count, harm, why) and return a summary; with a
     ``warehouse``, keep it there too for the signed-in API (:mod:`safertogether.forecast.stored`)."""
     from safertogether.forecast.explain import explain_cells
@@ -84,7 +86,7 @@ def predict_next(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str |
     if not 0 < coverage <= 1:
         raise BadRequestError("--coverage is a share of the study area, between 0 and 1 (e.g. 0.02)")
     made = forecast_next(inputs, horizon=horizon, cell_m=cell_m, mask=mask, near_m=near_m, model=model,
-                         harm_weights=harm_weights)
+                         harm_weights=harm_weights, related=related)
     grid = made.series.grid
     flagged = ranking(made.harm, np.random.default_rng(0))[:cells_for(coverage, grid.n)]
     what = "a " + (inputs.categories[0].lower() if len(inputs.categories) == 1 else "crime")

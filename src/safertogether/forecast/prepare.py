@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +17,7 @@ import numpy as np
 from safertogether.errors import BadRequestError
 from safertogether.forecast.events import Events, read_point_events, read_police_uk_events, select_categories
 from safertogether.forecast.grid import Grid, build_grid, read_mask
-from safertogether.forecast.series import Horizon, Series, make_series
+from safertogether.forecast.series import Horizon, Series, counts_on, make_series
 
 Kind = Literal["police-uk", "points"]
 
@@ -60,11 +60,16 @@ class Prepared:
     grid: Grid
     series: Series
     notes: list[str] = field(default_factory=list)
+    related: np.ndarray | None = None  #: (periods, N) counts of the related events, inputs to the learned model
 
 
 def prepare(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path | None = None,
-            anchor: dt.date | None = None, near_m: float = 500.0, grid: Grid | None = None) -> Prepared:
-    """Events on a grid in periods of ``horizon``; ``anchor`` is a day a week or day period begins on."""
+            anchor: dt.date | None = None, near_m: float = 500.0, grid: Grid | None = None,
+            related: Sequence[str | Path] = ()) -> Prepared:
+    """Events on a grid in periods of ``horizon``; ``anchor`` is a day a week or day period begins on.
+
+    ``related`` files (read like ``inputs``, every category) are counted on the same cells and periods:
+    another kind of crime the learned model may read, never a target."""
     events = inputs.read()
     if grid is None:
         polygon = read_mask(mask, events.crs) if mask else None
@@ -75,7 +80,11 @@ def prepare(inputs: Inputs, *, horizon: Horizon, cell_m: float, mask: str | Path
     notes = [f"{n:,} rows left out: {why}" for why, n in events.dropped.items() if n]
     if series.outside:
         notes.append(f"{series.outside:,} events outside the study area")
-    return Prepared(events, grid, series, notes)
+    counted = None
+    if related:
+        counted = counts_on(series, replace(inputs, paths=related, categories=()).read())
+        notes.append(f"{int(counted.sum()):,} related events in the study area, inputs to the learned model")
+    return Prepared(events, grid, series, notes, counted)
 
 
 def harm_per_cell(prepared: Prepared, weights: dict[str, float] | None, upto_step: int | None = None

@@ -74,6 +74,23 @@ class Series:
         return self.step[:k], self.cell[:k]
 
 
+def counts_on(series: Series, events: Events) -> np.ndarray:
+    """(periods, N) counts of other ``events`` (another kind of crime, say) in ``series``' cells and periods.
+
+    Related events are inputs to a model, never its target: the learned model reads their recent and
+    long-run densities (:mod:`~safertogether.forecast.models.features`)."""
+    if events.crs != series.grid.crs:
+        raise BadRequestError(f"the related events are in {events.crs.name}, the grid in {series.grid.crs.name}; "
+                              "give both in the same CRS")
+    cell = series.grid.cell_of(events.x, events.y)
+    starts = series.step_day(series.edges)
+    period = np.searchsorted(starts, events.day, side="right") - 1
+    keep = (cell >= 0) & (period >= 0) & (period < series.periods)
+    out = np.zeros((series.periods, series.grid.n), np.float32)
+    np.add.at(out, (period[keep], cell[keep]), 1)
+    return out
+
+
 def make_series(events: Events, grid: Grid, horizon: Horizon, anchor: dt.date | None = None) -> Series:
     """Place events in cells and periods; ``anchor`` is a date on which a period begins (weeks, days)."""
     if events.resolution == "month" and horizon != "month":

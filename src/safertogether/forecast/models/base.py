@@ -22,6 +22,7 @@ class History:
     series: Series
     origin: int
     covariates: np.ndarray | None = None  #: (N, k) area covariates (e.g. deprivation), or None
+    related: np.ndarray | None = None  #: (periods, N) counts of related events (inputs, never targets), or None
     _counts: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -30,6 +31,11 @@ class History:
         if self._counts is None:
             self._counts = self.series.counts(self.origin)
         return self._counts
+
+    @property
+    def related_counts(self) -> np.ndarray | None:
+        """(origin, N) counts of the related events in the periods before the origin, or None."""
+        return None if self.related is None else self.related[: self.origin]
 
     @property
     def start_step(self) -> int:

@@ -10,7 +10,10 @@ would have forecast for it from the periods before ``p``:
 - each over several spans of time: all history (the long-run mean), the last year, and exponentially
   decayed means with several half-lives (:data:`HALF_LIVES`: the shortest is the previous period, the
   others the recent weighting of prospective hotspotting and ETAS's triggering);
-- the count a year earlier and the period of the year (seasonality), and any area covariates.
+- the count a year earlier and the period of the year (seasonality), and any area covariates;
+- where related events are given (another kind of crime: thefts of cars beside burglaries), the same
+  densities of those at :data:`RELATED_SPANS`: a cell's other crime marks it as a place where crime
+  happens, with more events to estimate that from than the target's alone.
 
 Everything is computed for all periods in one pass, vectorised: each bandwidth is one FFT convolution
 of the (periods, ny, nx) stack, each time span a cumulative sum or a recursive filter along time
@@ -33,6 +36,8 @@ from safertogether.forecast.models.kde import quartic_kernel
 BANDWIDTHS_M = (300.0, 600.0)
 #: Half-lives (in periods) of the exponentially decayed means.
 HALF_LIVES = {"month": (1, 3, 12), "week": (1, 4, 13, 52), "day": (1, 7, 28, 182)}
+#: The time spans of the related events' features (a subset: each adds three columns).
+RELATED_SPANS = ("all", "year", "half_life_1", "half_life_13")
 _YEAR = {"month": 12, "week": 52, "day": 364}
 #: Raster cells convolved at once (periods x bounding-box cells).
 _CHUNK_CELLS = 2_000_000
@@ -53,36 +58,46 @@ def smoothed_stack(grid: Grid, counts: np.ndarray, bandwidth_m: float) -> np.nda
     return out
 
 
-def time_summaries(stack: np.ndarray, horizon: str) -> list[np.ndarray]:
-    """For (P, N) values: (P + 1, N) arrays whose row ``p`` summarises rows before ``p`` (all-history mean,
-    last-year mean, decayed means)."""
+def time_summaries(stack: np.ndarray, horizon: str, first: int = 0) -> list[np.ndarray]:
+    """For (P, N) values: (P + 1 - first, N) float32 arrays whose row ``p - first`` summarises rows before
+    ``p`` (all-history mean, last-year mean, decayed means).
+
+    Each summary is cut to rows ``first..P`` and made float32 as soon as it is computed: holding all of
+    them in float64 over every period was most of a cold Portland forecast's peak (826 MB)."""
     periods = stack.shape[0]
-    p = np.arange(periods + 1, dtype=np.float64)[:, None]
+    p = np.arange(first, periods + 1, dtype=np.float64)[:, None]
     cum = np.vstack([np.zeros((1, stack.shape[1])), np.cumsum(stack, axis=0, dtype=np.float64)])
     year = _YEAR[horizon]
-    back = np.maximum(np.arange(periods + 1) - year, 0)
-    out = [cum / np.maximum(p, 1), (cum - cum[back]) / np.clip(p, 1, year)]
+    back = np.maximum(np.arange(first, periods + 1) - year, 0)
+    out = [(cum[first:] / np.maximum(p, 1)).astype(np.float32),
+           ((cum[first:] - cum[back]) / np.clip(p, 1, year)).astype(np.float32)]
+    del cum
     # time along the last axis, contiguous: the recursive filter runs twice as fast that way
     padded = np.hstack([stack.T, np.zeros((stack.shape[1], 1), stack.dtype)])
     for half_life in HALF_LIVES[horizon]:
         r = 0.5 ** (1 / half_life)
         # E[p] = r E[p-1] + (1-r) x[p-1], divided by the weight the short history could carry (1 - r^p)
         decayed = signal.lfilter(np.array([0.0, 1 - r], np.float32), np.array([1.0, -r], np.float32), padded)
-        out.append(decayed.T / np.maximum(1 - r**p, 1e-9))
-    return [a.astype(np.float32) for a in out]
+        out.append((decayed[:, first:].T / np.maximum(1 - r**p, 1e-9)).astype(np.float32))
+    return out
 
 
 @dataclass
 class FeatureTable:
-    """Every feature of every (period, cell) up to the origin, as (P + 1, N) arrays; ``rows`` gathers some."""
+    """Every feature of every (period, cell) from period ``first`` to the origin, as (P + 1 - first, N)
+    arrays; ``rows`` gathers some by period number."""
 
     columns: list[np.ndarray]
     names: list[str]
-    season: np.ndarray  #: (P + 1,) period of the year
+    season: np.ndarray  #: (P + 1 - first,) period of the year
     covariates: np.ndarray | None
+    first: int = 0
 
     def rows(self, periods: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        out = [c[periods, cells] for c in self.columns] + [self.season[periods].astype(np.float32)]
+        at = np.asarray(periods) - self.first
+        if at.size and at.min() < 0:
+            raise IndexError(f"period {int(at.min()) + self.first} is before the table's first, {self.first}")
+        out = [c[at, cells] for c in self.columns] + [self.season[at].astype(np.float32)]
         if self.covariates is not None:
             out += list(self.covariates[cells].T.astype(np.float32))
         return np.column_stack(out)
@@ -100,25 +115,39 @@ class FeatureTable:
         return self.rows(np.full(len(cells), p), cells)
 
 
-def feature_table(history: History) -> FeatureTable:
-    """Features of periods 0..origin (inclusive) from the counts before the origin."""
+def feature_table(history: History, first: int = 0, related: bool = True) -> FeatureTable:
+    """Features of periods ``first``..origin (inclusive) from the counts before the origin (only the
+    periods a model trains on and forecasts are kept: memory), with the related events' where the history
+    has some and ``related`` is set."""
     series, grid = history.series, history.series.grid
     counts = history.counts.astype(np.float32)
     horizon = series.horizon
-    columns, names = [], []
-    for bandwidth in (0.0, *BANDWIDTHS_M):
-        stack = counts if bandwidth == 0 else smoothed_stack(grid, counts, bandwidth)
-        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon), strict=True):
-            columns.append(values)
-            names.append(f"{label}@{bandwidth:g}m")
+    columns, names = _densities(grid, counts, horizon, first, "", None)
+    if related and history.related_counts is not None:
+        more, more_names = _densities(grid, history.related_counts.astype(np.float32), horizon, first, "related_",
+                                      RELATED_SPANS)
+        columns, names = columns + more, names + more_names
     year = _YEAR[horizon]
     year_ago = np.full((counts.shape[0] + 1, grid.n), np.nan, np.float32)
     if counts.shape[0] >= year:
         year_ago[year:] = counts[: counts.shape[0] + 1 - year]
-    columns.append(year_ago)
+    columns.append(year_ago[first:])
     names.append("year_ago")
-    season = np.array([_season_of(series, p) for p in range(counts.shape[0] + 1)], np.float32)
-    return FeatureTable(columns, [*names, "season"], season, history.covariates)
+    season = np.array([_season_of(series, p) for p in range(first, counts.shape[0] + 1)], np.float32)
+    return FeatureTable(columns, [*names, "season"], season, history.covariates, first)
+
+
+def _densities(grid: Grid, counts: np.ndarray, horizon: str, first: int, prefix: str,
+               spans: tuple[str, ...] | None) -> tuple[list[np.ndarray], list[str]]:
+    """The counts and their kernel densities, each summarised over every time span (or ``spans``)."""
+    columns, names = [], []
+    for bandwidth in (0.0, *BANDWIDTHS_M):
+        stack = counts if bandwidth == 0 else smoothed_stack(grid, counts, bandwidth)
+        for label, values in zip(_span_names(horizon), time_summaries(stack, horizon, first), strict=True):
+            if spans is None or label in spans:
+                columns.append(values)
+                names.append(f"{prefix}{label}@{bandwidth:g}m")
+    return columns, names
 
 
 def quantile_edges(x: np.ndarray, bins: int = 255) -> list[np.ndarray]:
