@@ -227,6 +227,8 @@ class PersonIndex:
         self.frequencies = {level.tf.column: columns[level.tf.column].frequencies()
                             for comparison in scorer.comparisons for level in comparison.levels if level.tf}
         self._person = columns["person_id"]
+        #: Each record's owner agency as a code (for deciding a lookup's records per agency without reading them).
+        self.agencies = encode_column(shown.column("agency"))
         self._by_person = KeyIndex.build(BlockingKey("person", ("person_id",), ("person_id",)), columns)
         # The scored columns again, record by record: a query's candidates are scattered over a million
         # records, and gathering their codes row by row touches a cache line or two per candidate where
