@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from safertogether.link.encoded_records import EncodedColumn
-from safertogether.link.pair_conditions import Condition, QueryPairs, compile_condition, referenced_columns
+from safertogether.link.pair_conditions import QueryPairs, Test, compile_test, referenced_columns
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ScoredLevel:
     match_weight: float
     m_probability: float | None
     u_probability: float | None
-    condition: Condition | None  # None: the ELSE level
+    condition: Test | None  # where the pair is in this level, unless an earlier one took it; None: the ELSE level
     tf: TermFrequencyAdjustment | None
 
 
@@ -46,6 +46,18 @@ class ScoredComparison:
     name: str
     columns: tuple[str, ...]
     levels: tuple[ScoredLevel, ...]
+
+
+    def level_of(self, pairs: QueryPairs) -> np.ndarray:
+        """Each pair's level: the first whose condition is TRUE, else the last (the ELSE level)."""
+        tests = []
+        for level in self.levels:
+            if level.condition is None:
+                break
+            tests.append(level.condition(pairs))
+        tests.append(np.ones(pairs.size, bool))
+        first = np.argmax(np.stack(tests), axis=0)
+        return np.where(first == len(tests) - 1, len(self.levels) - 1, first)
 
 
 @dataclass(frozen=True)
@@ -73,14 +85,7 @@ class ModelScorer:
         total = np.full(pairs.size, self.prior_match_weight)
         levels, adjustments = {}, {}
         for comparison in self.comparisons:
-            index = np.full(pairs.size, len(comparison.levels) - 1)
-            undecided = np.ones(pairs.size, bool)
-            for i, level in enumerate(comparison.levels):
-                if level.condition is None:
-                    break
-                true, _ = level.condition(pairs)
-                hit = true & undecided
-                index[hit], undecided = i, undecided & ~hit
+            index = comparison.level_of(pairs)
             weights = np.array([level.match_weight for level in comparison.levels])
             adjustment = np.zeros(pairs.size)
             for i, level in enumerate(comparison.levels):
@@ -134,4 +139,4 @@ def _level(level: Any, siblings: list[Any], record_columns: set[str]) -> ScoredL
     return ScoredLevel(
         gamma=level.comparison_vector_value, label=level.label_for_charts, match_weight=float(level._match_weight),
         m_probability=None if null else level.m_probability, u_probability=None if null else level.u_probability,
-        condition=None if level._is_else_level else compile_condition(level.sql_condition, record_columns), tf=tf)
+        condition=None if level._is_else_level else compile_test(level.sql_condition, record_columns), tf=tf)

@@ -29,6 +29,8 @@ from safertogether.link.encoded_records import EncodedColumn
 #: (true, null) masks over the candidates: SQL's TRUE, FALSE and NULL.
 Truth = tuple[np.ndarray, np.ndarray]
 Condition = Callable[["QueryPairs"], Truth]
+#: Where a condition is TRUE (neither FALSE nor NULL): all a comparison level's choice needs.
+Test = Callable[["QueryPairs"], np.ndarray]
 Number = Callable[["QueryPairs"], tuple[np.ndarray, np.ndarray]]
 
 _FUNCTIONS: dict[str, Callable[..., float]] = {
@@ -118,6 +120,17 @@ def compile_condition(sql: str, columns: set[str]) -> Condition:
     return _Compiler(sql, columns).truth(tree)
 
 
+def compile_test(sql: str, columns: set[str]) -> Test:
+    """Where one level's SQL condition is TRUE, over the candidates: :func:`compile_condition`'s first mask,
+    with the NULL masks worked out only where a NOT needs them (TRUE of an AND, an OR, a comparison never
+    depends on which operands are NULL rather than FALSE)."""
+    try:
+        tree = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise UnsupportedConditionError(f"cannot read the level condition {sql!r}: {exc}") from exc
+    return _Compiler(sql, columns).test(tree)
+
+
 def referenced_columns(sql: str) -> set[str]:
     """The record columns a condition reads (``forename_l`` and ``forename_r`` are both ``forename``)."""
     names = {c.name for c in sqlglot.parse_one(sql, dialect="duckdb").find_all(exp.Column)}
@@ -150,6 +163,22 @@ class _Compiler:
             value = bool(node.this)
             return lambda pairs: (np.full(pairs.size, value), np.zeros(pairs.size, bool))
         raise self.refuse(node)
+
+    def test(self, node: exp.Expression) -> Test:
+        """Where ``node`` is TRUE (see :func:`compile_test`)."""
+        if isinstance(node, exp.Paren):
+            return self.test(node.this)
+        if isinstance(node, (exp.And, exp.Or)):
+            a, b = self.test(node.this), self.test(node.expression)
+            combine = np.logical_and if isinstance(node, exp.And) else np.logical_or
+            return lambda pairs: combine(a(pairs), b(pairs))  # type: ignore[no-any-return]
+        if isinstance(node, exp.EQ) and not (_is_number(node.this) or _is_number(node.expression)):
+            left, right = self.text(node.this), self.text(node.expression)
+            if {left.side, right.side} == {"record", "query"}:
+                return _equal_to_query(left if left.side == "record" else right,
+                                       right if left.side == "record" else left)
+        full = self.truth(node)
+        return lambda pairs: full(pairs)[0]
 
     def comparison(self, node: exp.Expression) -> Condition:
         left, right, kind = node.this, node.expression, type(node)
@@ -278,6 +307,17 @@ def _equal(a: _Text, b: _Text) -> Condition:
         other = a.query_value(pairs)
         null = other is None or value is None
         return np.full(pairs.size, not null and other == value), np.full(pairs.size, null)
+    return run
+
+
+def _equal_to_query(record: _Text, query: _Text) -> Test:
+    """Where a record's column equals the query's value: a NULL code (-1) or a value no record has (-2)
+    never equals a code, and a query without the value makes it NULL everywhere."""
+    def run(pairs: QueryPairs) -> np.ndarray:
+        value = query.query_value(pairs)
+        if value is None:
+            return np.zeros(pairs.size, bool)
+        return pairs.codes(record.name or "") == pairs.columns[record.name or ""].code(value)  # type: ignore[no-any-return]
     return run
 
 
