@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,10 @@ class ScoredComparison:
     columns: tuple[str, ...]
     levels: tuple[ScoredLevel, ...]
 
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """Each level's match weight, by level index."""
+        return np.array([level.match_weight for level in self.levels])
 
     def level_of(self, pairs: QueryPairs) -> np.ndarray:
         """Each pair's level: the first whose condition is TRUE, else the last (the ELSE level)."""
@@ -86,7 +91,7 @@ class ModelScorer:
         levels, adjustments = {}, {}
         for comparison in self.comparisons:
             index = comparison.level_of(pairs)
-            weights = np.array([level.match_weight for level in comparison.levels])
+            weights = comparison.weights
             adjustment = np.zeros(pairs.size)
             for i, level in enumerate(comparison.levels):
                 if level.tf is not None and (index == i).any():

@@ -84,9 +84,10 @@ class QueryPairs:
         return self
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = compute()
+        return found
 
 
 def distinct_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -350,7 +351,7 @@ def _similarity(name: str, function: Callable[..., float], a: _Text, b: _Text) -
         null = other is None or value is None
         return np.full(pairs.size, 0.0 if null else function(other, value)), np.full(pairs.size, null)
 
-    key = (name, a, b)
+    key = (name, a.side, a.name, b.side, b.name)  # plain strings: hashed on every level that reads it
     return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
 
 
@@ -368,7 +369,7 @@ def _integer(text: _Text) -> Number:
         value = text.query_value(pairs)
         return np.full(pairs.size, float(int(value)) if value is not None else 0.0), np.full(pairs.size, value is None)
 
-    key = ("integer", text)
+    key = ("integer", text.side, text.name)
     return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
 
 
