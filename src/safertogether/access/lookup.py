@@ -273,8 +273,7 @@ def _visible_weights(found: RankedRecords, owners: np.ndarray, seen: np.ndarray,
     for hidden, codes in groups.items():
         places = np.flatnonzero(seen & np.isin(owners, codes))
         if len(places):
-            blind = index.prepare(dataclasses.replace(query, **dict.fromkeys(hidden)))
-            weights[places] = index.score(blind, found.positions[places].astype(np.int32)).match_weight
+            weights[places] = index.rescore(found, places, dataclasses.replace(query, **dict.fromkeys(hidden)))
     return weights
 
 

@@ -53,6 +53,21 @@ class ScoredComparison:
         """Each level's match weight, by level index."""
         return np.array([level.match_weight for level in self.levels])
 
+    @cached_property
+    def reads(self) -> frozenset[str]:
+        """Every column the comparison's levels and term-frequency adjustments read."""
+        return frozenset(self.columns) | {level.tf.column for level in self.levels if level.tf}
+
+    def contribution(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
+                     frequencies: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Each pair's level, and its term-frequency adjustment (0 where its level has none)."""
+        index = self.level_of(pairs)
+        adjustment = np.zeros(pairs.size)
+        for i, level in enumerate(self.levels):
+            if level.tf is not None and (index == i).any():
+                adjustment = np.where(index == i, _tf_adjustment(level.tf, pairs, columns, frequencies), adjustment)
+        return index, adjustment
+
     def level_of(self, pairs: QueryPairs) -> np.ndarray:
         """Each pair's level: the first whose condition is TRUE, else the last (the ELSE level)."""
         tests = []
@@ -67,11 +82,13 @@ class ScoredComparison:
 
 @dataclass(frozen=True)
 class PairScores:
-    """Each candidate's total match weight, and per comparison its level (index) and tf adjustment."""
+    """Each candidate's total match weight, and per comparison its level (index) and tf adjustment; ``parts``
+    holds each comparison's whole contribution (level weight plus adjustment), one column per comparison."""
 
     match_weight: np.ndarray
     levels: dict[str, np.ndarray]
     tf_adjustments: dict[str, np.ndarray]
+    parts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -88,17 +105,29 @@ class ModelScorer:
     def score(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
               frequencies: Mapping[str, np.ndarray]) -> PairScores:
         total = np.full(pairs.size, self.prior_match_weight)
+        parts = np.empty((pairs.size, len(self.comparisons)))
         levels, adjustments = {}, {}
-        for comparison in self.comparisons:
-            index = comparison.level_of(pairs)
-            weights = comparison.weights
-            adjustment = np.zeros(pairs.size)
-            for i, level in enumerate(comparison.levels):
-                if level.tf is not None and (index == i).any():
-                    adjustment = np.where(index == i, _tf_adjustment(level.tf, pairs, columns, frequencies), adjustment)
-            total += weights[index] + adjustment
+        for j, comparison in enumerate(self.comparisons):
+            index, adjustment = comparison.contribution(pairs, columns, frequencies)
+            parts[:, j] = comparison.weights[index] + adjustment
+            total += parts[:, j]
             levels[comparison.name], adjustments[comparison.name] = index, adjustment
-        return PairScores(total, levels, adjustments)
+        return PairScores(total, levels, adjustments, parts)
+
+    def rescore(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn], frequencies: Mapping[str, np.ndarray],
+                known: np.ndarray, changed: set[str]) -> np.ndarray:
+        """The match weights of ``pairs`` whose query differs from an earlier one only in the ``changed``
+        columns: the comparisons reading none of them keep their contribution from then (``known``, the
+        earlier :attr:`PairScores.parts` of the same records), the others are evaluated again. The sum is
+        taken in the same order as :meth:`score`'s, so an unchanged query gives the very same floats."""
+        total = np.full(pairs.size, self.prior_match_weight)
+        for j, comparison in enumerate(self.comparisons):
+            if changed.isdisjoint(comparison.reads):
+                total += known[:, j]
+                continue
+            index, adjustment = comparison.contribution(pairs, columns, frequencies)
+            total += comparison.weights[index] + adjustment
+        return total
 
 
 def _tf_adjustment(tf: TermFrequencyAdjustment, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
