@@ -132,9 +132,12 @@ def curve_lines(name: str, curve: dict[str, Any]) -> list[str]:
     following = [p["offered_per_s"] for p in curve["points"] if met is not None and p["offered_per_s"] > met]
     missed = [p["offered_per_s"] for p in curve["points"]
               if met is not None and p["offered_per_s"] < met and p["p95_ms"] >= goal]
+    if met is None:
+        lines.append(f"    highest rate with p95 under {goal:g} ms: none tried")
+        return lines
     said = f"{met:g}/s" + (f", not at {following[0]:g}/s" if following else " (the highest rate tried)") + \
         (f"; missed at the lower {', '.join(f'{r:g}/s' for r in missed)} (the machine's other load)" if missed else "")
-    lines.append(f"    highest rate with p95 under {goal:g} ms: " + (said if met is not None else "none tried"))
+    lines.append(f"    highest rate with p95 under {goal:g} ms: {said}")
     return lines
 
 
