@@ -349,7 +349,8 @@ def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Names
         tokens = _wait_for_server(server, port, tokens_file)
         audit_head = tokens.pop(AUDIT_HEAD)
         process = psutil.Process(server.pid)
-        asyncio.run(drive(port, _calls(SEARCH, queries[:10 * workers], tokens), 5))  # warm-up
+        for path in (SEARCH, BARE):  # warm-up: each worker's first calls of each route
+            asyncio.run(drive(port, _calls(path, queries[:10 * workers], tokens), 5))
 
         def server_cpu_seconds() -> float:
             return sum(sum(p.cpu_times()[:2]) for p in (process, *process.children(recursive=True)))
