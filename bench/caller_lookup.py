@@ -19,6 +19,12 @@ queue shows). Wall latency per call is reported with the CPU time (user+sys) of 
 and the machine's load average, since the machine's two cores are shared. Afterwards the audit chain is
 verified and its count checked against the lookups made.
 
+Then the load curve (``--sweep``, :mod:`load_curve`) of the search route and of the bare-index route, both through
+the same server: Poisson arrivals at rising total rates served by the same 50 clients (a call arriving when all
+are busy waits), one rate past saturation, then the closed loop; per rate p50/p95/p99, the achieved throughput,
+the server's CPU per call, and the highest rate whose p95 was under 50 ms. The audit chain is verified again
+after the HTTP phases (one entry per search made).
+
 Then, on PostgreSQL, with several worker processes at once: audit appends per second (each process a few
 threads, each append its own request) beside one process alone, and policy decisions per second (a
 person's 20 records from four agencies decided per call, as bench/access_decisions.py) beside one process.
@@ -28,6 +34,11 @@ as bench/person_lookup.py) and copied into PostgreSQL table by table (timed apar
 
     .venv/bin/python bench/caller_lookup.py [--people 1700000] [--dir DIR] [--clients 50] [--queries 600]
         [--engines duckdb,postgresql] [--workers 4] [--server-workers 2] [--paced 20] [--json]
+        [--sweep 10,20,40,...] [--sweep-seconds 10] [--curve-only]
+
+The load curve alone, both engines (about 8-10 minutes on an idle machine once the set under --dir is made):
+
+    .venv/bin/python bench/caller_lookup.py --curve-only --dir DIR
 """
 
 from __future__ import annotations
@@ -52,6 +63,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+from _common import free_port  # noqa: E402
+from load_curve import DEFAULT_RATES, curve_lines  # noqa: E402
 from person_lookup import ensure_linked, ensure_set, make_queries  # noqa: E402
 
 TODAY = dt.date(2026, 12, 3)
@@ -95,6 +108,10 @@ USERS = (("police-1", "leicestershire-police", "crime-prevention"),
 #: What is copied into PostgreSQL: what the index, the decisions and the audit read.
 COPIED = ("agencies", "person_records", "link_runs", "person_ids", "sharing_agreements")
 SEARCH = "/api/people/search"
+#: The audit log's last entry number before the first search, passed with the users' tokens.
+AUDIT_HEAD = "audit_head"
+#: The anchor's route: the bare index through the same app, no sign-in, decision or audit.
+BARE = "/bench/bare"
 
 
 def requests() -> list[Any]:
@@ -140,52 +157,79 @@ def concurrent(pool: ThreadPoolExecutor, clients: int, queries: list[dict[str, A
 
 
 def measure_engine(location: str, truth: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The library phases (unless ``--curve-only``), then those over HTTP; the audit chain verified after each."""
     from safertogether.access.audit import verify
-    from safertogether.access.lookup import caller_index, lookup_caller
     from safertogether.store.warehouse import open_warehouse
 
+    results: dict[str, Any] = {}
     warehouse = open_warehouse(location)
     try:
-        started, cpu = time.perf_counter(), cpu_seconds()
-        index = caller_index(warehouse)
-        build = {"seconds": round(time.perf_counter() - started, 1), "cpu_s": round(cpu_seconds() - cpu, 1),
-                 "records": index.stats.records, "people": index.stats.people}
-        queries = make_queries(truth, set(index.shown["record_key"].to_pylist()), args.queries, args.seed)
-        asked = requests()
-        for q in queries[:5]:  # warm-up: imports, Cedar's parse, the first writer thread
-            lookup_caller(warehouse, asked[0], q["name"], q["dob"], q["address"], q["postcode"], index=index)
-        entries_before = verify(warehouse).entries
-        results: dict[str, Any] = {"build": build}
-        found: list[int] = []
-        bare_ranks: dict[int, int | None] = {}
-        access_ranks: dict[int, int | None] = {}
-
-        def bare(i: int, q: dict[str, Any]) -> None:
-            answer = index.lookup(q["name"], q["dob"], q["address"], q["postcode"], limit=10)
-            bare_ranks[i] = _rank_of_truth([[r.record_key for r in c.records] for c in answer], q["keys"])
-
-        def through_access(i: int, q: dict[str, Any]) -> None:
-            answer = lookup_caller(warehouse, asked[i % len(asked)], q["name"], q["dob"], q["address"], q["postcode"],
-                                   index=index)
-            found.append(len(answer.candidates))
-            access_ranks[i] = _rank_of_truth([[v.record_key for v in c.records] for c in answer.candidates],
-                                             q["keys"])
-
-        with ThreadPoolExecutor(args.clients) as pool:
-            for _ in range(args.repeat):  # interleaved, so both meet the same load
-                results.setdefault("anchor_bare_index", []).append(concurrent(pool, args.clients, queries, bare))
-                results.setdefault("lookup_with_access_and_audit", []).append(
-                    concurrent(pool, args.clients, queries, through_access))
-        report = verify(warehouse)
-        results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
-                            "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
-        results["answers_with_a_candidate"] = round(float(np.mean([n > 0 for n in found])), 3)
-        results["true_person_found"] = {"bare_index": _hits(bare_ranks), "with_access": _hits(access_ranks)}
+        if args.curve_only:
+            queries = make_queries(truth, _record_keys(warehouse), args.queries, args.seed)
+        else:
+            queries = in_process(warehouse, truth, args, results)
     finally:
         warehouse.close()
     if args.http:
         results["http"] = over_http(location, queries, args)
+        warehouse = open_warehouse(location)  # the server has ended: a DuckDB file is free again
+        try:
+            report = verify(warehouse)
+        finally:
+            warehouse.close()
+        before = results["http"].pop("audit_head")
+        results["http"]["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - before,
+                                    "searches_made": results["http"].pop("searches_made"), "verify_s": report.seconds}
     return results
+
+
+def _record_keys(warehouse: Any) -> set[str]:
+    """The keys of the warehouse's person records (what the index holds), without building the index."""
+    from safertogether.link.partners import SOURCE_TABLE, record_key_sql
+
+    return set(warehouse.query_arrow(f"SELECT {record_key_sql()} AS k FROM {SOURCE_TABLE}").column(0).to_pylist())
+
+
+def in_process(warehouse: Any, truth: Path, args: argparse.Namespace, results: dict[str, Any]
+               ) -> list[dict[str, Any]]:
+    """Threads of this process calling the library: the bare index, then ``lookup_caller``; the queries made."""
+    from safertogether.access.audit import verify
+    from safertogether.access.lookup import caller_index, lookup_caller
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    index = caller_index(warehouse)
+    results["build"] = {"seconds": round(time.perf_counter() - started, 1), "cpu_s": round(cpu_seconds() - cpu, 1),
+                        "records": index.stats.records, "people": index.stats.people}
+    queries = make_queries(truth, set(index.shown["record_key"].to_pylist()), args.queries, args.seed)
+    asked = requests()
+    for q in queries[:5]:  # warm-up: imports, Cedar's parse, the first writer thread
+        lookup_caller(warehouse, asked[0], q["name"], q["dob"], q["address"], q["postcode"], index=index)
+    entries_before = verify(warehouse).entries
+    found: list[int] = []
+    bare_ranks: dict[int, int | None] = {}
+    access_ranks: dict[int, int | None] = {}
+
+    def bare(i: int, q: dict[str, Any]) -> None:
+        answer = index.lookup(q["name"], q["dob"], q["address"], q["postcode"], limit=10)
+        bare_ranks[i] = _rank_of_truth([[r.record_key for r in c.records] for c in answer], q["keys"])
+
+    def through_access(i: int, q: dict[str, Any]) -> None:
+        answer = lookup_caller(warehouse, asked[i % len(asked)], q["name"], q["dob"], q["address"], q["postcode"],
+                               index=index)
+        found.append(len(answer.candidates))
+        access_ranks[i] = _rank_of_truth([[v.record_key for v in c.records] for c in answer.candidates], q["keys"])
+
+    with ThreadPoolExecutor(args.clients) as pool:
+        for _ in range(args.repeat):  # interleaved, so both meet the same load
+            results.setdefault("anchor_bare_index", []).append(concurrent(pool, args.clients, queries, bare))
+            results.setdefault("lookup_with_access_and_audit", []).append(
+                concurrent(pool, args.clients, queries, through_access))
+    report = verify(warehouse)
+    results["audit"] = {"verify_ok": report.ok, "entries_added": report.entries - entries_before,
+                        "lookups_made": args.repeat * len(queries), "verify_s": report.seconds}
+    results["answers_with_a_candidate"] = round(float(np.mean([n > 0 for n in found])), 3)
+    results["true_person_found"] = {"bare_index": _hits(bare_ranks), "with_access": _hits(access_ranks)}
+    return queries
 
 
 def _rank_of_truth(candidates: list[list[str]], truth: set[str]) -> int | None:
@@ -225,18 +269,19 @@ def serve(location: str, port: int, tokens_file: str, workers: int = 1) -> None:
     the warehouse and builds its own index before it accepts a call."""
     import uvicorn
 
-    from safertogether.access.audit import check_audit_writers
+    from safertogether.access.audit import check_audit_writers, read_head
     from safertogether.access.users import add_user, issue_token
     from safertogether.errors import BadRequestError
     from safertogether.store.warehouse import open_warehouse
 
     check_audit_writers(location, workers)
     warehouse = open_warehouse(location)
-    tokens = {}
+    tokens: dict[str, Any] = {}
     for request in requests():
         with contextlib.suppress(BadRequestError):  # made by an earlier run
             add_user(warehouse, request.user, "bench password of some length")
         tokens[request.user.user_id] = issue_token(warehouse, request.user.user_id).token
+    tokens[AUDIT_HEAD] = read_head(warehouse)[0]  # the entries before the first search
     if workers > 1:
         warehouse.close()
         os.environ[BENCH_DB] = location
@@ -264,7 +309,7 @@ def bench_app(location: str | None = None, warehouse: Any = None) -> Any:
     app = create_app(warehouse, Settings(db=location, person_data=True))
     index = person_index(app.state)  # before the port opens (one worker) or the worker accepts (several)
 
-    @app.get("/bench/bare")
+    @app.get(BARE)
     def bare(name: str | None = None, dob: str | None = None, address: str | None = None,
              postcode: str | None = None) -> list[dict[str, Any]]:
         return [c.as_json() for c in index.lookup(name, dob, address, postcode)]
@@ -272,94 +317,85 @@ def bench_app(location: str | None = None, warehouse: Any = None) -> Any:
     return app
 
 
-async def _drive(port: int, path: str, queries: list[dict[str, Any]], clients: int, tokens: dict[str, str],
-                 rate: float | None = None) -> list[float]:
-    """Each query sent once by one of ``clients``; closed-loop, or (``rate``) query i due at i / rate seconds."""
-    import asyncio
+def _calls(path: str, queries: list[dict[str, Any]], tokens: dict[str, str], count: int | None = None) -> list[Any]:
+    """``count`` calls of ``path`` (default: one per query), cycling through the queries, the users taking turns."""
+    from load_curve import Call
 
-    import aiohttp
-
-    seconds: list[float] = []
     users = [(u, purpose) for u, _, purpose in USERS]
-    started = time.perf_counter()
-
-    async def client(session: aiohttp.ClientSession, n: int) -> None:
-        for i in range(n, len(queries), clients):
-            q = queries[i]
-            user, purpose = users[i % len(users)]
-            params = {k: str(q[k]) for k in ("name", "dob", "address", "postcode") if q[k] is not None}
-            due = started + i / rate if rate else time.perf_counter()
-            if rate and due > time.perf_counter():
-                await asyncio.sleep(due - time.perf_counter())
-            async with session.get(f"http://127.0.0.1:{port}{path}", params={**params, "purpose": purpose},
-                                   headers={"Authorization": f"Bearer {tokens[user]}"}) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{path} answered {response.status}")
-            seconds.append(time.perf_counter() - due)
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
-        await asyncio.gather(*(client(session, n) for n in range(clients)))
-    return seconds
+    calls = []
+    for i in range(len(queries) if count is None else count):
+        q, (user, purpose) = queries[i % len(queries)], users[i % len(users)]
+        params = {k: str(q[k]) for k in ("name", "dob", "address", "postcode") if q[k] is not None}
+        calls.append(Call(path, {**params, "purpose": purpose}, {"Authorization": f"Bearer {tokens[user]}"}))
+    return calls
 
 
 def over_http(location: str, queries: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """The same phases through the real app on loopback: one uvicorn worker, aiohttp clients."""
+    """The same phases through the real app on loopback (one uvicorn worker on DuckDB, ``--server-workers``
+    on PostgreSQL), aiohttp clients; then the load curve (``--sweep``) of both routes."""
     import asyncio
-    import socket
 
     import psutil
+    from load_curve import drive, even_arrivals, load_curve, measured
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    tokens_file = Path(tempfile.mkdtemp(prefix="safer-bench-")) / "tokens.json"
     from safertogether.store.warehouse import is_server_url
 
+    port = free_port()
+    tokens_file = Path(tempfile.mkdtemp(prefix="safer-bench-")) / "tokens.json"
     workers = args.server_workers if is_server_url(location) else 1
     server = subprocess.Popen([sys.executable, __file__, "--serve", location, str(port), str(tokens_file),
                                str(workers)])
     try:
-        deadline = time.time() + 900
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                tokens = json.loads(tokens_file.read_text())
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError("the bench server ended before it listened") from None
-                time.sleep(1)
+        tokens = _wait_for_server(server, port, tokens_file)
+        audit_head = tokens.pop(AUDIT_HEAD)
         process = psutil.Process(server.pid)
-        asyncio.run(_drive(port, SEARCH, queries[:10 * workers], 5, tokens))  # warm-up
+        for path in (SEARCH, BARE):  # warm-up: each worker's first calls of each route
+            asyncio.run(drive(port, _calls(path, queries[:10 * workers], tokens), 5))
 
         def server_cpu_seconds() -> float:
             return sum(sum(p.cpu_times()[:2]) for p in (process, *process.children(recursive=True)))
 
         results: dict[str, Any] = {"server_workers": workers, "client": "aiohttp, in the bench process",
-                                   "route": f"GET {SEARCH} by API token"}
-        phases = [("anchor_bare_index", "/bench/bare", None), ("lookup_with_access_and_audit", SEARCH, None)]
-        if args.paced:
-            phases += [(f"paced_{args.paced:g}_per_s_anchor_bare_index", "/bench/bare", args.paced),
-                       (f"paced_{args.paced:g}_per_s_lookup_with_access_and_audit", SEARCH, args.paced)]
+                                   "route": f"GET {SEARCH} by API token", "searches_made": 10 * workers,
+                                   "audit_head": audit_head}
+        routes = [("anchor_bare_index", BARE), ("lookup_with_access_and_audit", SEARCH)]
+        phases = [] if args.curve_only else [(name, path, None) for name, path in routes]
+        if args.paced and not args.curve_only:
+            phases += [(f"paced_{args.paced:g}_per_s_{name}", path, args.paced) for name, path in routes]
         for _ in range(args.repeat):
             for name, path, rate in phases:
-                server_cpu, client_cpu = server_cpu_seconds(), cpu_seconds()
-                started = time.perf_counter()
-                seconds = asyncio.run(_drive(port, path, queries, args.clients, tokens, rate))
-                wall = time.perf_counter() - started
-                values = np.array(seconds) * 1000
-                results.setdefault(name, []).append({
-                    "calls": len(seconds),
-                    **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
-                    "per_second": round(len(seconds) / wall, 1),
-                    "server_cpu_ms_per_call": round((server_cpu_seconds() - server_cpu) * 1000 / len(seconds), 2),
-                    "client_cpu_ms_per_call": round((cpu_seconds() - client_cpu) * 1000 / len(seconds), 2),
-                    "load_1min": round(os.getloadavg()[0], 1)})
+                arrivals = even_arrivals(rate, len(queries)) if rate else None
+                results.setdefault(name, []).append(
+                    measured(port, _calls(path, queries, tokens), args.clients, arrivals, server_cpu_seconds))
+                results["searches_made"] += len(queries) if path == SEARCH else 0
+        for name, path in routes if args.sweep else ():
+            results.setdefault("load_curve", {})[name] = load_curve(
+                port, lambda n, path=path: _calls(path, queries, tokens, n), args.clients, server_cpu_seconds,
+                args.sweep, args.sweep_seconds, seed=args.seed)
+            curve = results["load_curve"][name]
+            results["searches_made"] += sum(p["calls"] for p in [*curve["points"], curve["closed_loop"]]
+                                            ) if path == SEARCH else 0
+            print(json.dumps({"load_curve": {name: results["load_curve"][name]}}), file=sys.stderr, flush=True)
         return results
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def _wait_for_server(server: subprocess.Popen[bytes], port: int, tokens_file: Path) -> dict[str, str]:
+    """The users' tokens, once the bench server listens (it builds its person index first)."""
+    import socket
+
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return json.loads(tokens_file.read_text())  # type: ignore[no-any-return]
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("the bench server ended before it listened") from None
+            time.sleep(1)
+    raise RuntimeError("the bench server did not listen within 15 minutes")
 
 
 # ---------------------------------------------------------------------------------- several worker processes
@@ -474,6 +510,14 @@ def main() -> None:
                         help="uvicorn worker processes serving PostgreSQL (a DuckDB file is served by one)")
     parser.add_argument("--paced", type=float, default=20.0,
                         help="also send the HTTP calls at this total rate per second (0: closed-loop only)")
+    parser.add_argument("--sweep", type=_rates, default=",".join(map(str, DEFAULT_RATES)),
+                        help="the load curve: Poisson arrivals at these total rates per second, one past saturation, "
+                             "then the closed loop, for the search route and the bare-index anchor ('': none)")
+    parser.add_argument("--sweep-seconds", type=float, default=8.0,
+                        help="seconds of arrivals at each rate of the load curve (at least 150 calls)")
+    parser.add_argument("--curve-only", action="store_true",
+                        help="only the load curve over HTTP (no library phases, no closed/paced phases, no "
+                             "PostgreSQL worker figures): both engines in under ~10 minutes once the set is made")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.serve:
@@ -504,11 +548,16 @@ def main() -> None:
             print(json.dumps({"postgresql_copy": figures["postgresql_copy"]}), file=sys.stderr, flush=True)
             figures["postgresql"] = measure_engine(url, truth, args)
             print(json.dumps({"postgresql": figures["postgresql"]}), file=sys.stderr, flush=True)
-            figures["postgresql_workers"] = workers_on_postgres(url, args)
+            if not args.curve_only:
+                figures["postgresql_workers"] = workers_on_postgres(url, args)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
     _print(figures)
+
+
+def _rates(text: str) -> list[float]:
+    return [float(rate) for rate in text.split(",") if rate.strip()]
 
 
 def _load_agreements(db: Path, folder: Path) -> None:
@@ -525,14 +574,16 @@ def _load_agreements(db: Path, folder: Path) -> None:
 
 
 def _print(figures: dict[str, Any]) -> None:
-    print(f"{figures['clients']} concurrent clients (threads calling the library), {figures['queries']} queries per "
-          f"round, {figures['cores']} cores shared with other work")
+    print(f"{figures['clients']} concurrent clients, {figures['queries']} queries per round, {figures['cores']} cores "
+          "shared with other work")
     for engine in ("duckdb", "postgresql"):
         if engine not in figures:
             continue
         r = figures[engine]
-        print(f"{engine}: index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
-              f"{r['build']['seconds']} s")
+        print(f"{engine}:")
+        if "build" in r:
+            print(f"  index of {r['build']['records']:,} records ({r['build']['people']:,} people) built in "
+                  f"{r['build']['seconds']} s")
         if "http" in r:
             print(f"  http: {r['http']['server_workers']} uvicorn worker process(es)")
         for via, phases in (("library", r), ("http", r.get("http", {}))):
@@ -541,9 +592,15 @@ def _print(figures: dict[str, Any]) -> None:
                     print(f"  {via:<7} {name:<30} p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
                           f"p99 {run['p99_ms']} ms; "
                           f"{run['per_second']}/s; CPU ms a call {_cpu(run)}; load {run['load_1min']}")
-        print(f"  true person among the first 1/5/10 candidates: {r['true_person_found']}")
-        print(f"  audit: verify {'OK' if r['audit']['verify_ok'] else 'FAILED'}, {r['audit']['entries_added']} "
-              f"entries for {r['audit']['lookups_made']} lookups")
+        for name, curve in r.get("http", {}).get("load_curve", {}).items():
+            print("\n".join(curve_lines(name, curve)))
+        if "true_person_found" in r:
+            print(f"  true person among the first 1/5/10 candidates: {r['true_person_found']}")
+        for via, audit in (("library", r.get("audit")), ("http", r.get("http", {}).get("audit"))):
+            if audit:
+                made = audit.get("lookups_made", audit.get("searches_made"))
+                print(f"  audit after the {via} phases: verify {'OK' if audit['verify_ok'] else 'FAILED'}, "
+                      f"{audit['entries_added']} entries for {made} lookups")
     if "postgresql_workers" in figures:
         w = figures["postgresql_workers"]
         for name, run in w.items():

@@ -6,6 +6,7 @@ The warehouse is the generator's extracts imported through their mappings (plus 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ from typer.testing import CliRunner
 from safertogether.cli import app
 from safertogether.errors import BadRequestError, MissingDataError
 from safertogether.ingest import import_partner
-from safertogether.link.lookup import PersonIndex, latest_model, soundex, split_name, with_derived_columns
+from safertogether.link.lookup import (
+    LookupQuery,
+    PersonIndex,
+    latest_model,
+    soundex,
+    split_name,
+    with_derived_columns,
+)
 from safertogether.link.partners import SOURCE_COLUMNS, load_person_records, person_input_sql
 from safertogether.link.people import link_people
 from safertogether.link.prepare_one import names_key, prepare_person
@@ -194,6 +202,21 @@ def test_scores_are_splink_s_for_the_same_pairs(index, county):
         for name, level in scores.levels.items():
             levels_seen.setdefault(name, set()).add(int(level[0]))
     assert {name: len(levels) for name, levels in levels_seen.items()} == present
+
+
+def test_rescoring_with_details_left_out_gives_the_very_scores_of_scoring_afresh(index, truth):
+    """The access path scores a record with redacted fields again as if those details were not given, reusing
+    the comparisons that read none of them: the weights must be the same floats as a scoring from scratch,
+    or ties between people would fall differently."""
+    for person in _recorded_people(truth, 8, seed=4):
+        details = LookupQuery.parse(f"{person['forename']} {person['surname']}", str(person["date_of_birth"]),
+                                    _address(truth["homes"][person["person_id"]][-1]))
+        ranked = index.rank(details, limit=10)
+        places = np.arange(len(ranked.positions))
+        for left_out in ({"address": None, "postcode": None}, {"date_of_birth": None}, {"forename": None}, {}):
+            blind = dataclasses.replace(details, **left_out)
+            afresh = index.score(index.prepare(blind), ranked.positions.astype(np.int32)).match_weight
+            assert np.array_equal(index.rescore(ranked, places, blind), afresh), (person, left_out)
 
 
 def test_a_query_is_prepared_exactly_as_the_records_are(county):

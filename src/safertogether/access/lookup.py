@@ -137,20 +137,28 @@ def lookup_caller(warehouse: Warehouse, request: AccessRequest, name: str | None
         query = LookupQuery.parse(name, dob, address, postcode)
         index = index or caller_index(warehouse)
         found = index.rank(query, limit=limit * _OVERFETCH)
-        records = _records(index, found)
-        shapes = _agency_views(policy, request, {r.agency for r in records}, warehouse)
+        owners = index.agencies.codes[found.positions]
+        agencies = index.agencies.values
+        shapes = _agency_views(policy, request, {str(agencies[c]) for c in np.unique(owners).tolist()}, warehouse)
     except (AccessDeniedError, BadRequestError) as refused:
         _audit(warehouse, request, "denied", [], reason=str(refused), details=details)
         raise
-    people = _visible(found, records, shapes, index, query, limit)
-    shown = {v.record_key for person in people for v in person.records}
-    redacted = [*(r.record_key for r in records if r.agency not in shapes),
-                *(f"{r.record_key}.{f}" for r in records if r.record_key in shown for f in shapes[r.agency].redacted)]
-    subjects = [*(p.person_id for p in people if p.person_id), *sorted(shown)]
+    seen = np.array([str(a) in shapes for a in agencies] + [False])[owners]
+    chosen, weights = _visible(found, owners, seen, shapes, index, query, limit)
+    people = _candidates(found, owners, seen, weights, chosen, shapes, index)
+    shown = np.zeros(len(owners), bool)
+    for person in chosen:
+        shown[found.bounds[person]:found.bounds[person + 1]] = True
+    shown &= seen
+    withheld = _keys(index, found.positions[~seen])
+    redacted = [f"{key}.{f}" for key, owner in zip(_keys(index, found.positions[shown]), owners[shown].tolist(),
+                                                    strict=True) for f in shapes[str(agencies[owner])].redacted]
     agreements = sorted({a for person in people for v in person.records for a in v.agreements})
     glass = any(v.break_glass for person in people for v in person.records)
-    seq = _audit(warehouse, request, "allowed", subjects, redacted=redacted, agreement=", ".join(agreements) or None,
-                 reason=request.emergency_reason, break_glass=glass, details=details)
+    subjects = [*(p.person_id for p in people if p.person_id), *sorted(v.record_key for p in people for v in p.records)]
+    seq = _audit(warehouse, request, "allowed", subjects, redacted=[*withheld, *redacted],
+                 agreement=", ".join(agreements) or None, reason=request.emergency_reason, break_glass=glass,
+                 details=details)
     return CallerLookup(tuple(people), glass, seq)
 
 
@@ -198,21 +206,9 @@ def _read_terms(warehouse: Warehouse) -> tuple[dict[str, str], list[SharingAgree
     return agency_kinds(warehouse), stored_agreements(warehouse)
 
 
-@dataclass(frozen=True)
-class _Found:
-    """One record of the chosen people, as the index ranked it (its place there, its score on every field)."""
-
-    record_key: str
-    agency: str
-    position: int
-    weight: float
-
-
-def _records(index: PersonIndex, found: RankedRecords) -> list[_Found]:
-    """The chosen people's records in rank order; only their key and owner are read out before the decision."""
-    taken = index.shown.select(["record_key", "agency"]).take(pa.array(found.positions))
-    return [_Found(*row) for row in zip(taken.column(0).to_pylist(), taken.column(1).to_pylist(),
-                                        found.positions.tolist(), found.weights.tolist(), strict=True)]
+def _keys(index: PersonIndex, positions: np.ndarray) -> list[str]:
+    """The keys of the records at ``positions``, in that order."""
+    return index.shown.column("record_key").take(pa.array(positions, pa.int32())).to_pylist()  # type: ignore[no-any-return]
 
 
 def _agency_views(policy: AccessPolicy, request: AccessRequest, agencies: set[str],
@@ -224,46 +220,60 @@ def _agency_views(policy: AccessPolicy, request: AccessRequest, agencies: set[st
     return {view.agency: view for view in policy.decide(request, shapes, *sharing_terms(warehouse)).views}
 
 
-def _visible(found: RankedRecords, records: list[_Found], shapes: dict[str, RecordView], index: PersonIndex,
-             query: LookupQuery, limit: int) -> list[CandidatePerson]:
-    """Each candidate with only the records the user may see, each scored on its visible fields, ranked by
-    the best of those; a candidate with none is left out. Only the ``limit`` people shown are read out."""
-    bounds = found.bounds.tolist()
-    seen = [[r for r in records[start:end] if r.agency in shapes]
-            for start, end in zip(bounds, bounds[1:], strict=False)]
-    weights = _visible_weights([r for person in seen for r in person], shapes, index, query)
-    ranked = []
-    for person in seen:
-        if person:
-            scores = tuple(weights.get(r.position, r.weight) for r in person)
-            ranked.append((max(scores), person, scores))
-    ranked.sort(key=lambda entry: -entry[0])  # stable: ties keep the index's order
-    ranked = ranked[:limit]
-    shown = [r for _, person, _ in ranked for r in person]
-    taken = index.shown.select(_SHOWN).take(pa.array([r.position for r in shown], pa.int32()))
-    values = dict(zip(LOOKUP_FIELDS, (taken.column(i).to_pylist() for i in range(len(_SHOWN))), strict=True))
-    views = iter([RecordView(r.record_key, r.agency, {f: values[f][i] for f in shapes[r.agency].fields},
-                             shapes[r.agency].redacted, shapes[r.agency].agreements, shapes[r.agency].break_glass)
-                  for i, r in enumerate(shown)])
-    return [CandidatePerson(index.person_id(person[0].position), best, match_probability(best),
-                            tuple(next(views) for _ in person), scores) for best, person, scores in ranked]
+def _visible(found: RankedRecords, owners: np.ndarray, seen: np.ndarray, shapes: dict[str, RecordView],
+             index: PersonIndex, query: LookupQuery, limit: int) -> tuple[list[int], np.ndarray]:
+    """The ``limit`` people to show, best first (their places among ``found``'s people), and each record's
+    score on what the user may see of it. A person is ranked by the best of the records the user may see
+    (``seen``); one with none is left out; ties keep the index's order."""
+    weights = _visible_weights(found, owners, seen, shapes, index, query)
+    if not found.people:
+        return [], weights
+    starts = found.bounds[:-1]
+    any_seen = np.add.reduceat(seen.astype(np.int32), starts) > 0
+    best = np.maximum.reduceat(np.where(seen, weights, -np.inf), starts)
+    people = np.flatnonzero(any_seen)
+    return people[np.argsort(-best[people], kind="stable")][:limit].tolist(), weights
 
 
-def _visible_weights(seen: list[_Found], shapes: dict[str, RecordView], index: PersonIndex,
-                     query: LookupQuery) -> dict[int, float]:
-    """The score of each record with redacted fields (by its place in the index), as if the caller had not
-    given what is withheld: a detail left out falls in the comparison's null level and weighs nothing. One
-    scoring per set of withheld fields (a handful: they follow the owner agency's agreement)."""
+def _candidates(found: RankedRecords, owners: np.ndarray, seen: np.ndarray, weights: np.ndarray, chosen: list[int],
+                shapes: dict[str, RecordView], index: PersonIndex) -> list[CandidatePerson]:
+    """The chosen people with the records the user may see, their visible fields read out of the index."""
+    spans = [np.flatnonzero(seen[found.bounds[p]:found.bounds[p + 1]]) + found.bounds[p] for p in chosen]
+    places = np.concatenate(spans) if spans else np.empty(0, np.int64)
+    positions = found.positions[places]
+    taken = index.shown.select(["record_key", *_SHOWN]).take(pa.array(positions, pa.int32()))
+    keys = taken.column(0).to_pylist()
+    values = dict(zip(LOOKUP_FIELDS, (taken.column(i + 1).to_pylist() for i in range(len(_SHOWN))), strict=True))
+    agencies, scores = index.agencies.values, weights[places].tolist()
+    views = [RecordView(key, shape.agency, {f: values[f][i] for f in shape.fields}, shape.redacted,
+                        shape.agreements, shape.break_glass)
+             for i, (key, shape) in enumerate(zip(keys, (shapes[str(agencies[o])] for o in owners[places].tolist()),
+                                                  strict=True))]
+    people, at = [], 0
+    for span in spans:
+        mine = tuple(scores[at:at + len(span)])
+        best = max(mine)
+        people.append(CandidatePerson(index.person_id(int(found.positions[span[0]])), best, match_probability(best),
+                                      tuple(views[at:at + len(span)]), mine))
+        at += len(span)
+    return people
+
+
+def _visible_weights(found: RankedRecords, owners: np.ndarray, seen: np.ndarray, shapes: dict[str, RecordView],
+                     index: PersonIndex, query: LookupQuery) -> np.ndarray:
+    """Each record's weight, those with redacted fields (of an agency the user may see) scored again as if the
+    caller had not given what is withheld: a detail left out falls in the comparison's null level and weighs
+    nothing. One scoring per set of withheld fields (a handful: they follow the owner agency's agreement)."""
+    weights = found.weights.copy()
     groups: dict[tuple[str, ...], list[int]] = {}
-    for record in seen:
-        hidden = tuple(f for f in shapes[record.agency].redacted if f in LOOKUP_FIELDS)
+    for code, agency in enumerate(index.agencies.values):
+        hidden = tuple(f for f in shapes[agency].redacted if f in LOOKUP_FIELDS) if agency in shapes else ()
         if hidden:
-            groups.setdefault(hidden, []).append(record.position)
-    weights: dict[int, float] = {}
-    for hidden, positions in groups.items():
-        blind = index.prepare(dataclasses.replace(query, **dict.fromkeys(hidden)))
-        scores = index.score(blind, np.array(positions, np.int32)).match_weight
-        weights.update(zip(positions, scores.tolist(), strict=True))
+            groups.setdefault(hidden, []).append(code)
+    for hidden, codes in groups.items():
+        places = np.flatnonzero(seen & np.isin(owners, codes))
+        if len(places):
+            weights[places] = index.rescore(found, places, dataclasses.replace(query, **dict.fromkeys(hidden)))
     return weights
 
 

@@ -35,12 +35,13 @@ def create_app(warehouse: Warehouse | None = None, settings: Settings | None = N
         lifespan=_lifespan,
     )
     serve_warehouse(app, warehouse or open_warehouse(settings.db, read_only=not settings.person_data), settings)
+    # First: a request is matched against the routers in turn, and the caller lookup is the busiest route.
+    _mount_people(app)
     app.include_router(areas.router)
     app.include_router(alerts.router)
     app.include_router(meta.router)
     app.include_router(police_uk.router)
     app.include_router(ogc.router)
-    _mount_people(app)
     app.include_router(index.router)
     app.include_router(plan.router)
     _mount_web(app)

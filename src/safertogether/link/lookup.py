@@ -135,6 +135,10 @@ class RankedRecords:
     positions: np.ndarray
     weights: np.ndarray
     bounds: np.ndarray
+    #: Each record's contribution per comparison (:attr:`PairScores.parts`), for :meth:`PersonIndex.rescore`.
+    parts: np.ndarray
+    #: The prepared query they were scored against.
+    query: dict[str, str | None]
 
     @property
     def people(self) -> int:
@@ -227,6 +231,8 @@ class PersonIndex:
         self.frequencies = {level.tf.column: columns[level.tf.column].frequencies()
                             for comparison in scorer.comparisons for level in comparison.levels if level.tf}
         self._person = columns["person_id"]
+        #: Each record's owner agency as a code (for deciding a lookup's records per agency without reading them).
+        self.agencies = encode_column(shown.column("agency"))
         self._by_person = KeyIndex.build(BlockingKey("person", ("person_id",), ("person_id",)), columns)
         # The scored columns again, record by record: a query's candidates are scattered over a million
         # records, and gathering their codes row by row touches a cache line or two per candidate where
@@ -291,19 +297,20 @@ class PersonIndex:
              explain: bool = True) -> list[Candidate]:
         """:meth:`lookup` of details already parsed (:meth:`LookupQuery.parse`); without ``explain``, the
         candidates carry no explanation (a third of the work at a million records)."""
-        query, positions, weights = self._scored_candidates(details, limit)
+        query, positions, scores = self._scored_candidates(details, limit)
         if not len(positions):
             return []
-        return self._rank(query, positions, weights, limit, min_match_weight, explain)
+        return self._rank(query, positions, scores, limit, min_match_weight, explain)
 
     def _scored_candidates(self, details: LookupQuery, limit: int) -> tuple[dict[str, str | None], np.ndarray,
-                                                                             np.ndarray]:
+                                                                             PairScores]:
         if limit < 1:
             raise BadRequestError("limit must be at least 1")
         query = self.prepare(details)
         positions = self.candidates(query)
-        weights = self.score(query, positions).match_weight if len(positions) else np.empty(0)
-        return query, positions, weights
+        if not len(positions):
+            return query, positions, PairScores(np.empty(0), {}, {}, np.empty((0, len(self.scorer.comparisons))))
+        return query, positions, self.score(query, positions)
 
     def prepare(self, query: LookupQuery) -> dict[str, str | None]:
         """The query as a prepared record (as ``person_input_sql`` prepares records), with the derived columns."""
@@ -325,12 +332,21 @@ class PersonIndex:
     def rank(self, details: LookupQuery, limit: int) -> RankedRecords:
         """:meth:`find`'s choice of people as places in the index, without building the answer: for callers
         that decide what to show before anything is read out (the access-controlled lookup)."""
-        query, positions, weights = self._scored_candidates(details, limit)
-        return self._ranked(query, positions, weights, limit, None, explain=False)[0]
+        query, positions, scores = self._scored_candidates(details, limit)
+        return self._ranked(query, positions, scores, limit, None, explain=False)[0]
 
-    def _rank(self, query: dict[str, str | None], positions: np.ndarray, weights: np.ndarray, limit: int,
+    def rescore(self, ranked: RankedRecords, places: np.ndarray, query: LookupQuery) -> np.ndarray:
+        """The weights of ``ranked``'s records at ``places`` against ``query``, a variant of the details they
+        were ranked on (some left out): only the comparisons reading what changed are evaluated again."""
+        prepared = self.prepare(query)
+        changed = {c for c in prepared.keys() | ranked.query.keys() if prepared.get(c) != ranked.query.get(c)}
+        positions = ranked.positions[places].astype(np.int32)
+        pairs = QueryPairs(self.columns, positions, prepared).prefetch(self._rows[positions], self._scored)
+        return self.scorer.rescore(pairs, self.columns, self.frequencies, ranked.parts[places], changed)
+
+    def _rank(self, query: dict[str, str | None], positions: np.ndarray, scored: PairScores, limit: int,
               min_match_weight: float | None, explain: bool = True) -> list[Candidate]:
-        ranked, order, scores = self._ranked(query, positions, weights, limit, min_match_weight, explain)
+        ranked, order, scores = self._ranked(query, positions, scored, limit, min_match_weight, explain)
         if not ranked.people:
             return []
         taken = self.shown.take(pa.array(ranked.positions))
@@ -339,10 +355,11 @@ class PersonIndex:
         return [self._candidate(query, range(start, end), values, places, shown, scores, int(order[start]))
                 for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def _ranked(self, query: dict[str, str | None], positions: np.ndarray, weights: np.ndarray, limit: int,
+    def _ranked(self, query: dict[str, str | None], positions: np.ndarray, scored: PairScores, limit: int,
                 min_match_weight: float | None, explain: bool) -> tuple[RankedRecords, np.ndarray, PairScores | None]:
         """The chosen people's records in rank order; with where each came from in the scored batch and that
         batch's scores (``explain``: for the explanations)."""
+        weights = scored.match_weight
         order = np.argsort(-weights, kind="stable")
         people = self._person.codes[positions[order]]
         # A record without a person id (imported since the last run) is a person of its own.
@@ -355,26 +372,30 @@ class PersonIndex:
         # Every record of the chosen people, scored in one go: those no key found are listed too.
         groups = self._records_of(best)
         if not groups:
-            return RankedRecords(np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64)), best, None
+            empty = RankedRecords(np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64),
+                                  np.empty((0, len(self.scorer.comparisons))), query)
+            return empty, best, None
         everyone = np.concatenate(groups)
         scores = self.score(query, everyone) if explain else None
-        everyone_weights = scores.match_weight if scores is not None else \
-            self._weights_of(query, everyone, positions, weights)
+        everyone_weights, parts = (scores.match_weight, scores.parts) if scores is not None else \
+            self._weights_of(query, everyone, positions, scored)
         # Each person's records best first (ties in index order), all people sorted in one go.
         sizes = [len(g) for g in groups]
         within = np.lexsort((-everyone_weights, np.repeat(np.arange(len(groups)), sizes)))
         bounds = np.concatenate([[0], np.cumsum(sizes)])
-        return RankedRecords(everyone[within], everyone_weights[within], bounds), within, scores
+        return RankedRecords(everyone[within], everyone_weights[within], bounds, parts[within], query), within, scores
 
-    def _weights_of(self, query: dict[str, str | None], wanted: np.ndarray, scored: np.ndarray,
-                    weights: np.ndarray) -> np.ndarray:
-        """The weights of the records at ``wanted``: those among ``scored`` (sorted) as scored, the rest now."""
-        at = np.minimum(np.searchsorted(scored, wanted), len(scored) - 1)
-        known = scored[at] == wanted
-        found = np.where(known, weights[at], 0.0)
+    def _weights_of(self, query: dict[str, str | None], wanted: np.ndarray, positions: np.ndarray,
+                    scored: PairScores) -> tuple[np.ndarray, np.ndarray]:
+        """The weights and parts of the records at ``wanted``: those among ``positions`` (sorted, scored as
+        ``scored``) as scored, the rest now."""
+        at = np.minimum(np.searchsorted(positions, wanted), len(positions) - 1)
+        known = positions[at] == wanted
+        weights, parts = np.where(known, scored.match_weight[at], 0.0), scored.parts[at]
         if not known.all():
-            found[~known] = self.score(query, wanted[~known]).match_weight
-        return found
+            rest = self.score(query, wanted[~known])
+            weights[~known], parts[~known] = rest.match_weight, rest.parts
+        return weights, parts
 
     def _records_of(self, positions: np.ndarray) -> list[np.ndarray]:
         """Every record of the person of each record at ``positions`` (one without a person id: itself)."""

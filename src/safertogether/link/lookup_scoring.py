@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from safertogether.link.encoded_records import EncodedColumn
-from safertogether.link.pair_conditions import Condition, QueryPairs, compile_condition, referenced_columns
+from safertogether.link.pair_conditions import QueryPairs, Test, compile_test, referenced_columns
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class ScoredLevel:
     match_weight: float
     m_probability: float | None
     u_probability: float | None
-    condition: Condition | None  # None: the ELSE level
+    condition: Test | None  # where the pair is in this level, unless an earlier one took it; None: the ELSE level
     tf: TermFrequencyAdjustment | None
 
 
@@ -47,14 +48,47 @@ class ScoredComparison:
     columns: tuple[str, ...]
     levels: tuple[ScoredLevel, ...]
 
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """Each level's match weight, by level index."""
+        return np.array([level.match_weight for level in self.levels])
+
+    @cached_property
+    def reads(self) -> frozenset[str]:
+        """Every column the comparison's levels and term-frequency adjustments read."""
+        return frozenset(self.columns) | {level.tf.column for level in self.levels if level.tf}
+
+    def contribution(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
+                     frequencies: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Each pair's level, and its term-frequency adjustment (0 where its level has none)."""
+        index = self.level_of(pairs)
+        adjustment = np.zeros(pairs.size)
+        for i, level in enumerate(self.levels):
+            if level.tf is not None and (index == i).any():
+                adjustment = np.where(index == i, _tf_adjustment(level.tf, pairs, columns, frequencies), adjustment)
+        return index, adjustment
+
+    def level_of(self, pairs: QueryPairs) -> np.ndarray:
+        """Each pair's level: the first whose condition is TRUE, else the last (the ELSE level)."""
+        tests = []
+        for level in self.levels:
+            if level.condition is None:
+                break
+            tests.append(level.condition(pairs))
+        tests.append(np.ones(pairs.size, bool))
+        first = np.argmax(np.stack(tests), axis=0)
+        return np.where(first == len(tests) - 1, len(self.levels) - 1, first)
+
 
 @dataclass(frozen=True)
 class PairScores:
-    """Each candidate's total match weight, and per comparison its level (index) and tf adjustment."""
+    """Each candidate's total match weight, and per comparison its level (index) and tf adjustment; ``parts``
+    holds each comparison's whole contribution (level weight plus adjustment), one column per comparison."""
 
     match_weight: np.ndarray
     levels: dict[str, np.ndarray]
     tf_adjustments: dict[str, np.ndarray]
+    parts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -71,24 +105,29 @@ class ModelScorer:
     def score(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
               frequencies: Mapping[str, np.ndarray]) -> PairScores:
         total = np.full(pairs.size, self.prior_match_weight)
+        parts = np.empty((pairs.size, len(self.comparisons)))
         levels, adjustments = {}, {}
-        for comparison in self.comparisons:
-            index = np.full(pairs.size, len(comparison.levels) - 1)
-            undecided = np.ones(pairs.size, bool)
-            for i, level in enumerate(comparison.levels):
-                if level.condition is None:
-                    break
-                true, _ = level.condition(pairs)
-                hit = true & undecided
-                index[hit], undecided = i, undecided & ~hit
-            weights = np.array([level.match_weight for level in comparison.levels])
-            adjustment = np.zeros(pairs.size)
-            for i, level in enumerate(comparison.levels):
-                if level.tf is not None and (index == i).any():
-                    adjustment = np.where(index == i, _tf_adjustment(level.tf, pairs, columns, frequencies), adjustment)
-            total += weights[index] + adjustment
+        for j, comparison in enumerate(self.comparisons):
+            index, adjustment = comparison.contribution(pairs, columns, frequencies)
+            parts[:, j] = comparison.weights[index] + adjustment
+            total += parts[:, j]
             levels[comparison.name], adjustments[comparison.name] = index, adjustment
-        return PairScores(total, levels, adjustments)
+        return PairScores(total, levels, adjustments, parts)
+
+    def rescore(self, pairs: QueryPairs, columns: Mapping[str, EncodedColumn], frequencies: Mapping[str, np.ndarray],
+                known: np.ndarray, changed: set[str]) -> np.ndarray:
+        """The match weights of ``pairs`` whose query differs from an earlier one only in the ``changed``
+        columns: the comparisons reading none of them keep their contribution from then (``known``, the
+        earlier :attr:`PairScores.parts` of the same records), the others are evaluated again. The sum is
+        taken in the same order as :meth:`score`'s, so an unchanged query gives the very same floats."""
+        total = np.full(pairs.size, self.prior_match_weight)
+        for j, comparison in enumerate(self.comparisons):
+            if changed.isdisjoint(comparison.reads):
+                total += known[:, j]
+                continue
+            index, adjustment = comparison.contribution(pairs, columns, frequencies)
+            total += comparison.weights[index] + adjustment
+        return total
 
 
 def _tf_adjustment(tf: TermFrequencyAdjustment, pairs: QueryPairs, columns: Mapping[str, EncodedColumn],
@@ -134,4 +173,4 @@ def _level(level: Any, siblings: list[Any], record_columns: set[str]) -> ScoredL
     return ScoredLevel(
         gamma=level.comparison_vector_value, label=level.label_for_charts, match_weight=float(level._match_weight),
         m_probability=None if null else level.m_probability, u_probability=None if null else level.u_probability,
-        condition=None if level._is_else_level else compile_condition(level.sql_condition, record_columns), tf=tf)
+        condition=None if level._is_else_level else compile_test(level.sql_condition, record_columns), tf=tf)

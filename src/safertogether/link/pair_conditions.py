@@ -29,6 +29,8 @@ from safertogether.link.encoded_records import EncodedColumn
 #: (true, null) masks over the candidates: SQL's TRUE, FALSE and NULL.
 Truth = tuple[np.ndarray, np.ndarray]
 Condition = Callable[["QueryPairs"], Truth]
+#: Where a condition is TRUE (neither FALSE nor NULL): all a comparison level's choice needs.
+Test = Callable[["QueryPairs"], np.ndarray]
 Number = Callable[["QueryPairs"], tuple[np.ndarray, np.ndarray]]
 
 _FUNCTIONS: dict[str, Callable[..., float]] = {
@@ -82,9 +84,10 @@ class QueryPairs:
         return self
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = compute()
+        return found
 
 
 def distinct_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +119,17 @@ def compile_condition(sql: str, columns: set[str]) -> Condition:
     except sqlglot.errors.ParseError as exc:
         raise UnsupportedConditionError(f"cannot read the level condition {sql!r}: {exc}") from exc
     return _Compiler(sql, columns).truth(tree)
+
+
+def compile_test(sql: str, columns: set[str]) -> Test:
+    """Where one level's SQL condition is TRUE, over the candidates: :func:`compile_condition`'s first mask,
+    with the NULL masks worked out only where a NOT needs them (TRUE of an AND, an OR, a comparison never
+    depends on which operands are NULL rather than FALSE)."""
+    try:
+        tree = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise UnsupportedConditionError(f"cannot read the level condition {sql!r}: {exc}") from exc
+    return _Compiler(sql, columns).test(tree)
 
 
 def referenced_columns(sql: str) -> set[str]:
@@ -150,6 +164,22 @@ class _Compiler:
             value = bool(node.this)
             return lambda pairs: (np.full(pairs.size, value), np.zeros(pairs.size, bool))
         raise self.refuse(node)
+
+    def test(self, node: exp.Expression) -> Test:
+        """Where ``node`` is TRUE (see :func:`compile_test`)."""
+        if isinstance(node, exp.Paren):
+            return self.test(node.this)
+        if isinstance(node, (exp.And, exp.Or)):
+            a, b = self.test(node.this), self.test(node.expression)
+            combine = np.logical_and if isinstance(node, exp.And) else np.logical_or
+            return lambda pairs: combine(a(pairs), b(pairs))  # type: ignore[no-any-return]
+        if isinstance(node, exp.EQ) and not (_is_number(node.this) or _is_number(node.expression)):
+            left, right = self.text(node.this), self.text(node.expression)
+            if {left.side, right.side} == {"record", "query"}:
+                return _equal_to_query(left if left.side == "record" else right,
+                                       right if left.side == "record" else left)
+        full = self.truth(node)
+        return lambda pairs: full(pairs)[0]
 
     def comparison(self, node: exp.Expression) -> Condition:
         left, right, kind = node.this, node.expression, type(node)
@@ -281,6 +311,17 @@ def _equal(a: _Text, b: _Text) -> Condition:
     return run
 
 
+def _equal_to_query(record: _Text, query: _Text) -> Test:
+    """Where a record's column equals the query's value: a NULL code (-1) or a value no record has (-2)
+    never equals a code, and a query without the value makes it NULL everywhere."""
+    def run(pairs: QueryPairs) -> np.ndarray:
+        value = query.query_value(pairs)
+        if value is None:
+            return np.zeros(pairs.size, bool)
+        return pairs.codes(record.name or "") == pairs.columns[record.name or ""].code(value)  # type: ignore[no-any-return]
+    return run
+
+
 def _strings(pairs: QueryPairs, text: _Text) -> np.ndarray:
     column = pairs.columns[text.name or ""]
     codes = pairs.codes(text.name or "")
@@ -310,7 +351,7 @@ def _similarity(name: str, function: Callable[..., float], a: _Text, b: _Text) -
         null = other is None or value is None
         return np.full(pairs.size, 0.0 if null else function(other, value)), np.full(pairs.size, null)
 
-    key = (name, a, b)
+    key = (name, a.side, a.name, b.side, b.name)  # plain strings: hashed on every level that reads it
     return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
 
 
@@ -328,7 +369,7 @@ def _integer(text: _Text) -> Number:
         value = text.query_value(pairs)
         return np.full(pairs.size, float(int(value)) if value is not None else 0.0), np.full(pairs.size, value is None)
 
-    key = ("integer", text)
+    key = ("integer", text.side, text.name)
     return lambda pairs: pairs.cached(key, lambda: compute(pairs))  # type: ignore[no-any-return]
 
 
