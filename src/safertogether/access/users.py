@@ -270,13 +270,6 @@ def _token_rows(warehouse: Warehouse, token_id: str) -> list[dict[str, Any]]:
     return held.get(token_id, [])
 
 
-def checked_in_memory(warehouse: Warehouse, authorization: str) -> bool:
-    """Whether these credentials are checked against rows this process holds (an API token on a DuckDB
-    warehouse, see :func:`_token_rows`) rather than by asking the database: only those may be checked on a
-    server's event loop, since a query there would hold every other request while it waits."""
-    return bool(authorization) and not warehouse.engine.shared_writers
-
-
 def _token_holders(warehouse: Warehouse) -> dict[str, list[dict[str, Any]]]:
     return {row["token_id"]: [row] for row in warehouse.query(_TOKEN_HOLDERS)}
 

@@ -31,7 +31,7 @@ from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from safertogether.access.policy import AccessRequest
-from safertogether.access.users import checked_in_memory, same_secret, user_for_credentials
+from safertogether.access.users import same_secret, user_for_credentials
 from safertogether.api.deps import SESSION_COOKIE, WarehouseDep
 from safertogether.errors import (
     AccessDeniedError,
@@ -52,16 +52,11 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 async def get_current_user(request: Request, warehouse: WarehouseDep) -> User:
     """The signed-in user, by API token or by session cookie (with its CSRF token when changing anything).
 
-    A token on a DuckDB warehouse is checked on the event loop, against rows held in memory (a thread-pool
-    hand-off costs more than the check); a session cookie, or any credential on PostgreSQL, needs a query
-    and is checked in the thread pool, as is a refusal's audit entry written, so that neither a slow database
-    nor a stream of bad credentials holds the loop."""
+    On the event loop (one indexed query; a thread-pool hand-off costs more); a refusal's audit entry is
+    written from the thread pool, so a stream of bad credentials never holds the loop while it commits."""
     writable_or_refuse(warehouse)
     try:
-        if checked_in_memory(warehouse, request.headers.get("authorization", "")):
-            user = _authenticated(request, warehouse)
-        else:
-            user = await run_in_threadpool(_authenticated, request, warehouse)
+        user = _authenticated(request, warehouse)
     except AuthenticationError as refused:
         await run_in_threadpool(_audit_bad_credential, warehouse, request, str(refused))
         raise
