@@ -191,7 +191,7 @@ def _validate(spec: SourceSpec, raw: pa.Table, mark_rejected: bool = False) -> t
     db.register("raw", raw)
     checking = validation_sql(spec, dt.date.today())
     if mark_rejected:
-        good, bad = _marked(db.sql(checking).to_arrow_table())
+        good, bad = _split_checked(db.sql(checking).to_arrow_table(), mark=True)
     elif raw.num_rows >= _TWO_QUERIES:
         bad = db.sql(f"SELECT part, row_number, reason FROM ({checking}) WHERE reason IS NOT NULL").to_arrow_table()
         only_good = " WHERE reason IS NULL" if bad.num_rows else ""
@@ -210,23 +210,17 @@ def _validate(spec: SourceSpec, raw: pa.Table, mark_rejected: bool = False) -> t
 _TWO_QUERIES = 500_000
 
 
-def _split_checked(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
+def _split_checked(checked: pa.Table, mark: bool = False) -> tuple[pa.Table, pa.Table]:
+    """The checked rows to store and the (part, row_number, reason) of those to quarantine; with ``mark``,
+    the rows to quarantine stay among the first, marked :data:`QUARANTINED`."""
     reasons = checked.column("reason")
     reasons_of = checked.select(["part", "row_number", "reason"])
     if reasons.null_count == checked.num_rows:  # nothing to quarantine: skip copying every column
         return checked.drop_columns(["reason"]), reasons_of.slice(0, 0)
     bad_mask = pc.is_valid(reasons)  # copy only the columns each side needs
-    return checked.drop_columns(["reason"]).filter(pc.invert(bad_mask)), reasons_of.filter(bad_mask)
-
-
-def _marked(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """All checked rows, those with a reason marked :data:`QUARANTINED`, and the reasons of those."""
-    reasons = checked.column("reason")
-    reasons_of = checked.select(["part", "row_number", "reason"])
-    if reasons.null_count == checked.num_rows:
-        return checked.drop_columns(["reason"]), reasons_of.slice(0, 0)
-    rejected = pc.is_valid(reasons)
-    return checked.drop_columns(["reason"]).append_column(QUARANTINED, rejected), reasons_of.filter(rejected)
+    rows = checked.drop_columns(["reason"])
+    rows = rows.append_column(QUARANTINED, bad_mask) if mark else rows.filter(pc.invert(bad_mask))
+    return rows, reasons_of.filter(bad_mask)
 
 
 def _apply(function: Callable[[str], str | None], column: pa.ChunkedArray) -> pa.Array:
