@@ -63,7 +63,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from _common import free_port  # noqa: E402
+from _common import cpu_seconds, free_port  # noqa: E402
 from load_curve import DEFAULT_RATES, curve_lines  # noqa: E402
 from person_lookup import ensure_linked, ensure_set, make_queries  # noqa: E402
 
@@ -120,11 +120,6 @@ def requests() -> list[Any]:
 
     return [AccessRequest(User(user_id=u, name=u, agency=a, role="call-handler", clearance="OFFICIAL-SENSITIVE"),
                           purpose, TODAY) for u, a, purpose in USERS]
-
-
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def concurrent(pool: ThreadPoolExecutor, clients: int, queries: list[dict[str, Any]],

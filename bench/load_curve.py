@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from _common import cpu_seconds
 
 #: Call rates (per second, in total) offered by default; the sweep stops one past saturation.
 DEFAULT_RATES = (10, 20, 40, 70, 100, 130, 160, 200, 250)
@@ -82,7 +83,7 @@ def measured(port: int, calls: Sequence[Call], clients: int, arrivals: np.ndarra
              server_cpu: Callable[[], float]) -> dict[str, Any]:
     """:func:`drive`, with the percentiles, the throughput, the server's and this process's CPU per call and
     the load average at the end."""
-    server, client = server_cpu(), _own_cpu()
+    server, client = server_cpu(), cpu_seconds()
     started = time.perf_counter()
     seconds = asyncio.run(drive(port, calls, clients, arrivals))
     wall = time.perf_counter() - started
@@ -91,7 +92,7 @@ def measured(port: int, calls: Sequence[Call], clients: int, arrivals: np.ndarra
             **{f"p{p}_ms": round(float(np.percentile(values, p)), 1) for p in (50, 95, 99)},
             "per_second": round(len(seconds) / wall, 1), "wall_s": round(wall, 1),
             "server_cpu_ms_per_call": round((server_cpu() - server) * 1000 / len(seconds), 2),
-            "client_cpu_ms_per_call": round((_own_cpu() - client) * 1000 / len(seconds), 2),
+            "client_cpu_ms_per_call": round((cpu_seconds() - client) * 1000 / len(seconds), 2),
             "load_1min": round(os.getloadavg()[0], 1)}
 
 
@@ -140,8 +141,3 @@ def curve_lines(name: str, curve: dict[str, Any]) -> list[str]:
         (f"; missed at the lower {', '.join(f'{r:g}/s' for r in missed)} (the machine's other load)" if missed else "")
     lines.append(f"    highest rate with p95 under {goal:g} ms: {said}")
     return lines
-
-
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system

@@ -346,13 +346,13 @@ class PersonIndex:
 
     def _rank(self, query: dict[str, str | None], positions: np.ndarray, scored: PairScores, limit: int,
               min_match_weight: float | None, explain: bool = True) -> list[Candidate]:
-        ranked, order, scores = self._ranked(query, positions, scored, limit, min_match_weight, explain)
+        ranked, within, scores = self._ranked(query, positions, scored, limit, min_match_weight, explain)
         if not ranked.people:
             return []
         taken = self.shown.take(pa.array(ranked.positions))
         shown = {name: taken.column(name).to_pylist() for name in SHOWN_COLUMNS}
         values, places, bounds = ranked.weights.tolist(), ranked.positions.tolist(), ranked.bounds.tolist()
-        return [self._candidate(query, range(start, end), values, places, shown, scores, int(order[start]))
+        return [self._candidate(query, range(start, end), values, places, shown, scores, int(within[start]))
                 for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def _ranked(self, query: dict[str, str | None], positions: np.ndarray, scored: PairScores, limit: int,
@@ -374,7 +374,7 @@ class PersonIndex:
         if not groups:
             empty = RankedRecords(np.empty(0, np.int32), np.empty(0), np.zeros(1, np.int64),
                                   np.empty((0, len(self.scorer.comparisons))), query)
-            return empty, best, None
+            return empty, np.empty(0, np.int64), None
         everyone = np.concatenate(groups)
         scores = self.score(query, everyone) if explain else None
         everyone_weights, parts = (scores.match_weight, scores.parts) if scores is not None else \

@@ -112,19 +112,10 @@ class _Text:
         return pairs.query.get(self.name or "") if self.side == "query" else self.name
 
 
-def compile_condition(sql: str, columns: set[str]) -> Condition:
-    """A numpy evaluator of one level's SQL condition; ``columns`` are those the records and query hold."""
-    try:
-        tree = sqlglot.parse_one(sql, dialect="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise UnsupportedConditionError(f"cannot read the level condition {sql!r}: {exc}") from exc
-    return _Compiler(sql, columns).truth(tree)
-
-
 def compile_test(sql: str, columns: set[str]) -> Test:
-    """Where one level's SQL condition is TRUE, over the candidates: :func:`compile_condition`'s first mask,
-    with the NULL masks worked out only where a NOT needs them (TRUE of an AND, an OR, a comparison never
-    depends on which operands are NULL rather than FALSE)."""
+    """Where one level's SQL condition is TRUE, over the candidates (``columns``: those the records and query
+    hold), with the NULL masks worked out only where a NOT needs them (TRUE of an AND, an OR, a comparison
+    never depends on which operands are NULL rather than FALSE)."""
     try:
         tree = sqlglot.parse_one(sql, dialect="duckdb")
     except sqlglot.errors.ParseError as exc:
